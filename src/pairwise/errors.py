@@ -1,0 +1,36 @@
+"""The exception tree: every error pairwise raises on purpose is a :class:`PairwiseError`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["InfeasibleError", "InputError", "PairwiseError", "SolverError"]
+
+
+class PairwiseError(Exception):
+    """Base class of every error raised deliberately by pairwise."""
+
+
+class InputError(PairwiseError, ValueError):
+    """Bad input: a file, a table, a matrix or an option that cannot be used.
+
+    The message says what was expected, what was found, where (file, row,
+    column) and how to fix it. ``problems`` holds one sentence per problem when
+    several were collected before raising.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)
+
+
+class InfeasibleError(PairwiseError):
+    """No assignment satisfies the rules; ``reasons`` says which rule and what to relax."""
+
+    def __init__(self, message: str, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.reasons: tuple[str, ...] = tuple(reasons) if reasons else (message,)
+
+
+class SolverError(PairwiseError, RuntimeError):
+    """The solver failed for a reason other than infeasibility (e.g. no solution in time)."""

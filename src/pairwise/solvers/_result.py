@@ -1,0 +1,127 @@
+"""Result types shared by every solver: indices out, with status, objective, bound and time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["GroupingResult", "MatchingResult", "Status"]
+
+Status = Literal["optimal", "feasible", "infeasible"]
+
+
+def _gap(objective: float, bound: float | None) -> float | None:
+    if bound is None:
+        return None
+    denom = max(abs(bound), 1e-12)
+    return max(0.0, (bound - objective) / denom)
+
+
+@dataclass(frozen=True)
+class MatchingResult:
+    """Pairs chosen by :func:`one_to_one`, :func:`one_to_many` or :func:`peer_pairs`.
+
+    Attributes
+    ----------
+    rows, cols : ndarray of int
+        Indices of the matched pairs (mentor row, mentee column), sorted by
+        ``cols`` (by ``rows`` for peers, where ``rows < cols``).
+    objective : float
+        Sum of the matched scores (weighted by mentee ``weights`` when given),
+        recomputed from the input matrix.
+    status : {"optimal", "feasible", "infeasible"}
+    bound : float or None
+        Upper bound on ``objective`` among solutions with the same number of
+        matches (equal to ``objective`` when optimal), or None when unknown.
+    wall_time : float
+        Seconds spent in the solver.
+    method : str
+        Which algorithm produced the answer (e.g. ``"lsa"``, ``"min_cost_flow"``).
+    seed : int
+    options : dict
+        The options the solver ran with.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    objective: float
+    status: Status
+    bound: float | None
+    wall_time: float
+    method: str
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_matched(self) -> int:
+        """Number of matched pairs."""
+        return int(len(self.rows))
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap ``(bound - objective) / |bound|``, or None when no bound is known."""
+        return _gap(self.objective, self.bound)
+
+    @property
+    def min_score(self) -> float | None:
+        """Lowest matched score (as stored in ``options['min_score']``), when computed."""
+        value = self.options.get("min_score")
+        return None if value is None else float(value)
+
+    def to_frame(self) -> Any:
+        """The pairs as a DataFrame with columns ``row`` and ``col``."""
+        import pandas as pd
+
+        return pd.DataFrame({"row": self.rows, "col": self.cols})
+
+
+@dataclass(frozen=True)
+class GroupingResult:
+    """Groups chosen by :func:`learning_groups` or :func:`diverse_grouping`.
+
+    Attributes
+    ----------
+    labels : ndarray of int
+        Group (leader) index per element (protégé); -1 when unassigned.
+    objective : float
+        Recomputed objective (see the solver's docstring).
+    status : {"optimal", "feasible", "infeasible"}
+    bound : float or None
+        Upper bound on ``objective`` when one is known.
+    wall_time : float
+    method : str
+    seed : int
+    options : dict
+    reasons : dict
+        Per-element (protégé index -> sentence) reasons for every unassigned
+        element and per-group (``"leader:<index>"`` -> sentence) reasons for
+        every group left closed.
+    """
+
+    labels: np.ndarray
+    objective: float
+    status: Status
+    bound: float | None
+    wall_time: float
+    method: str
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_assigned(self) -> int:
+        """Number of elements with a group."""
+        return int(np.count_nonzero(self.labels >= 0))
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap ``(bound - objective) / |bound|``, or None when no bound is known."""
+        return _gap(self.objective, self.bound)
+
+    def to_frame(self) -> Any:
+        """The labels as a DataFrame with columns ``element`` and ``group``."""
+        import pandas as pd
+
+        return pd.DataFrame({"element": np.arange(len(self.labels)), "group": self.labels})

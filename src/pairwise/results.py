@@ -1,0 +1,330 @@
+"""Programme results: solver indices joined back to ids, with reasons, summaries and files.
+
+A solver answers in indices (:mod:`pairwise.solvers`); the classes here turn
+those into what a coordinator reads and an HR system stores: one row per pair
+or group member, one row per participant left out *with the reason*, a short
+summary, and CSV / JSON / HTML renderings. Every input participant appears in
+exactly one of ``pairs`` / ``groups`` and ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "GroupsResult",
+    "PairsResult",
+    "PeersResult",
+    "escape_formulas",
+    "unmatched_path_for",
+]
+
+#: First characters that make a spreadsheet treat a cell as a formula
+#: (OWASP "CSV injection"): such cells are written with a leading apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+UNMATCHED_COLUMNS = ["id", "role", "reason"]
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``frame`` whose text cells cannot run as spreadsheet formulas.
+
+    Text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return get a leading apostrophe, which spreadsheets display as text.
+    Numeric columns are left as they are (a negative number is not a formula).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> escape_formulas(pd.DataFrame({"id": ["=1+1", "ok"], "score": [-0.5, 1.0]}))
+         id  score
+    0  '=1+1   -0.5
+    1    ok    1.0
+    """
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        out[name] = column.map(
+            lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v
+        )
+    return out
+
+
+def unmatched_path_for(path: str | os.PathLike[str]) -> Path:
+    """``pairs.csv`` -> ``pairs.unmatched.csv`` (the default companion file)."""
+    p = Path(path)
+    suffix = p.suffix or ".csv"
+    return p.with_name(f"{p.stem}.unmatched{suffix}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    clean = frame.astype(object).where(pd.notna(frame), None)
+    return [_jsonable(r) for r in clean.to_dict(orient="records")]
+
+
+@dataclass(frozen=True)
+class _ResultBase:
+    """Shared rendering for the three kinds of programme result."""
+
+    unmatched: pd.DataFrame
+    status: str
+    objective: float
+    bound: float | None
+    wall_time: float
+    method: str
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    # the main table, named per kind: ``pairs`` or ``groups``
+    _main_name = "pairs"
+
+    @property
+    def main(self) -> pd.DataFrame:
+        return getattr(self, self._main_name)  # type: ignore[no-any-return]
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap to the bound, when a bound is known."""
+        if self.bound is None:
+            return None
+        return max(0.0, (self.bound - self.objective) / max(abs(self.bound), 1e-12))
+
+    def _headline(self) -> list[str]:
+        gap = self.gap
+        lines = [
+            f"status: {self.status} ({self.method}, {self.wall_time:.2f} s)",
+            f"objective: {self.objective:.4f}"
+            + ("" if gap is None else f"  (bound {self.bound:.4f}, gap {100 * gap:.2f}%)"),
+        ]
+        if len(self.unmatched):
+            counts = self.unmatched.groupby("role").size()
+            left = ", ".join(f"{n} {role}(s)" for role, n in counts.items())
+            lines.append(f"left out: {left} (see unmatched for each reason)")
+            top = self.unmatched["reason"].value_counts().head(3)
+            for reason, n in top.items():
+                lines.append(f"  {n:>4} × {reason}")
+        else:
+            lines.append("left out: nobody")
+        return lines
+
+    def to_csv(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        unmatched: str | os.PathLike[str] | None = None,
+    ) -> tuple[Path, Path]:
+        """Write the main table to ``path`` and the unmatched list beside it.
+
+        The unmatched file defaults to ``<stem>.unmatched.csv``. Text cells are
+        escaped against spreadsheet formula injection (:func:`escape_formulas`).
+        Returns the two paths written.
+        """
+        main_path = Path(path)
+        other = Path(unmatched) if unmatched is not None else unmatched_path_for(main_path)
+        main_path.parent.mkdir(parents=True, exist_ok=True)
+        other.parent.mkdir(parents=True, exist_ok=True)
+        escape_formulas(self.main).to_csv(main_path, index=False, float_format="%.6g")
+        escape_formulas(self.unmatched).to_csv(other, index=False)
+        return main_path, other
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in plain Python types (what :meth:`to_json` writes)."""
+        return {
+            "kind": self._main_name,
+            "status": self.status,
+            "objective": _jsonable(self.objective),
+            "bound": _jsonable(self.bound),
+            "gap": _jsonable(self.gap),
+            "wall_time": _jsonable(self.wall_time),
+            "method": self.method,
+            "seed": self.seed,
+            "options": _jsonable(self.options),
+            self._main_name: _records(self.main),
+            "unmatched": _records(self.unmatched),
+        }
+
+    def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
+        """The result as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    def _repr_html_(self) -> str:
+        head = "<br>".join(self._headline())
+        return (
+            f"<div><p><b>pairwise {self._main_name}</b><br>{head}</p>"
+            f"{self.main.head(20).to_html(index=False)}"
+            + (
+                f"<p>unmatched ({len(self.unmatched)})</p>"
+                f"{self.unmatched.head(20).to_html(index=False)}"
+                if len(self.unmatched)
+                else ""
+            )
+            + "</div>"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._main_name}={len(self.main)}, "
+            f"unmatched={len(self.unmatched)}, status={self.status!r}, "
+            f"objective={self.objective:.4f})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class PairsResult(_ResultBase):
+    """Mentor–mentee pairs (one-to-one or one-to-many).
+
+    Attributes
+    ----------
+    pairs : DataFrame
+        One row per matched pair: ``mentor_id``, ``mentee_id``, ``score`` and
+        one column per criterion's weighted contribution.
+    unmatched : DataFrame
+        ``id``, ``role`` (``mentor`` / ``mentee``), ``reason``: everyone in no pair.
+    status, objective, bound, wall_time, method, seed, options
+        From the solver (objective in the solver's terms, weighted by priority).
+    """
+
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_mentors: int = 0
+    n_mentees: int = 0
+    _main_name = "pairs"
+
+    def summary(self) -> str:
+        """A few lines a coordinator can read: counts, scores, who waits and why."""
+        lines = [
+            f"pairs: {len(self.pairs)} matched of {self.n_mentees} mentees "
+            f"({self.n_mentors} mentors)"
+        ]
+        if len(self.pairs):
+            s = self.pairs["score"]
+            lines.append(
+                f"score: mean {s.mean():.3f}, lowest {s.min():.3f}, highest {s.max():.3f}"
+            )
+            loads = self.pairs.groupby("mentor_id").size()
+            lines.append(f"mentors used: {len(loads)}, most mentees per mentor: {loads.max()}")
+        return "\n".join(lines + self._headline())
+
+
+@dataclass(frozen=True, repr=False)
+class PeersResult(_ResultBase):
+    """Peer learning partners from one pool.
+
+    ``pairs`` has one row per pair: ``person_a``, ``person_b``, ``score`` and
+    the per-criterion contributions; ``unmatched`` lists everyone without a partner.
+    """
+
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_people: int = 0
+    _main_name = "pairs"
+
+    def summary(self) -> str:
+        """A few lines a coordinator can read."""
+        lines = [f"peers: {len(self.pairs)} pairs from {self.n_people} people"]
+        if len(self.pairs):
+            s = self.pairs["score"]
+            lines.append(
+                f"score: mean {s.mean():.3f}, lowest {s.min():.3f}, highest {s.max():.3f}"
+            )
+        return "\n".join(lines + self._headline())
+
+
+@dataclass(frozen=True, repr=False)
+class GroupsResult(_ResultBase):
+    """Learning groups: one leader and five to seven protégés each.
+
+    Attributes
+    ----------
+    groups : DataFrame
+        One row per assigned protégé: ``group``, ``leader_id``, ``member_id``, ``fit``.
+    unmatched : DataFrame
+        Every protégé without a group and every leader without one, with the reason.
+    group_summary : DataFrame
+        One row per group: size, mean fit, distinct values per audited column,
+        and one boolean column per composition rule (met or not).
+    audit : DataFrame
+        Composition audit: for each audited column and value, its share in the
+        protégé population, among placed protégés, and the range across groups.
+    violations : tuple of str
+        Rule violations found by :func:`pairwise.checks.violations` (empty when
+        every rule holds).
+    """
+
+    groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    group_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    violations: tuple[str, ...] = ()
+    n_leaders: int = 0
+    n_proteges: int = 0
+    _main_name = "groups"
+
+    def summary(self) -> str:
+        """A few lines a coordinator can read: groups, sizes, fit, rules, who waits."""
+        n_groups = int(self.groups["group"].nunique()) if len(self.groups) else 0
+        lines = [
+            f"groups: {n_groups} of {self.n_leaders} leaders, "
+            f"{len(self.groups)} of {self.n_proteges} protégés placed"
+        ]
+        if len(self.group_summary):
+            gs = self.group_summary
+            lines.append(
+                f"size: {gs['size'].min()}–{gs['size'].max()}, mean fit "
+                f"{gs['mean_fit'].mean():.3f} (lowest group {gs['mean_fit'].min():.3f})"
+            )
+        lines.append(
+            "rules: all met" if not self.violations else f"rules: {len(self.violations)} broken"
+        )
+        lines.extend(f"  ! {v}" for v in self.violations[:5])
+        return "\n".join(lines + self._headline())
+
+    def to_csv(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        unmatched: str | os.PathLike[str] | None = None,
+    ) -> tuple[Path, Path]:
+        """Write ``groups`` to ``path``, the unmatched list and a group summary beside it.
+
+        The summary goes to ``<stem>.summary.csv``.
+        """
+        written = super().to_csv(path, unmatched=unmatched)
+        p = Path(path)
+        summary_path = p.with_name(f"{p.stem}.summary{p.suffix or '.csv'}")
+        escape_formulas(self.group_summary).to_csv(summary_path, index=False)
+        return written
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["group_summary"] = _records(self.group_summary)
+        out["audit"] = _records(self.audit)
+        out["violations"] = list(self.violations)
+        return out

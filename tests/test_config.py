@@ -1,0 +1,143 @@
+"""The programme file: defaults, every key checked, "did you mean", values used."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+import pairwise as pw
+from pairwise.config import DEFAULT_PROGRAM_TOML, SCHEMA, parse_program, parse_toml_text
+from pairwise.errors import InputError
+
+
+def test_default_program_loads_and_matches_documented_defaults() -> None:
+    program = pw.load_program()
+    assert program.objective == "total"
+    assert program.groups_options.min_size == 5 and program.groups_options.max_size == 7
+    assert program.groups_options.no_isolation == ("gender", "ethnicity")
+    names = [type(r).__name__ for r in program.model.rules]
+    assert names[:2] == ["MinLevelGap", "NotManager"]
+    assert program.model.rules[0].gap == 2
+
+
+def test_default_toml_uses_only_schema_keys() -> None:
+    data = parse_toml_text(DEFAULT_PROGRAM_TOML, "default")
+    for section in data:
+        assert section in SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[rules]\nmin_level_gpa = 2\n", "did you mean `min_level_gap`"),
+        ("[progam]\nname = 'x'\n", "did you mean `program`"),
+        ("[groups]\nno_isolaton = ['gender']\n", "did you mean `no_isolation`"),
+        ("[[criteria]]\nkind = 'complment'\n", "did you mean `complement`"),
+        ("[[criteria]]\nkind = 'same'\ncolumn = 'site'\nwieght = 2\n", "did you mean `weight`"),
+    ],
+)
+def test_unknown_keys_get_a_hint(tmp_path: Path, text: str, fragment: str) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="p.toml") as info:
+        pw.load_program(cfg)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[program]\ntime_limit = 'soon'\n", "program.time_limit"),
+        ("[program]\ntime_limit = -1\n", "program.time_limit"),
+        ("[program]\nobjective = 'best'\n", "program.objective"),
+        ("[program]\ndate = 'next week'\n", "program.date"),
+        ("[rules]\nnot_manager = 'boss'\n", "rules.not_manager"),
+        ("[rules]\nexclude = [['a']]\n", "rules.exclude"),
+        ("[groups]\nmin_size = 8\nmax_size = 7\n", "groups.min_size"),
+        ("[groups]\nmin_distinct = { function = 0 }\n", "groups.min_distinct.function"),
+        ("[pairs]\ncapacity = -2\n", "pairs.capacity"),
+        ("[pairs]\ncapacity = true\n", "pairs.capacity"),
+        ("[[criteria]]\nkind = 'complement'\nmethod = 'dice'\n", "method"),
+        ("[[criteria]]\nkind = 'same'\ncolumn = 'site'\nweight = -1\n", "weight"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        pw.load_program(cfg)
+    assert key in str(info.value) and "Fix" in str(info.value)
+
+
+def test_all_problems_collected_once() -> None:
+    data = {"rules": {"min_level_gpa": 2, "shared_languag": True}, "pairs": {"capasity": 1}}
+    with pytest.raises(InputError) as info:
+        parse_program(data, source="x.toml")
+    assert len(info.value.problems) == 3
+
+
+def test_broken_toml_names_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "broken.toml"
+    cfg.write_text("[program\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.toml is not valid TOML"):
+        pw.load_program(cfg)
+
+
+@pytest.mark.parametrize("content", [None, b"\x00\x01binary", b"\xff\xfe\xfa"])
+def test_missing_or_unreadable_programme(tmp_path: Path, content: bytes | None) -> None:
+    cfg = tmp_path / "p.toml"
+    if content is not None:
+        cfg.write_bytes(content)
+    with pytest.raises(InputError, match="p.toml"):
+        pw.load_program(cfg)
+
+
+def test_values_reach_the_program(tmp_path: Path) -> None:
+    (tmp_path / "history.csv").write_text("mentor_id,mentee_id\nM1,E1\n", encoding="utf-8")
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(
+        """
+[program]
+date = 2027-07-01
+objective = "fair"
+time_limit = 3
+seed = 7
+[columns]
+EmployeeNumber = "id"
+[[criteria]]
+kind = "same"
+column = "site"
+weight = 2
+[rules]
+min_level_gap = 1
+not_manager = "direct"
+history = "history.csv"
+exclude = [["M1", "E2"]]
+[pairs]
+capacity = 3
+[groups]
+min_size = 4
+max_size = 6
+max_count = { function = 2 }
+""",
+        encoding="utf-8",
+    )
+    program = pw.load_program(cfg)
+    assert program.at == dt.date(2027, 7, 1)
+    assert program.objective == "fair" and program.time_limit == 3 and program.seed == 7
+    assert program.rename == {"EmployeeNumber": "id"}
+    assert program.capacity == 3
+    assert program.groups_options.max_count == {"function": 2}
+    assert (program.groups_options.min_size, program.groups_options.max_size) == (4, 6)
+    kinds = {type(r).__name__ for r in program.model.rules}
+    assert {"MinLevelGap", "NotManager", "NoRepeat", "Exclude"} <= kinds
+    assert [type(c).__name__ for c in program.model.criteria] == ["Same"]
+
+
+def test_missing_history_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[rules]\nhistory = "gone.csv"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="gone.csv"):
+        pw.load_program(cfg)

@@ -36,10 +36,14 @@ def test_pairs_every_input_id_in_output(demo_csv: Path, tmp_path: Path, capsys) 
     code, stdout, err = _run(
         capsys,
         "pairs",
-        "--mentors", str(demo_csv / "mentors.csv"),
-        "--mentees", str(demo_csv / "mentees.csv"),
-        "--out", str(out),
-        "--time-limit", "5",
+        "--mentors",
+        str(demo_csv / "mentors.csv"),
+        "--mentees",
+        str(demo_csv / "mentees.csv"),
+        "--out",
+        str(out),
+        "--time-limit",
+        "5",
     )
     assert code == 0, err
     assert "pairs:" in stdout
@@ -50,8 +54,12 @@ def test_pairs_every_input_id_in_output(demo_csv: Path, tmp_path: Path, capsys) 
     assert unmatched["reason"].str.len().min() > 10
     mentees = set(pd.read_csv(demo_csv / "mentees.csv", dtype=str)["id"])
     mentors = set(pd.read_csv(demo_csv / "mentors.csv", dtype=str)["id"])
-    assert set(pairs["mentee_id"]) | set(unmatched.loc[unmatched.role == "mentee", "id"]) == mentees
-    assert set(pairs["mentor_id"]) | set(unmatched.loc[unmatched.role == "mentor", "id"]) == mentors
+    assert (
+        set(pairs["mentee_id"]) | set(unmatched.loc[unmatched.role == "mentee", "id"]) == mentees
+    )
+    assert (
+        set(pairs["mentor_id"]) | set(unmatched.loc[unmatched.role == "mentor", "id"]) == mentors
+    )
     assert not set(pairs["mentee_id"]) & set(unmatched["id"])
 
 
@@ -60,11 +68,16 @@ def test_groups_every_input_id_in_output(demo_csv: Path, tmp_path: Path, capsys)
     code, _, err = _run(
         capsys,
         "groups",
-        "--leaders", str(demo_csv / "leaders.csv"),
-        "--members", str(demo_csv / "proteges.csv"),
-        "--out", str(out),
-        "--unmatched", str(tmp_path / "waiting.csv"),
-        "--time-limit", "5",
+        "--leaders",
+        str(demo_csv / "leaders.csv"),
+        "--members",
+        str(demo_csv / "proteges.csv"),
+        "--out",
+        str(out),
+        "--unmatched",
+        str(tmp_path / "waiting.csv"),
+        "--time-limit",
+        "5",
     )
     assert code == 0, err
     groups = pd.read_csv(out, dtype={"leader_id": str, "member_id": str})
@@ -115,7 +128,9 @@ def _pairs_args(mentors: Path, mentees: Path, out: Path) -> list[str]:
 
 
 def test_missing_file(demo_csv: Path, tmp_path: Path, capsys) -> None:
-    err = _bad(capsys, *_pairs_args(tmp_path / "nope.csv", demo_csv / "mentees.csv", tmp_path / "o.csv"))
+    err = _bad(
+        capsys, *_pairs_args(tmp_path / "nope.csv", demo_csv / "mentees.csv", tmp_path / "o.csv")
+    )
     assert "nope.csv" in err
 
 
@@ -167,7 +182,8 @@ def test_unknown_config_key_did_you_mean(demo_csv: Path, tmp_path: Path, capsys)
     err = _bad(
         capsys,
         *_pairs_args(demo_csv / "mentors.csv", demo_csv / "mentees.csv", tmp_path / "o.csv"),
-        "--config", str(cfg),
+        "--config",
+        str(cfg),
     )
     assert "min_level_gpa" in err and "did you mean `min_level_gap`" in err
 
@@ -178,7 +194,8 @@ def test_broken_toml(demo_csv: Path, tmp_path: Path, capsys) -> None:
     err = _bad(
         capsys,
         *_pairs_args(demo_csv / "mentors.csv", demo_csv / "mentees.csv", tmp_path / "o.csv"),
-        "--config", str(cfg),
+        "--config",
+        str(cfg),
     )
     assert "broken.toml" in err and "TOML" in err
 
@@ -187,8 +204,10 @@ def test_validate_reports_problems_and_ok(demo_csv: Path, tmp_path: Path, capsys
     code, out, err = _run(
         capsys,
         "validate",
-        "--mentors", str(demo_csv / "mentors.csv"),
-        "--mentees", str(demo_csv / "mentees.csv"),
+        "--mentors",
+        str(demo_csv / "mentors.csv"),
+        "--mentees",
+        str(demo_csv / "mentees.csv"),
     )
     assert code in (0, 2)
     assert "mentors" in out and "rows ok" in out
@@ -204,8 +223,18 @@ def test_no_command_is_usage_error(capsys) -> None:
 
 def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pairwise.cli", "pairs", "--mentors", str(tmp_path / "x.csv"),
-         "--mentees", str(tmp_path / "y.csv"), "--out", str(tmp_path / "o.csv")],
+        [
+            sys.executable,
+            "-m",
+            "pairwise.cli",
+            "pairs",
+            "--mentors",
+            str(tmp_path / "x.csv"),
+            "--mentees",
+            str(tmp_path / "y.csv"),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -41,7 +41,7 @@ def test_default_toml_uses_only_schema_keys() -> None:
 def test_unknown_keys_get_a_hint(tmp_path: Path, text: str, fragment: str) -> None:
     cfg = tmp_path / "p.toml"
     cfg.write_text(text, encoding="utf-8")
-    with pytest.raises(InputError, match="p.toml") as info:
+    with pytest.raises(InputError, match=r"p\.toml") as info:
         pw.load_program(cfg)
     assert fragment in str(info.value)
 
@@ -90,7 +90,7 @@ def test_missing_or_unreadable_programme(tmp_path: Path, content: bytes | None) 
     cfg = tmp_path / "p.toml"
     if content is not None:
         cfg.write_bytes(content)
-    with pytest.raises(InputError, match="p.toml"):
+    with pytest.raises(InputError, match=r"p\.toml"):
         pw.load_program(cfg)
 
 
@@ -139,5 +139,5 @@ max_count = { function = 2 }
 def test_missing_history_file(tmp_path: Path) -> None:
     cfg = tmp_path / "p.toml"
     cfg.write_text('[rules]\nhistory = "gone.csv"\n', encoding="utf-8")
-    with pytest.raises(InputError, match="gone.csv"):
+    with pytest.raises(InputError, match=r"gone\.csv"):
         pw.load_program(cfg)

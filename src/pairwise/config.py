@@ -130,9 +130,7 @@ class _Checker:
     def typed(self, key: str, value: Any, expected: type | tuple[type, ...]) -> bool:
         kinds = expected if isinstance(expected, tuple) else (expected,)
         # TOML true/false are bools; a bool is not a number here
-        ok = isinstance(value, kinds) and not (
-            isinstance(value, bool) and bool not in kinds
-        )
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok:
             self.bad(key, _type_name(expected), value)
         return ok
@@ -149,7 +147,9 @@ class _Checker:
                 if not isinstance(value, dict) or not all(
                     isinstance(v, str) for v in value.values()
                 ):
-                    self.bad(f"{where}{key}", 'a table of "input column" = "pairwise column"', value)
+                    self.bad(
+                        f"{where}{key}", 'a table of "input column" = "pairwise column"', value
+                    )
             elif isinstance(expected, dict):
                 if self.typed(f"{where}{key}", value, dict):
                     self.table(value, expected, f"{where}{key}.")
@@ -165,8 +165,10 @@ class _Checker:
             kind = table.get("kind")
             if kind not in CRITERIA_KEYS:
                 hint = difflib.get_close_matches(str(kind), list(CRITERIA_KEYS), n=1)
-                fix = f"did you mean `{hint[0]}`?" if hint else "valid kinds: " + ", ".join(
-                    CRITERIA_KEYS
+                fix = (
+                    f"did you mean `{hint[0]}`?"
+                    if hint
+                    else "valid kinds: " + ", ".join(CRITERIA_KEYS)
                 )
                 self.problems.append(
                     f"`{here}.kind` must be one of {', '.join(CRITERIA_KEYS)}; got {kind!r} "
@@ -214,7 +216,9 @@ class _Checker:
                         and len(item) == 2
                         and all(isinstance(x, str | int) for x in item)
                     ):
-                        self.bad(f"rules.{key}", 'a list of ["mentor id", "mentee id"] pairs', item)
+                        self.bad(
+                            f"rules.{key}", 'a list of ["mentor id", "mentee id"] pairs', item
+                        )
                         break
         groups = data.get("groups", {})
         lo, hi = groups.get("min_size", 5), groups.get("max_size", 7)

@@ -254,10 +254,12 @@ class Program:
         peer_crit = (
             _criteria(peers_cfg["criteria"])
             if "criteria" in peers_cfg
-            else tuple(
-                c for c in crit if not isinstance(c, C.LevelGap | C.Preferences | C.Complement)
+            else (
+                *tuple(
+                    c for c in crit if not isinstance(c, C.LevelGap | C.Preferences | C.Complement)
+                ),
+                C.Complement(offer="skills", want="wants", weight=2.0),
             )
-            + (C.Complement(offer="skills", want="wants", weight=2.0),)
         )
         peer_model = CompatibilityModel(
             criteria=peer_crit, rules=tuple(peer_rules), allow_protected=allow_protected, at=at
@@ -603,8 +605,12 @@ class Program:
         )
         audit_columns = list(
             dict.fromkeys(
-                [*rules_kw["no_isolation"] or [], *g.min_distinct, *g.max_count,
-                 *[c for c in g.diversity_columns if prot.has(c) and c not in LIST_COLUMNS]]
+                [
+                    *g.no_isolation,
+                    *g.min_distinct,
+                    *g.max_count,
+                    *[c for c in g.diversity_columns if prot.has(c) and c not in LIST_COLUMNS],
+                ]
             )
         )
         summary = group_summary(groups, prot, g, audit_columns)
@@ -650,6 +656,7 @@ class Program:
                 problems.extend(f"{label}: {p}" for p in (exc.problems or (str(exc),)))
 
         if mentors is not None and mentees is not None:
+
             def check_pairs() -> None:
                 compat = self._score(self.model, mentors, mentees)
                 for j in range(len(mentees)):
@@ -657,6 +664,7 @@ class Program:
                         problems.append(
                             f"pairs: mentee {mentees.ids[j]}: {compat.why_no_partner(j)}"
                         )
+
             attempt("pairs", check_pairs)
         if leaders is not None and members is not None:
             attempt("groups", lambda: self.group_inputs(leaders, members))

@@ -70,7 +70,7 @@ def group_summary(
         for column in present:
             values = members[f"__{column}"].dropna()
             counts = values.value_counts()
-            row[f"distinct_{column}"] = int(len(counts))
+            row[f"distinct_{column}"] = len(counts)
             if column in options.min_distinct:
                 row[f"min_distinct_{column}"] = bool(len(counts) >= options.min_distinct[column])
             if column in options.max_count:

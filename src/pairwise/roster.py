@@ -1,0 +1,1195 @@
+"""Participant tables: loading, validating and typing rosters; ids <-> row positions live here.
+
+A roster is one table of people (mentors, mentees, leaders, protégés or a peer
+pool). :func:`load_roster` reads it from a CSV/TSV file or a DataFrame, parses
+every known column into a fixed type and collects *all* problems before raising
+one :class:`~pairwise.errors.InputError` that names file, line, column and fix.
+The time helpers (:func:`parse_timezone`, :func:`parse_work_hours`,
+:func:`overlap_minutes`) are used by the accessibility rules.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import difflib
+import functools
+import io
+import logging
+import math
+import os
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = [
+    "DEFAULT_COLUMNS",
+    "LIST_COLUMNS",
+    "PROTECTED_COLUMNS",
+    "Roster",
+    "load_roster",
+    "overlap_minutes",
+    "parse_timezone",
+    "parse_work_hours",
+]
+
+logger = logging.getLogger(__name__)
+
+LIST_COLUMNS: tuple[str, ...] = ("languages", "skills", "wants", "goals", "preferences")
+PROTECTED_COLUMNS: tuple[str, ...] = ("gender", "ethnicity")
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "name",
+    "level",
+    "function",
+    "site",
+    "timezone",
+    "work_hours",
+    "languages",
+    "skills",
+    "wants",
+    "goals",
+    "manager_id",
+    "capacity",
+    "remote_ok",
+    "priority",
+    "preferences",
+    "gender",
+    "ethnicity",
+)
+
+#: How many problems an error message shows; ``InputError.problems`` holds all of them.
+_SHOWN = 5
+_DAY = 1440
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_OFFSET_RE = re.compile(
+    r"(?:(?:UTC|GMT)\s*)?([+\-\u2212])\s*(\d{1,2})(?:(?::|h)?(\d{2}))?", re.IGNORECASE
+)
+_TIME = r"(\d{1,2})(?:[:.h]?(\d{2}))?\s*([ap])?\.?(?:m\.?)?"
+_HOURS_RE = re.compile(rf"{_TIME}\s*(?:-|\u2013|\u2014|\u2212|to|until)\s*{_TIME}", re.IGNORECASE)
+# Names people write that are not IANA keys; used only to suggest a fix.
+_TZ_ALIASES = {
+    "bangalore": "Asia/Kolkata",
+    "bengaluru": "Asia/Kolkata",
+    "mumbai": "Asia/Kolkata",
+    "delhi": "Asia/Kolkata",
+    "new_delhi": "Asia/Kolkata",
+    "ist": "Asia/Kolkata",
+    "beijing": "Asia/Shanghai",
+    "san_francisco": "America/Los_Angeles",
+    "seattle": "America/Los_Angeles",
+    "pst": "America/Los_Angeles",
+    "pdt": "America/Los_Angeles",
+    "boston": "America/New_York",
+    "washington": "America/New_York",
+    "edt": "America/New_York",
+    "cest": "Europe/Berlin",
+    "munich": "Europe/Berlin",
+    "frankfurt": "Europe/Berlin",
+    "hamburg": "Europe/Berlin",
+    "bst": "Europe/London",
+    "aest": "Australia/Sydney",
+}
+
+
+# ---------------------------------------------------------------------------
+# The Roster
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Roster:
+    """A validated participant table.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The validated copy, RangeIndex ``0..n-1`` in input row order. ``id`` is
+        a stripped str; ``level`` float64 (NaN when blank); list columns hold
+        tuples of str; ``timezone`` the str as given or None; ``work_hours`` a
+        tuple ``(start, end)`` of minutes since local midnight (``end < start``
+        is an overnight shift) or None; ``capacity`` nullable ``Int64``;
+        ``priority`` float (1.0 when blank); ``remote_ok`` bool (True when
+        blank); ``manager_id`` and other known text columns str or None. Extra
+        columns are kept as they were read.
+    source : str
+        The file path as given, or ``"<DataFrame>"``.
+    role : str or None
+        What the people are ("mentor", "mentee", "leader", "protege",
+        "person"); used in messages.
+    locations : tuple of str
+        Where each row came from, for messages: ``"line 7"`` for files (the
+        header is line 1), ``"row 5"`` (index label) for DataFrames.
+    blank_columns : frozenset of str
+        Columns that were present but entirely blank in the input (their
+        defaults fill them, so :meth:`has` says False).
+    """
+
+    frame: pd.DataFrame
+    source: str = "<DataFrame>"
+    role: str | None = None
+    locations: tuple[str, ...] = ()
+    blank_columns: frozenset[str] = frozenset()
+
+    # -- identity -----------------------------------------------------------
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The ids in row order (a fresh object array of str)."""
+        return self.frame["id"].to_numpy(dtype=object, copy=True)
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {str(v): i for i, v in enumerate(self.frame["id"].tolist())}
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        role = f"{self.role!r}, " if self.role else ""
+        columns = list(self.frame.columns)
+        return f"Roster({role}{len(self)} rows from {self.source!r}, columns={columns})"
+
+    @property
+    def display(self) -> str:
+        """How messages name this roster: the file path, or "the <role> DataFrame"."""
+        return _display_name(self.source, self.role)
+
+    def where(self, position: int) -> str:
+        """Describe where row ``position`` came from, e.g. ``"mentors.csv, line 7"``."""
+        label = self.locations[position] if self.locations else f"row {position}"
+        return f"{self.display}, {label}"
+
+    def index_of(self, ids: Iterable[str] | str) -> np.ndarray:
+        """Row positions of ``ids`` (in the order given).
+
+        Parameters
+        ----------
+        ids : iterable of str, or str
+            Ids to look up; a single str is one id. Numbers are matched by their
+            text (``1001`` finds ``"1001"``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``intp`` positions, same length as ``ids``.
+
+        Raises
+        ------
+        InputError
+            When an id is not in the roster; the message names the unknown ids.
+        """
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        positions = self._positions
+        out = np.empty(len(wanted), dtype=np.intp)
+        unknown: list[str] = []
+        for k, value in enumerate(wanted):
+            key = _text(value)
+            pos = positions.get(key)
+            if pos is None:
+                unknown.append(key)
+                out[k] = -1
+            else:
+                out[k] = pos
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:_SHOWN])
+            more = f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else ""
+            raise InputError(
+                f"`id` must be one of the {len(self)} ids of {self.display}; got unknown "
+                f"{shown}{more}. Fix: check the spelling, or add these people to {self.display}.",
+                problems=[f"unknown id {u!r} (not in {self.display})" for u in unknown],
+            )
+        return out
+
+    def position(self, id: str) -> int:
+        """Row position of one id; raises InputError naming it when unknown."""
+        return int(self.index_of([id])[0])
+
+    # -- columns ------------------------------------------------------------
+
+    def has(self, column: str) -> bool:
+        """True when ``column`` is present and not entirely blank."""
+        if column not in self.frame.columns or column in self.blank_columns:
+            return False
+        return not all(_is_blank(v) for v in self.frame[column].tolist())
+
+    def column(self, name: str) -> pd.Series:
+        """The parsed column ``name`` (the roster's own Series: do not modify it).
+
+        Raises
+        ------
+        InputError
+            When the column is absent; the message lists the columns and close names.
+        """
+        if name not in self.frame.columns:
+            raise InputError(_missing_column_message(name, list(self.frame.columns), self.display))
+        return self.frame[name]
+
+    def numeric(self, name: str) -> np.ndarray:
+        """Column ``name`` as float64 (NaN when blank), e.g. for a tenure column.
+
+        Raises
+        ------
+        InputError
+            When the column is absent or a cell is not a number (all such cells
+            are named).
+        """
+        values = self.column(name).tolist()
+        out = np.full(len(values), np.nan)
+        problems: list[str] = []
+        for i, value in enumerate(values):
+            if _is_blank(value):
+                continue
+            try:
+                out[i] = _parse_number(value)
+            except _CellError as err:
+                problems.append(err.sentence(name, self.where(i)))
+        _raise_collected(self.display, problems)
+        return out
+
+    # -- time ---------------------------------------------------------------
+
+    def utc_offset_minutes(self, at: _dt.date | None = None) -> np.ndarray:
+        """UTC offset of each person's time zone in minutes (NaN where unknown).
+
+        Parameters
+        ----------
+        at : datetime.date, optional
+            The day whose offset is wanted, taken at noon UTC so that summer
+            time is right (``Europe/Berlin`` is +60 in January, +120 in July).
+            A timezone-aware datetime is used as the exact instant. Default: today.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 minutes, east of UTC positive.
+        """
+        instant = _instant(at)
+        out = np.full(len(self), np.nan)
+        if "timezone" not in self.frame.columns:
+            return out
+        cache: dict[str, float] = {}
+        for i, text in enumerate(self.frame["timezone"].tolist()):
+            if text is None or _is_blank(text):
+                continue
+            key = str(text)
+            if key not in cache:
+                delta = instant.astimezone(parse_timezone(key)).utcoffset()
+                cache[key] = np.nan if delta is None else delta.total_seconds() / 60.0
+            out[i] = cache[key]
+        return out
+
+    def work_hours_minutes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end of each person's local working window, minutes since midnight.
+
+        Returns
+        -------
+        (start, end) : tuple of numpy.ndarray
+            float64, NaN where the roster has no working hours for the person.
+        """
+        start = np.full(len(self), np.nan)
+        end = np.full(len(self), np.nan)
+        if "work_hours" in self.frame.columns:
+            for i, window in enumerate(self.frame["work_hours"].tolist()):
+                if isinstance(window, tuple):
+                    start[i], end[i] = window
+        return start, end
+
+    # -- output -------------------------------------------------------------
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy for output: list cells joined with ``";"``, hours as ``"HH:MM-HH:MM"``.
+
+        Loading the result again with :func:`load_roster` gives the same roster.
+        """
+        out = self.frame.copy()
+        for name in out.columns:
+            values = out[name].tolist()
+            if any(isinstance(v, tuple) for v in values):
+                if name == "work_hours":
+                    out[name] = pd.Series(
+                        [_format_hours(v) if isinstance(v, tuple) else v for v in values],
+                        dtype=object,
+                    )
+                else:
+                    out[name] = pd.Series(
+                        [";".join(v) if isinstance(v, tuple) else v for v in values],
+                        dtype=object,
+                    )
+        if "level" in out.columns and pd.api.types.is_float_dtype(out["level"]):
+            level = out["level"].to_numpy()
+            finite = level[~np.isnan(level)]
+            if np.all(finite == np.round(finite)):
+                out["level"] = pd.array(
+                    [None if math.isnan(v) else int(v) for v in level], dtype="Int64"
+                )
+        return out
+
+
+# ---------------------------------------------------------------------------
+# load_roster
+# ---------------------------------------------------------------------------
+
+
+def load_roster(
+    source: str | os.PathLike[str] | pd.DataFrame | Roster,
+    *,
+    role: str | None = None,
+    rename: Mapping[str, str] | None = None,
+    list_columns: Sequence[str] = LIST_COLUMNS,
+    required: Sequence[str] = ("id",),
+) -> Roster:
+    """Load and validate a participant table.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, pandas.DataFrame or Roster
+        A CSV file (UTF-8, with or without BOM; ``.tsv`` files, or files whose
+        header has tabs and no commas, are tab separated) or a DataFrame (which
+        is copied, never modified). A :class:`Roster` is returned as it is
+        (with ``role`` set when given), after checking ``required``.
+    role : str, optional
+        What the people are ("mentor", "mentee", ...); used in messages.
+    rename : mapping, optional
+        Input column -> roster column, e.g. ``{"EmployeeNumber": "id"}``.
+        Names not present in the input are ignored, so one mapping can serve
+        several files.
+    list_columns : sequence of str
+        Columns whose cells are ``;``-separated lists (parsed into tuples).
+    required : sequence of str
+        Columns that must be present.
+
+    Returns
+    -------
+    Roster
+        The validated, typed table (see :class:`Roster` for the column types).
+        Column names are stripped; known columns are matched ignoring case,
+        spaces and underscores (``"Work Hours"`` -> ``work_hours``); other
+        columns keep their names and values.
+
+    Raises
+    ------
+    InputError
+        For an unreadable file (missing, a directory, empty, not UTF-8 text,
+        rows with more cells than the header), a missing required column, or
+        bad cells. All cell problems are collected first; the message shows up
+        to five and ``InputError.problems`` holds every one.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "ID": ["m1", "m2"],
+    ...     "Level": ["5", "4"],
+    ...     "skills": ["Python; SQL", ""],
+    ...     "work_hours": ["09:00-17:00", "22:00-06:00"],
+    ... })
+    >>> roster = load_roster(frame, role="mentor")
+    >>> list(roster.frame.columns)
+    ['id', 'level', 'skills', 'work_hours']
+    >>> roster.frame["skills"].tolist()
+    [('Python', 'SQL'), ()]
+    >>> roster.frame["work_hours"].tolist()
+    [(540, 1020), (1320, 360)]
+    >>> roster.index_of(["m2", "m1"]).tolist()
+    [1, 0]
+    >>> load_roster(frame.assign(Level=["5", "senior"]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pairwise.errors.InputError: `level` must be a number; got 'senior' (the DataFrame, row 1)...
+    """
+    if isinstance(source, Roster):
+        # already validated: keep its locations for messages, only check what is asked
+        missing = [c for c in dict.fromkeys(required) if c not in source.frame.columns]
+        if missing:
+            messages = [
+                _missing_column_message(c, list(source.frame.columns), source.display)
+                for c in missing
+            ]
+            raise InputError(" ".join(messages), problems=messages)
+        return source if role is None else dataclasses.replace(source, role=role)
+    if isinstance(source, pd.DataFrame):
+        shown = _display_name("<DataFrame>", role)
+        raw, labels = _read_frame(source, shown)
+        source_name = "<DataFrame>"
+    elif isinstance(source, str | os.PathLike):
+        source_name = os.fspath(source)
+        shown = source_name
+        raw, labels = _read_file(Path(source_name), shown)
+    else:
+        raise InputError(
+            f"`source` must be a CSV file path or a pandas DataFrame; got "
+            f"{type(source).__name__}. Fix: pass a path such as 'mentors.csv' or a DataFrame."
+        )
+
+    list_set = {_canonical(c) for c in list_columns}
+    required = [_canonical(c) for c in required]
+    raw = _canonical_columns(raw, shown, rename or {}, (*list_set, *required))
+    missing = [c for c in dict.fromkeys(required) if c not in raw.columns]
+    if missing:
+        messages = [_missing_column_message(c, list(raw.columns), shown) for c in missing]
+        raise InputError(" ".join(messages), problems=messages)
+
+    frame, problems, blank = _parse_columns(raw, labels, shown, list_set)
+    _raise_collected(shown, [p for _, _, p in sorted(problems, key=lambda t: (t[0], t[1]))])
+    logger.debug("loaded %d rows x %d columns from %s", len(frame), frame.shape[1], shown)
+    return Roster(
+        frame=frame,
+        source=source_name,
+        role=role,
+        locations=tuple(labels),
+        blank_columns=frozenset(blank),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def _display_name(source: str, role: str | None) -> str:
+    if source != "<DataFrame>":
+        return source
+    return f"the {role} DataFrame" if role else "the DataFrame"
+
+
+def _read_frame(source: pd.DataFrame, shown: str) -> tuple[pd.DataFrame, list[str]]:
+    raw = source.copy()
+    labels = [f"row {label}" for label in raw.index]
+    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = raw.reset_index(drop=True)
+    if len(raw) == 0:
+        raise InputError(
+            f"{shown} must have at least one row; got {len(raw.columns)} columns and no rows. "
+            "Fix: pass a table with one row per person."
+        )
+    return raw, labels
+
+
+def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str]]:
+    if not path.exists():
+        raise InputError(
+            f"`{shown}` must be an existing CSV file; got a path that does not exist "
+            f"(resolved to {path.resolve()}). Fix: check the file name and the working directory."
+        )
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() in {".csv", ".tsv"})
+        hint = f", e.g. {str(path / inside[0])!r}" if inside else ""
+        raise InputError(
+            f"`{shown}` must be a CSV file; got a directory. "
+            f"Fix: pass the path of the CSV file itself{hint}."
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"`{shown}` must be a readable CSV file; got {exc.strerror or exc}. "
+            "Fix: check the file permissions."
+        ) from None
+    if not data.strip():
+        raise InputError(
+            f"`{shown}` must have a header line and one row per person; got an empty file "
+            f"({len(data)} bytes). Fix: export the table again with its header, "
+            "e.g. 'id,name,level'."
+        )
+    text = _decode(data, path, shown)
+    first_line = text.split("\n", 1)[0]
+    tabbed = path.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in first_line)
+    sep = "\t" if tabbed else ","
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    labels: list[str] = []
+    long_rows: list[str] = []
+    previous = 0
+    try:
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines and rows of empty cells carry nothing
+            if header is None:
+                header = [cell.strip() for cell in record]
+                continue
+            if len(record) > len(header):
+                if any(cell.strip() for cell in record[len(header) :]):
+                    long_rows.append(f"{len(record)} cells on line {start}")
+                record = record[: len(header)]
+            elif len(record) < len(header):
+                # trailing empty cells are often left out; padding loses nothing
+                record = record + [""] * (len(header) - len(record))
+            rows.append(record)
+            labels.append(f"line {start}")
+    except csv.Error as exc:
+        raise InputError(
+            f"`{shown}` must be valid CSV; got {exc} in the record starting on line "
+            f"{previous + 1}. Fix: enclose a cell that contains the separator or a line break "
+            'in double quotes and double any quote inside it ("").'
+        ) from None
+    if header is None:
+        raise InputError(
+            f"`{shown}` must have a header line and one row per person; got a file with no "
+            "cells. Fix: export the table again with its header, e.g. 'id,name,level'."
+        )
+    if long_rows:
+        shown_rows = "; ".join(long_rows[:_SHOWN])
+        more = f" and {len(long_rows) - _SHOWN} more" if len(long_rows) > _SHOWN else ""
+        sep_name = "tab" if tabbed else "comma"
+        raise InputError(
+            f"`{shown}` rows must have at most {len(header)} cells like the header; got "
+            f"{shown_rows}{more}. Fix: enclose cells that contain a {sep_name} in double "
+            'quotes (e.g. "Python, SQL"), or remove the extra separators.',
+            problems=long_rows,
+        )
+    if not rows:
+        raise InputError(
+            f"`{shown}` must have at least one row below the header; got only the header "
+            f"({', '.join(header)}) and no rows. Fix: add one row per person."
+        )
+    raw = pd.DataFrame(rows, dtype=object)
+    keep = []
+    for k, name in enumerate(header):
+        if name:
+            keep.append(k)
+            continue
+        column = raw[k]
+        filled = [i for i, v in enumerate(column.tolist()) if v.strip()]
+        if filled:
+            raise InputError(
+                f"`{shown}` column {k + 1} must have a name in the header; got an empty name "
+                f"with values such as {column[filled[0]]!r} ({labels[filled[0]]}). "
+                "Fix: give the column a name or delete it."
+            )
+    raw = raw[keep]
+    raw.columns = [header[k] for k in keep]
+    return raw, labels
+
+
+def _decode(data: bytes, path: Path, shown: str) -> str:
+    excel = path.suffix.lower() in {".xlsx", ".xls", ".xlsm", ".ods"}
+    fix = (
+        "read it with pandas.read_excel and pass the DataFrame, or save it as 'CSV UTF-8'"
+        if excel or data[:2] == b"PK"
+        else "save the file as 'CSV UTF-8' (comma separated) from your spreadsheet program"
+    )
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InputError(
+            f"`{shown}` is not a UTF-8 text CSV; got binary data (a NUL byte on line {line}). "
+            f"Fix: {fix}."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"`{shown}` is not a UTF-8 text CSV; got byte 0x{data[exc.start]:02x} on line "
+            f"{line} that is not UTF-8. Fix: {fix}."
+        ) from None
+
+
+def _key(name: str) -> str:
+    """Compare column names ignoring case, spaces, hyphens and underscores."""
+    return re.sub(r"[\s_\-]+", "", name).lower()
+
+
+_DEFAULT_KEYS = {_key(c): c for c in DEFAULT_COLUMNS}
+
+
+def _canonical(name: str) -> str:
+    """A default column's own spelling ("Work Hours" -> "work_hours"); others unchanged."""
+    return _DEFAULT_KEYS.get(_key(str(name)), str(name).strip())
+
+
+def _canonical_columns(
+    raw: pd.DataFrame, shown: str, rename: Mapping[str, str], extra_known: Sequence[str]
+) -> pd.DataFrame:
+    known = {_key(c): c for c in (*extra_known, *DEFAULT_COLUMNS)}
+    exact = {str(k).strip(): str(v).strip() for k, v in rename.items()}
+    loose = {_key(k): v for k, v in exact.items()}
+    names: list[str] = []
+    seen: dict[str, str] = {}
+    for original in raw.columns:
+        name = str(original).strip()
+        target = exact.get(name) or loose.get(_key(name)) or name
+        target = known.get(_key(target), target)
+        if target in seen:
+            raise InputError(
+                f"`{target}` must appear once in {shown}; got columns {seen[target]!r} and "
+                f"{name!r} that both mean it. Fix: delete or rename one of them."
+            )
+        seen[target] = name
+        names.append(target)
+    out = raw.copy() if raw.columns.tolist() != names else raw
+    out.columns = names
+    return out
+
+
+def _missing_column_message(name: str, columns: list[str], shown: str) -> str:
+    found = ", ".join(repr(c) for c in columns) if columns else "none"
+    suggestions = _suggest_columns(name, columns)
+    if suggestions:
+        fix = (
+            f"rename the column that holds it, e.g. rename={{{suggestions[0]!r}: {name!r}}} "
+            f'(or {suggestions[0]} = "{name}" under [columns] in the programme file)'
+        )
+    else:
+        fix = (
+            f"add a column named {name!r}, or map an existing one with "
+            f"rename={{'<column>': {name!r}}}"
+        )
+    if len(columns) == 1 and any(s in columns[0] for s in (";", "\t", "|")):
+        fix += (
+            "; the header looks separated by something other than commas: save the file as "
+            "comma-separated CSV (lists inside a cell use ';')"
+        )
+    return f"`{name}` must be a column of {shown}; got columns {found}. Fix: {fix}."
+
+
+def _suggest_columns(name: str, columns: list[str]) -> list[str]:
+    by_key = {_key(c): c for c in columns}
+    out = [by_key[k] for k in difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)]
+    if name == "id" or name.endswith("_id"):
+        stem = _key(name[:-2]) if name.endswith("_id") else ""
+        for column in columns:
+            key = _key(column)
+            id_like = key.endswith(("id", "number", "num", "no", "code", "key")) or any(
+                w in key for w in ("employee", "staff", "person", "personnel")
+            )
+            if id_like and stem in key and column not in out:
+                out.append(column)
+    return out[:3]
+
+
+# ---------------------------------------------------------------------------
+# Cell parsing
+# ---------------------------------------------------------------------------
+
+
+class _CellError(Exception):
+    """One bad cell: what was expected, what was found and how to fix it."""
+
+    def __init__(self, expected: str, got: str, fix: str) -> None:
+        super().__init__(expected)
+        self.expected, self.got, self.fix = expected, got, fix
+
+    def sentence(self, column: str, where: str) -> str:
+        return f"`{column}` must be {self.expected}; got {self.got} ({where}). Fix: {self.fix}."
+
+
+def _is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return len(value) == 0
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any) -> str:
+    """Cell text: stripped str; whole floats lose their '.0' so 1001.0 matches id '1001'."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value).strip()
+
+
+def _got(value: Any) -> str:
+    return repr(value.strip()) if isinstance(value, str) else repr(value)
+
+
+def _parse_number(value: Any) -> float:
+    if isinstance(value, bool | np.bool_):
+        raise _CellError("a number", _got(value), "write a number such as 3")
+    numeric = isinstance(value, int | float | np.integer | np.floating)
+    if not numeric and not (isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip())):
+        raise _CellError("a number", _got(value), "write a number such as 3")
+    number = float(value)
+    if not math.isfinite(number):
+        raise _CellError("a finite number", _got(value), "write a number such as 3")
+    return number
+
+
+def _parse_level(value: Any) -> float:
+    try:
+        return _parse_number(value)
+    except _CellError:
+        raise _CellError(
+            "a number", _got(value), "write the level as a number (higher = more senior), e.g. 3"
+        ) from None
+
+
+def _parse_capacity(value: Any) -> int:
+    bad = _CellError(
+        "a whole number >= 0",
+        _got(value),
+        "write how many mentees this person can take, e.g. 2 (0 for none)",
+    )
+    try:
+        number = _parse_number(value)
+    except _CellError:
+        raise bad from None
+    if number < 0 or not number.is_integer():
+        raise bad
+    return int(number)
+
+
+def _parse_priority(value: Any) -> float:
+    bad = _CellError(
+        "a positive number",
+        _got(value),
+        "use 1 for the usual weight and a larger number such as 2 for under-sponsored people",
+    )
+    try:
+        number = _parse_number(value)
+    except _CellError:
+        raise bad from None
+    if number <= 0:
+        raise bad
+    return number
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = _text(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _CellError(
+        "yes or no (true/false, y/n, 1/0)", _got(value), "write yes or no (blank means yes)"
+    )
+
+
+def _parse_timezone_cell(value: Any) -> str:
+    text = _text(value)
+    try:
+        parse_timezone(text)
+    except InputError:
+        raise _timezone_error(text) from None
+    return text
+
+
+def _timezone_error(text: str) -> _CellError:
+    suggestion = _suggest_timezone(text)
+    fix = (
+        f"write {suggestion!r}"
+        if suggestion
+        else "write an IANA name such as 'America/New_York' or an offset such as 'UTC-05:00'"
+    )
+    return _CellError(
+        "an IANA time zone such as 'Europe/Berlin' or a UTC offset such as 'UTC+05:30'",
+        repr(text),
+        fix,
+    )
+
+
+def _parse_hours_cell(value: Any) -> tuple[int, int]:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        try:
+            start, end = (int(v) for v in value)
+        except (TypeError, ValueError):
+            start, end = -1, -1
+        if 0 <= start < _DAY and 0 <= end <= _DAY and start != end:
+            return (start, end)
+        raise _hours_error(repr(value))
+    try:
+        return parse_work_hours(_text(value))
+    except InputError:
+        raise _hours_error(_got(value)) from None
+
+
+def _hours_error(got: str) -> _CellError:
+    return _CellError(
+        "a local time range 'HH:MM-HH:MM'",
+        got,
+        "write e.g. '09:00-17:00' (an end before the start is an overnight shift, "
+        "'00:00-24:00' the whole day)",
+    )
+
+
+def _parse_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(";") if p.strip())
+    if isinstance(value, set | frozenset):
+        value = sorted(value, key=str)
+    if isinstance(value, list | tuple | np.ndarray | pd.Series):
+        return tuple(t for t in (_text(v) for v in value if not _is_blank(v)) if t)
+    return (_text(value),)
+
+
+def _parse_text(value: Any) -> str:
+    return _text(value)
+
+
+# column -> (parser, value for blank cells, dtype of the parsed column)
+_TYPED: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
+    "level": (_parse_level, np.nan, "float64"),
+    "timezone": (_parse_timezone_cell, None, "object"),
+    "work_hours": (_parse_hours_cell, None, "object"),
+    "capacity": (_parse_capacity, None, "Int64"),
+    "priority": (_parse_priority, 1.0, "float64"),
+    "remote_ok": (_parse_bool, True, "bool"),
+}
+# known columns without a type of their own; a list column not in ``list_columns`` is text
+_TEXT_COLUMNS = frozenset(DEFAULT_COLUMNS) - set(_TYPED) - {"id"}
+
+
+def _parse_columns(
+    raw: pd.DataFrame, labels: list[str], shown: str, list_set: set[str]
+) -> tuple[pd.DataFrame, list[tuple[int, int, str]], list[str]]:
+    problems: list[tuple[int, int, str]] = []
+    columns: dict[str, pd.Series] = {}
+    blank_columns: list[str] = []
+    index = pd.RangeIndex(len(raw))
+    for order, name in enumerate(raw.columns):
+        cells = raw[name].tolist()
+        blank = [_is_blank(v) for v in cells]
+        if all(blank):
+            blank_columns.append(name)
+        if name == "id":
+            values = _parse_ids(cells, blank, labels, shown, order, problems)
+            columns[name] = pd.Series(values, index=index, dtype=object)
+        elif name in _TYPED:
+            parse, default, dtype = _TYPED[name]
+            values = _parse_cells(
+                cells, blank, parse, default, name, labels, shown, order, problems
+            )
+            columns[name] = pd.Series(
+                pd.array(values, dtype=dtype) if dtype == "Int64" else values,
+                index=index,
+                dtype=None if dtype == "Int64" else dtype,
+            )
+        elif name in list_set:
+            values = _parse_cells(cells, blank, _parse_list, (), name, labels, shown, order, [])
+            columns[name] = pd.Series(values, index=index, dtype=object)
+        elif name in _TEXT_COLUMNS:
+            values = _parse_cells(cells, blank, _parse_text, None, name, labels, shown, order, [])
+            columns[name] = pd.Series(values, index=index, dtype=object)
+        else:
+            # extra columns are the caller's business: keep them exactly as read
+            columns[name] = raw[name].copy()
+    return pd.DataFrame(columns, index=index), problems, blank_columns
+
+
+def _parse_cells(
+    cells: list[Any],
+    blank: list[bool],
+    parse: Callable[[Any], Any],
+    default: Any,
+    name: str,
+    labels: list[str],
+    shown: str,
+    order: int,
+    problems: list[tuple[int, int, str]],
+) -> list[Any]:
+    cache: dict[Any, Any] = {}
+    failed = object()
+    out: list[Any] = []
+    for i, (value, is_blank) in enumerate(zip(cells, blank, strict=True)):
+        if is_blank:
+            out.append(default)
+            continue
+        # the type is part of the key so that True, 1 and 1.0 are parsed separately
+        key = (type(value), value) if isinstance(value, str | int | float | np.generic) else None
+        parsed = failed if key is None else cache.get(key, failed)
+        if parsed is failed:
+            try:
+                parsed = parse(value)
+            except _CellError as err:
+                problems.append((i, order, err.sentence(name, f"{shown}, {labels[i]}")))
+                parsed = default
+            else:
+                if key is not None:
+                    cache[key] = parsed
+        out.append(parsed)
+    return out
+
+
+def _parse_ids(
+    cells: list[Any],
+    blank: list[bool],
+    labels: list[str],
+    shown: str,
+    order: int,
+    problems: list[tuple[int, int, str]],
+) -> list[str]:
+    ids: list[str] = []
+    where_seen: dict[str, list[int]] = {}
+    for i, (value, is_blank) in enumerate(zip(cells, blank, strict=True)):
+        text = "" if is_blank else _text(value)
+        ids.append(text)
+        if not text:
+            problems.append(
+                (
+                    i,
+                    order,
+                    f"`id` must not be empty; got a blank cell ({shown}, {labels[i]}). "
+                    "Fix: give every row a unique id.",
+                )
+            )
+        else:
+            where_seen.setdefault(text, []).append(i)
+    for text, rows in where_seen.items():
+        if len(rows) > 1:
+            places = _join_places([labels[r] for r in rows])
+            problems.append(
+                (
+                    rows[1],
+                    order,
+                    f"`id` must be unique; got {text!r} on {places} ({shown}). "
+                    "Fix: remove the duplicate rows or give each person their own id.",
+                )
+            )
+    return ids
+
+
+def _join_places(labels: list[str]) -> str:
+    """'line 3', 'line 9' -> 'lines 3 and 9'."""
+    kind = labels[0].split(" ", 1)[0]
+    numbers = [label.split(" ", 1)[1] for label in labels]
+    listed = ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    return f"{kind}s {listed}"
+
+
+def _raise_collected(shown: str, problems: list[str]) -> None:
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise InputError(problems[0], problems=problems)
+    lines = [f"{shown} has {len(problems)} problems:"]
+    lines += [f"  - {p}" for p in problems[:_SHOWN]]
+    if len(problems) > _SHOWN:
+        lines.append(f"  ... and {len(problems) - _SHOWN} more (all in InputError.problems).")
+    raise InputError("\n".join(lines), problems=problems)
+
+
+# ---------------------------------------------------------------------------
+# Time zones and working hours
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_timezone(text: str) -> _dt.tzinfo:
+    """Turn an IANA time-zone name or a UTC offset into a tzinfo.
+
+    Parameters
+    ----------
+    text : str
+        ``"Europe/Berlin"``, ``"UTC"``, ``"UTC+5:30"``, ``"+05:30"``,
+        ``"+0530"``, ``"GMT-3"`` or ``"-3"`` (hours east of UTC, up to 14).
+
+    Returns
+    -------
+    datetime.tzinfo
+        A :class:`zoneinfo.ZoneInfo` (summer time aware) for names, a fixed
+        :class:`datetime.timezone` for offsets.
+
+    Raises
+    ------
+    InputError
+        When ``text`` is neither; the message suggests a close IANA name.
+
+    Examples
+    --------
+    >>> parse_timezone("UTC+5:30").utcoffset(None)
+    datetime.timedelta(seconds=19800)
+    >>> parse_timezone("Europe/Berlin")
+    zoneinfo.ZoneInfo(key='Europe/Berlin')
+    """
+    if not isinstance(text, str):
+        raise InputError(
+            f"`timezone` must be a str; got {type(text).__name__}. "
+            "Fix: pass a name such as 'Europe/Berlin' or an offset such as 'UTC+05:30'."
+        )
+    clean = text.strip()
+    if clean.upper() in {"UTC", "GMT", "Z"}:
+        return _dt.UTC
+    match = _OFFSET_RE.fullmatch(clean)
+    if match:
+        sign = -1 if match.group(1) in "-\u2212" else 1
+        hours, minutes = int(match.group(2)), int(match.group(3) or 0)
+        if minutes < 60 and hours * 60 + minutes <= 14 * 60:
+            return _dt.timezone(sign * _dt.timedelta(hours=hours, minutes=minutes))
+    elif clean and " " not in clean:
+        try:
+            return zoneinfo.ZoneInfo(clean)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    err = _timezone_error(clean)
+    raise InputError(f"`timezone` must be {err.expected}; got {err.got}. Fix: {err.fix}.")
+
+
+@functools.lru_cache(maxsize=1)
+def _timezone_index() -> tuple[dict[str, str], dict[str, str]]:
+    names = sorted(zoneinfo.available_timezones())
+    full = {n.lower(): n for n in names}
+    city: dict[str, str] = {}
+    regions = ("Africa/", "America/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Pacific/")
+    # prefer canonical region names over legacy aliases such as "US/Eastern"
+    for name in sorted(names, key=lambda n: (not n.startswith(regions), n)):
+        city.setdefault(name.rsplit("/", 1)[-1].lower(), name)
+    return full, city
+
+
+def _suggest_timezone(text: str) -> str | None:
+    key = re.sub(r"\s+", "_", text.strip()).lower()
+    if not key:
+        return None
+    if key in _TZ_ALIASES:
+        return _TZ_ALIASES[key]
+    full, city = _timezone_index()
+    if key in full:
+        return full[key]
+    last = key.rsplit("/", 1)[-1]
+    if last in city:
+        return city[last]
+    close = difflib.get_close_matches(last, list(city), n=1, cutoff=0.8)
+    return city[close[0]] if close else None
+
+
+def parse_work_hours(text: str) -> tuple[int, int]:
+    """Parse a daily working window into minutes since local midnight.
+
+    Parameters
+    ----------
+    text : str
+        ``"09:00-17:00"``, ``"9-17"``, ``"09:00–17:00"`` (en dash),
+        ``"0830-1630"``, ``"9am-5pm"``; ``"22:00-06:00"`` is an overnight shift
+        and ``"00:00-24:00"`` the whole day.
+
+    Returns
+    -------
+    (start, end) : tuple of int
+        Minutes since local midnight; ``end < start`` means the window runs
+        past midnight. A window ending at midnight ends at 1440.
+
+    Raises
+    ------
+    InputError
+        When the text is not a time range, a time is out of range, or start
+        equals end.
+
+    Examples
+    --------
+    >>> parse_work_hours("9-17")
+    (540, 1020)
+    >>> parse_work_hours("22:00–06:00")
+    (1320, 360)
+    """
+    match = _HOURS_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    times = None
+    if match:
+        h1, m1, p1, h2, m2, p2 = match.groups()
+        times = (_minutes(h1, m1, p1), _minutes(h2, m2, p2))
+    if times is None or None in times:
+        err = _hours_error(_got(text))
+        raise InputError(f"`work_hours` must be {err.expected}; got {err.got}. Fix: {err.fix}.")
+    start, end = times
+    assert start is not None and end is not None
+    if end == 0 and start > 0:
+        end = _DAY  # "16:00-00:00" ends at midnight, it is not an overnight shift
+    if start >= _DAY or start == end:
+        err = _hours_error(_got(text))
+        raise InputError(f"`work_hours` must be {err.expected}; got {err.got}. Fix: {err.fix}.")
+    return start, end
+
+
+def _minutes(hour: str, minute: str | None, half: str | None) -> int | None:
+    h, m = int(hour), int(minute or 0)
+    if m >= 60:
+        return None
+    if half:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if half.lower() == "p" else 0)
+    if h > 24 or (h == 24 and m):
+        return None
+    return h * 60 + m
+
+
+def _format_hours(window: tuple[int, int]) -> str:
+    start, end = window
+    return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+
+
+def _instant(at: _dt.date | None) -> _dt.datetime:
+    if at is None:
+        at = _dt.datetime.now(_dt.UTC).date()
+    if isinstance(at, _dt.datetime):
+        return at if at.tzinfo is not None else at.replace(tzinfo=_dt.UTC)
+    return _dt.datetime(at.year, at.month, at.day, 12, tzinfo=_dt.UTC)
+
+
+def overlap_minutes(
+    start_a: Any, end_a: Any, off_a: Any, start_b: Any, end_b: Any, off_b: Any
+) -> np.ndarray:
+    """Minutes per day that two daily working windows overlap, across time zones.
+
+    Each window repeats every day; it is given in local minutes since midnight
+    with the UTC offset (minutes east of UTC) of its time zone. Overnight
+    windows (``end < start``) and windows that cross midnight in UTC are
+    handled, and the overlap is counted across the day boundary. All arguments
+    broadcast as numpy arrays: ``(m, 1)`` against ``(1, n)`` gives ``(m, n)``.
+
+    Parameters
+    ----------
+    start_a, end_a, off_a : array_like
+        Local start and end (minutes since midnight) and UTC offset of window a.
+        ``end == start`` (mod 1440), e.g. ``(0, 1440)``, is the whole day.
+    start_b, end_b, off_b : array_like
+        The same for window b.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 overlap in minutes per day, between 0 and 1440; NaN where any
+        input is NaN (unknown hours or time zone).
+
+    Examples
+    --------
+    >>> overlap_minutes(540, 1020, 60, 540, 1020, 0)   # Berlin vs London in winter
+    array(420.)
+    >>> overlap_minutes(1320, 120, 0, 60, 540, 0)      # 22:00-02:00 vs 01:00-09:00 UTC
+    array(60.)
+    """
+    sa, da = _utc_window(start_a, end_a, off_a)
+    sb, db = _utc_window(start_b, end_b, off_b)
+    ea, eb = sa + da, sb + db
+    # a lies in [0, 2880); b and its copies one day earlier and later cover every meeting
+    parts = [
+        np.clip(np.minimum(ea, eb + shift) - np.maximum(sa, sb + shift), 0.0, None)
+        for shift in (-_DAY, 0, _DAY)
+    ]
+    return np.asarray(parts[0] + parts[1] + parts[2], dtype=float)
+
+
+def _utc_window(start: Any, end: Any, offset: Any) -> tuple[np.ndarray, np.ndarray]:
+    start = np.asarray(start, dtype=float)
+    end = np.asarray(end, dtype=float)
+    offset = np.asarray(offset, dtype=float)
+    length = np.mod(end - start, _DAY)
+    length = np.where(length == 0, float(_DAY), length)
+    return np.mod(start - offset, _DAY), length

@@ -24,7 +24,8 @@ def test_solvers_all_is_sorted_and_exists() -> None:
 
 def test_import_does_not_load_ortools_or_touch_logging() -> None:
     code = (
-        "import logging, sys, warnings; before = list(logging.getLogger().handlers);"
+        "import logging, sys, warnings; import numpy, pandas, scipy.sparse, networkx;"
+        "before = list(logging.getLogger().handlers);"
         "filters = list(warnings.filters); import pairwise;"
         "assert not any(m.startswith('ortools') for m in sys.modules), 'ortools imported';"
         "assert logging.getLogger().handlers == before; assert warnings.filters == filters"

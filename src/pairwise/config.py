@@ -45,6 +45,7 @@ SCHEMA: dict[str, Any] = {
         "time_limit": _NUMBER,
         "objective": str,
         "allow_protected": bool,
+        "strict": bool,
     },
     "columns": "rename",  # free mapping: input column -> pairwise column
     "criteria": "criteria",  # array of tables

@@ -207,6 +207,9 @@ class Program:
         prog = dict(data.get("program", {}))
         at = _as_date(prog.get("date"))
         allow_protected = bool(prog.get("allow_protected", False))
+        # lenient by default: a criterion or rule on a column the rosters lack is
+        # skipped with a note in the result (strict = true makes it an error)
+        lenient = not bool(prog.get("strict", False))
         rules_cfg = dict(data.get("rules", {}))
         base = Path(base_dir) if base_dir is not None else Path.cwd()
 
@@ -240,7 +243,11 @@ class Program:
 
         crit = _criteria(data.get("criteria", []))
         model = CompatibilityModel(
-            criteria=crit, rules=tuple(rules), allow_protected=allow_protected, at=at
+            criteria=crit,
+            rules=tuple(rules),
+            allow_protected=allow_protected,
+            at=at,
+            skip_missing=lenient,
         )
 
         peers_cfg = dict(data.get("peers", {}))
@@ -262,7 +269,11 @@ class Program:
             )
         )
         peer_model = CompatibilityModel(
-            criteria=peer_crit, rules=tuple(peer_rules), allow_protected=allow_protected, at=at
+            criteria=peer_crit,
+            rules=tuple(peer_rules),
+            allow_protected=allow_protected,
+            at=at,
+            skip_missing=lenient,
         )
 
         groups_cfg = dict(data.get("groups", {}))
@@ -291,7 +302,11 @@ class Program:
         if gopts.min_level_gap is not None:
             group_rules.insert(0, R.MinLevelGap(gopts.min_level_gap))
         group_model = CompatibilityModel(
-            criteria=crit, rules=tuple(group_rules), allow_protected=allow_protected, at=at
+            criteria=crit,
+            rules=tuple(group_rules),
+            allow_protected=allow_protected,
+            at=at,
+            skip_missing=lenient,
         )
 
         pairs_cfg = dict(data.get("pairs", {}))
@@ -433,7 +448,12 @@ class Program:
             wall_time=float(solved.wall_time),
             method=solved.method,
             seed=self.seed,
-            options={**solved.options, "objective": self.objective, "programme": self.name},
+            options={
+                **solved.options,
+                "objective": self.objective,
+                "programme": self.name,
+                "notes": list(compat.notes),
+            },
             n_mentors=len(m),
             n_mentees=len(e),
         )
@@ -486,7 +506,12 @@ class Program:
             wall_time=float(solved.wall_time),
             method=solved.method,
             seed=self.seed,
-            options={**solved.options, "objective": self.objective, "programme": self.name},
+            options={
+                **solved.options,
+                "objective": self.objective,
+                "programme": self.name,
+                "notes": list(compat.notes),
+            },
             n_people=len(p),
         )
 
@@ -624,7 +649,7 @@ class Program:
             wall_time=float(solved.wall_time),
             method=solved.method,
             seed=self.seed,
-            options={**solved.options, "programme": self.name},
+            options={**solved.options, "programme": self.name, "notes": list(compat.notes)},
             group_summary=summary,
             audit=audit,
             violations=violations,
@@ -706,10 +731,10 @@ def _together(proteges: Roster, g: GroupOptions, at: _dt.date | None) -> np.ndar
     frame = proteges.frame
     if g.common_hours and proteges.has("work_hours") and proteges.has("timezone"):
         hours = frame["work_hours"]
-        known = hours.map(lambda v: isinstance(v, tuple)).to_numpy(bool)
+        known = np.array([isinstance(v, tuple) for v in hours], dtype=bool)
         start = np.array([v[0] if isinstance(v, tuple) else 0 for v in hours], dtype=float)
         end = np.array([v[1] if isinstance(v, tuple) else 0 for v in hours], dtype=float)
-        off = np.asarray(proteges.utc_offset_minutes(at), dtype=float)
+        off = np.array(proteges.utc_offset_minutes(at), dtype=float)
         known &= ~np.isnan(off)
         off = np.nan_to_num(off)
         overlap = overlap_minutes(

@@ -132,6 +132,7 @@ class _ResultBase:
                 lines.append(f"  {n:>4} × {reason}")
         else:
             lines.append("left out: nobody")
+        lines.extend(f"note: {note}" for note in self.options.get("notes", ()))
         return lines
 
     def to_csv(

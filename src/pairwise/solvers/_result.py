@@ -57,7 +57,7 @@ class MatchingResult:
     @property
     def n_matched(self) -> int:
         """Number of matched pairs."""
-        return int(len(self.rows))
+        return len(self.rows)
 
     @property
     def gap(self) -> float | None:

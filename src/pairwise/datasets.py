@@ -406,7 +406,8 @@ def demo_rosters() -> dict[str, pd.DataFrame]:
     dict of str to pandas.DataFrame
         ``"mentors"`` (level >= 4 with capacity > 0), ``"mentees"`` (a cohort
         of 110 people at levels 1-3), ``"leaders"`` (13 people at level >= 5),
-        ``"proteges"`` (72 people at levels 1-3) and ``"people"`` (a peer pool: everyone at level 2 or 3),
+        ``"proteges"`` (72 people at levels 1-3) and ``"people"`` (a peer
+        pool: everyone at level 2 or 3),
         all from one organisation of 300 drawn with
         ``make_organisation(300, seed=2024)``.
 

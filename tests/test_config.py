@@ -133,7 +133,8 @@ max_count = { function = 2 }
     assert (program.groups_options.min_size, program.groups_options.max_size) == (4, 6)
     kinds = {type(r).__name__ for r in program.model.rules}
     assert {"MinLevelGap", "NotManager", "NoRepeat", "Exclude"} <= kinds
-    assert [type(c).__name__ for c in program.model.criteria] == ["Same"]
+    assert [type(c).__name__ for c in program.model.criteria] == ["Same"]  # list replaced
+    assert program.groups_options.no_isolation == ("gender", "ethnicity")  # default kept
 
 
 def test_missing_history_file(tmp_path: Path) -> None:

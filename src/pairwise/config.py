@@ -21,7 +21,13 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["DEFAULT_PROGRAM_TOML", "default_program", "load_program", "parse_program"]
+__all__ = [
+    "DEFAULT_PROGRAM_TOML",
+    "default_program",
+    "load_program",
+    "merge_programs",
+    "parse_program",
+]
 
 _NUMBER = (int, float)
 
@@ -305,8 +311,9 @@ def load_program(path: str | os.PathLike[str] | None = None) -> Any:
     Parameters
     ----------
     path : path-like or None
-        The programme file. Relative paths inside it (``rules.history``) are
-        resolved against the file's folder.
+        The programme file. Keys it leaves out keep the default programme's
+        values (see :func:`merge_programs`). Relative paths inside it
+        (``rules.history``) are resolved against the file's folder.
 
     Returns
     -------
@@ -333,8 +340,29 @@ def load_program(path: str | os.PathLike[str] | None = None) -> Any:
         data = parse_toml_text(DEFAULT_PROGRAM_TOML, "the default programme")
         return Program.from_config(parse_program(data, source="the default programme"))
     p = Path(path)
-    data = _read_toml(p)
-    return Program.from_config(parse_program(data, source=str(p)), base_dir=p.parent)
+    data = parse_program(_read_toml(p), source=str(p))
+    default = parse_toml_text(DEFAULT_PROGRAM_TOML, "the default programme")
+    return Program.from_config(merge_programs(default, data), base_dir=p.parent)
+
+
+def merge_programs(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: tables merge key by key, other values replace.
+
+    A programme file therefore only needs the keys it changes; a
+    ``[[criteria]]`` list, when given, replaces the default criteria whole.
+
+    Examples
+    --------
+    >>> merge_programs({"rules": {"a": 1, "b": 2}}, {"rules": {"b": 3}})
+    {'rules': {'a': 1, 'b': 3}}
+    """
+    out: dict[str, Any] = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_programs(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def default_program() -> Any:

@@ -18,6 +18,9 @@ __all__ = [
     "cp_model",
     "int_scale",
     "linear_sum_assignment",
+    "lsa_cost_limit",
+    "max_flow",
+    "mcf_cost_limit",
     "min_cost_flow",
     "solve_cp",
 ]
@@ -99,3 +102,53 @@ def solve_cp(
     params.log_search_progress = bool(hint_log)
     status = solver.solve(model)
     return solver, status
+
+
+def solve_cp_small(model: Any, *, time_limit: float, seed: int) -> tuple[Any, int]:
+    """Solve a small CP-SAT ``model`` quickly and reproducibly; return ``(solver, status)``.
+
+    For the many small models of a large-neighbourhood search: one worker and
+    no presolve (on models of a few hundred booleans presolve costs more than
+    it saves: about 6x faster to optimality in measurements on
+    learning-group neighbourhoods), a deterministic time limit and a
+    wall-clock cap of three times it.
+    """
+    module = cp_model()
+    solver = module.CpSolver()
+    params = solver.parameters
+    params.random_seed = int(seed) % (2**31)
+    params.num_workers = 1
+    params.cp_model_presolve = False
+    params.max_deterministic_time = float(max(time_limit, 0.001))
+    params.max_time_in_seconds = float(max(3.0 * time_limit, 0.5))
+    status = solver.solve(model)
+    return solver, status
+
+
+# --- Graph solvers: entry points and cost ranges (used by solvers/assignment.py) ---
+
+
+def max_flow() -> Any:
+    """The ``ortools.graph.python.max_flow`` module."""
+    from ortools.graph.python import max_flow as module
+
+    return module
+
+
+def lsa_cost_limit(n_left: int) -> int:
+    """Largest cost magnitude ``SimpleLinearSumAssignment`` accepts for ``n_left`` rows.
+
+    Its cost-scaling bound needs ``max|cost| * (n_left + 1) ** 2`` below about
+    ``2**61.4`` (measured: beyond it ``solve`` returns ``POSSIBLE_OVERFLOW`` and
+    logs a warning); ``2**60`` keeps a margin.
+    """
+    return int(2**60 // (int(n_left) + 1) ** 2)
+
+
+def mcf_cost_limit(n_nodes: int) -> int:
+    """Largest cost magnitude ``SimpleMinCostFlow`` accepts on ``n_nodes`` nodes.
+
+    Measured: ``max|cost| * n_nodes`` must stay below about ``2**61.6``
+    (beyond it ``BAD_COST_RANGE``); ``2**60`` keeps a margin.
+    """
+    return int(2**60 // max(int(n_nodes), 1))

@@ -18,8 +18,10 @@ def test_default_program_loads_and_matches_documented_defaults() -> None:
     assert program.groups_options.min_size == 5 and program.groups_options.max_size == 7
     assert program.groups_options.no_isolation == ("gender", "ethnicity")
     names = [type(r).__name__ for r in program.model.rules]
-    assert names[:2] == ["MinLevelGap", "NotManager"]
-    assert program.model.rules[0].gap == 2
+    assert names[:3] == ["NotSelf", "MinLevelGap", "NotManager"]
+    assert program.model.rules[1].gap == 2
+    peer_rules = {type(r).__name__ for r in program.peer_model.rules}
+    assert {"NotSelf", "LevelWithin", "NotManager"} <= peer_rules
 
 
 def test_default_toml_uses_only_schema_keys() -> None:
@@ -36,6 +38,10 @@ def test_default_toml_uses_only_schema_keys() -> None:
         ("[groups]\nno_isolaton = ['gender']\n", "did you mean `no_isolation`"),
         ("[[criteria]]\nkind = 'complment'\n", "did you mean `complement`"),
         ("[[criteria]]\nkind = 'same'\ncolumn = 'site'\nwieght = 2\n", "did you mean `weight`"),
+        (
+            "[rules]\naccessibility = { min_overlap_hour = 3.0 }\n",
+            "did you mean `min_overlap_hours`",
+        ),
     ],
 )
 def test_unknown_keys_get_a_hint(tmp_path: Path, text: str, fragment: str) -> None:
@@ -60,6 +66,9 @@ def test_unknown_keys_get_a_hint(tmp_path: Path, text: str, fragment: str) -> No
         ("[pairs]\ncapacity = -2\n", "pairs.capacity"),
         ("[pairs]\ncapacity = true\n", "pairs.capacity"),
         ("[[criteria]]\nkind = 'complement'\nmethod = 'dice'\n", "method"),
+        ("[rules]\nmin_level_gap = true\n", "rules.min_level_gap"),
+        ("[rules]\nopt_in = true\n", "rules.opt_in"),
+        ("[groups]\nno_isolation = ['gender', 3]\n", "groups.no_isolation"),
         ("[[criteria]]\nkind = 'same'\ncolumn = 'site'\nweight = -1\n", "weight"),
     ],
 )
@@ -142,3 +151,19 @@ def test_missing_history_file(tmp_path: Path) -> None:
     cfg.write_text('[rules]\nhistory = "gone.csv"\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"gone\.csv"):
         pw.load_program(cfg)
+
+
+def test_rule_tables_can_be_cleared(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("[groups]\nmin_distinct = {}\n", encoding="utf-8")
+    assert pw.load_program(cfg).groups_options.min_distinct == {}
+    assert pw.load_program().groups_options.min_distinct == {"function": 2}
+
+
+def test_pair_specific_rules_stay_out_of_groups(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[rules]\nrequire = [["A", "B"]]\nexclude = [["C", "D"]]\n', encoding="utf-8")
+    program = pw.load_program(cfg)
+    kinds = {type(r).__name__ for r in program.group_model.rules}
+    assert not kinds & {"Require", "Exclude", "NoRepeat"}
+    assert {"Require", "Exclude"} <= {type(r).__name__ for r in program.model.rules}

@@ -128,3 +128,36 @@ def test_program_does_not_mutate_frames() -> None:
     pw.load_program().replace(time_limit=2.0).pairs(frames["mentors"], frames["mentees"])
     for k in frames:
         pd.testing.assert_frame_equal(frames[k], copy[k])
+
+
+def test_required_pairs_are_formed_even_when_capacity_is_tight(tmp_path) -> None:
+    mentors = pd.DataFrame({"id": ["M1"], "level": [5], "capacity": [1]})
+    mentees = pd.DataFrame({"id": ["E1", "E2", "E3"], "level": [1, 1, 1], "goals": ["a", "a", ""]})
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[rules]\nrequire = [["M1", "E3"]]\n', encoding="utf-8")
+    result = pw.load_program(cfg).pairs(mentors, mentees)
+    assert result.pairs[["mentor_id", "mentee_id"]].values.tolist() == [["M1", "E3"]]
+    assert set(result.unmatched["id"]) == {"E1", "E2"}
+
+
+def test_required_pairs_beyond_capacity_are_infeasible(tmp_path) -> None:
+    mentors = pd.DataFrame({"id": ["M1"], "level": [5], "capacity": [1]})
+    mentees = pd.DataFrame({"id": ["E1", "E2"], "level": [1, 1]})
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[rules]\nrequire = [["M1", "E1"], ["M1", "E2"]]\n', encoding="utf-8")
+    with pytest.raises(pw.InfeasibleError, match="M1"):
+        pw.load_program(cfg).pairs(mentors, mentees)
+
+
+def test_same_roster_never_pairs_a_person_with_themself() -> None:
+    people = pd.DataFrame({"id": ["A", "B", "C"]})
+    result = pw.load_program().pairs(people, people)
+    assert not (result.pairs["mentor_id"] == result.pairs["mentee_id"]).any()
+
+
+def test_capacity_zero_reason() -> None:
+    mentors = pd.DataFrame({"id": ["M1"], "level": [5], "capacity": [0]})
+    mentees = pd.DataFrame({"id": ["E1"], "level": [1]})
+    result = pw.load_program().pairs(mentors, mentees)
+    reasons = result.unmatched.set_index("id")["reason"]
+    assert "capacity 0" in reasons["E1"] and "capacity is 0" in reasons["M1"]

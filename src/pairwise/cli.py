@@ -98,10 +98,11 @@ def _program(args: argparse.Namespace) -> Any:
 
 def _write(result: Any, args: argparse.Namespace, out: str | Path) -> None:
     main_path, other = result.to_csv(out, unmatched=getattr(args, "unmatched", None))
-    if getattr(args, "json", None):
-        result.to_json(args.json)
     print(result.summary())
     print(f"wrote {main_path} and {other}")
+    if getattr(args, "json", None):
+        result.to_json(args.json)
+        print(f"wrote {args.json}")
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
@@ -243,6 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    except Exception as exc:  # the CLI promises no tracebacks
+        if debug:
+            raise
+        print(
+            f"pairwise: unexpected error ({type(exc).__name__}: {exc}). "
+            "Fix: check the inputs; rerun with --debug for the details.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

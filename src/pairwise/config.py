@@ -67,7 +67,6 @@ SCHEMA: dict[str, Any] = {
         "only_failed": bool,
         "opt_in": (str, bool),
     },
-    "accessibility": {"min_overlap_hours": _NUMBER, "same_site": bool, "remote_column": str},
     "pairs": {
         "capacity": int,
         "capacity_column": str,
@@ -95,6 +94,25 @@ SCHEMA: dict[str, Any] = {
         "priority_column": (str, bool),
     },
 }
+
+_ACCESSIBILITY = {"min_overlap_hours": _NUMBER, "same_site": bool, "remote_column": str}
+
+#: Keys whose value is a number or a column name, or ``false`` to turn the rule off
+#: (``true`` would be ambiguous, so it is refused).
+_FALSE_OR_VALUE = {
+    "rules.min_level_gap": "a whole number of levels",
+    "rules.max_level_gap": "a whole number of levels",
+    "rules.history": "a file name",
+    "rules.opt_in": "a column name",
+    "pairs.priority_column": "a column name",
+    "peers.level_within": "a whole number of levels",
+    "groups.min_level_gap": "a whole number of levels",
+    "groups.common_hours": "a number of hours",
+    "groups.priority_column": "a column name",
+}
+
+#: Tables that a programme file replaces whole rather than merging into the default.
+REPLACED_WHOLE = frozenset({("groups", "min_distinct"), ("groups", "max_count")})
 
 _OBJECTIVES = ("total", "fair")
 _NOT_MANAGER = ("chain", "direct")
@@ -160,8 +178,19 @@ class _Checker:
             elif isinstance(expected, dict):
                 if self.typed(f"{where}{key}", value, dict):
                     self.table(value, expected, f"{where}{key}.")
+            elif key == "accessibility":
+                if self.typed(f"{where}{key}", value, expected) and isinstance(value, dict):
+                    self.table(value, _ACCESSIBILITY, f"{where}{key}.")
             else:
                 self.typed(f"{where}{key}", value, expected)
+            if value is True and f"{where}{key}" in _FALSE_OR_VALUE:
+                self.bad(f"{where}{key}", _FALSE_OR_VALUE[f"{where}{key}"] + " (or false)", value)
+            if (
+                key in ("no_isolation", "diversity_columns")
+                and isinstance(value, list)
+                and not all(isinstance(v, str) for v in value)
+            ):
+                self.bad(f"{where}{key}", "a list of column names", value)
 
     def criteria(self, value: Any, where: str) -> None:
         if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
@@ -283,7 +312,7 @@ def parse_toml_text(text: str, source: str) -> dict[str, Any]:
 
 
 def parse_program(data: Mapping[str, Any], *, source: str = "<programme>") -> dict[str, Any]:
-    """Check a parsed programme mapping and return it with defaults filled in.
+    """Check a parsed programme mapping; return it unchanged when every key is valid.
 
     Raises
     ------
@@ -349,17 +378,29 @@ def merge_programs(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
     """``override`` laid over ``base``: tables merge key by key, other values replace.
 
     A programme file therefore only needs the keys it changes; a
-    ``[[criteria]]`` list, when given, replaces the default criteria whole.
+    ``[[criteria]]`` list, when given, replaces the default criteria whole, and
+    so do ``groups.min_distinct`` and ``groups.max_count`` (so ``{}`` clears them).
 
     Examples
     --------
     >>> merge_programs({"rules": {"a": 1, "b": 2}}, {"rules": {"b": 3}})
     {'rules': {'a': 1, 'b': 3}}
     """
+    return _merge(base, override, ())
+
+
+def _merge(
+    base: Mapping[str, Any], override: Mapping[str, Any], path: tuple[str, ...]
+) -> dict[str, Any]:
     out: dict[str, Any] = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge_programs(out[key], value)
+        here = (*path, key)
+        if (
+            isinstance(value, Mapping)
+            and isinstance(out.get(key), Mapping)
+            and here not in REPLACED_WHOLE
+        ):
+            out[key] = _merge(out[key], value, here)
         else:
             out[key] = value
     return out

@@ -25,7 +25,7 @@ from . import criteria as C
 from . import rules as R
 from .compatibility import Compatibility, CompatibilityModel
 from .errors import InfeasibleError, InputError
-from .results import GroupsResult, PairsResult, PeersResult
+from .results import UNMATCHED_COLUMNS, GroupsResult, PairsResult, PeersResult
 from .roster import LIST_COLUMNS, Roster, load_roster, overlap_minutes
 
 __all__ = ["GroupOptions", "Program"]
@@ -66,7 +66,9 @@ _CRITERION_KINDS: dict[str, Any] = {
         weight=t.get("weight", 1.0),
     ),
     "closeness": lambda t: C.Closeness(
-        column=t["column"], scale=float(t.get("scale", 1.0)), weight=t.get("weight", 1.0)
+        column=t["column"],
+        scale=None if t.get("scale") is None else float(t["scale"]),
+        weight=t.get("weight", 1.0),
     ),
     "level_gap": lambda t: C.LevelGap(
         ideal=float(t.get("ideal", 2)),
@@ -123,6 +125,10 @@ def _read_history(path: Path) -> pd.DataFrame:
             "Fix: rename the columns."
         )
     return frame
+
+
+def _column_or_none(value: Any) -> str | None:
+    return None if value is False or value is None or value == "" else str(value)
 
 
 def _as_date(value: Any) -> _dt.date | None:
@@ -213,38 +219,48 @@ class Program:
         rules_cfg = dict(data.get("rules", {}))
         base = Path(base_dir) if base_dir is not None else Path.cwd()
 
-        rules: list[Any] = []
-        gap = rules_cfg.get("min_level_gap", 2)
-        if gap is not False and gap is not None:
-            rules.append(R.MinLevelGap(int(gap)))
-        if rules_cfg.get("max_level_gap") not in (None, False):
-            rules.append(R.MaxLevelGap(int(rules_cfg["max_level_gap"])))
+        def off(value: Any) -> bool:
+            # ``false`` turns a rule off; 0 is a value (e.g. a level gap of 0)
+            return value is False or value is None
+
+        # rules about who may develop whom, shared by pairs, peers and groups
+        common: list[Any] = []
         nm = rules_cfg.get("not_manager", "chain")
-        if nm not in (False, None):
-            rules.append(R.NotManager(chain=(nm in (True, "chain"))))
+        if not off(nm):
+            common.append(R.NotManager(chain=(nm == "chain")))
+        opt_in = rules_cfg.get("opt_in")
+        if not off(opt_in):
+            common.append(R.OptIn(column=str(opt_in)))
+
+        rules: list[Any] = [R.NotSelf()]
+        gap = rules_cfg.get("min_level_gap", 2)
+        if not off(gap):
+            rules.append(R.MinLevelGap(int(gap)))
+        if not off(rules_cfg.get("max_level_gap")):
+            rules.append(R.MaxLevelGap(int(rules_cfg["max_level_gap"])))
+        rules += common
         rules += _accessibility(rules_cfg.get("accessibility", True), at)
         if rules_cfg.get("shared_language", True):
             rules.append(R.SharedLanguage())
+        # pair-specific rules: they name mentor-mentee pairs, so they stay out of groups
+        specific: list[Any] = []
         if rules_cfg.get("exclude"):
-            rules.append(R.Exclude(tuple((str(a), str(b)) for a, b in rules_cfg["exclude"])))
+            specific.append(R.Exclude(tuple((str(a), str(b)) for a, b in rules_cfg["exclude"])))
         if rules_cfg.get("require"):
-            rules.append(R.Require(tuple((str(a), str(b)) for a, b in rules_cfg["require"])))
+            specific.append(R.Require(tuple((str(a), str(b)) for a, b in rules_cfg["require"])))
         history = rules_cfg.get("history")
-        if history:
-            rules.append(
+        if not off(history):
+            specific.append(
                 R.NoRepeat(
                     _read_history(base / str(history)),
                     only_failed=bool(rules_cfg.get("only_failed", False)),
                 )
             )
-        opt_in = rules_cfg.get("opt_in")
-        if opt_in:
-            rules.append(R.OptIn(column=str(opt_in)))
 
         crit = _criteria(data.get("criteria", []))
         model = CompatibilityModel(
             criteria=crit,
-            rules=tuple(rules),
+            rules=tuple(rules + specific),
             allow_protected=allow_protected,
             at=at,
             skip_missing=lenient,
@@ -253,8 +269,9 @@ class Program:
         peers_cfg = dict(data.get("peers", {}))
         peer_rules: list[Any] = [R.NotSelf()]
         within = peers_cfg.get("level_within", 1)
-        if within is not False and within is not None:
+        if not off(within):
             peer_rules.append(R.LevelWithin(int(within)))
+        peer_rules += common
         peer_rules += _accessibility(peers_cfg.get("accessibility", True), at)
         if peers_cfg.get("shared_language", True):
             peer_rules.append(R.SharedLanguage())
@@ -277,30 +294,28 @@ class Program:
         )
 
         groups_cfg = dict(data.get("groups", {}))
+        group_gap = groups_cfg.get("min_level_gap", 2)
+        hours = groups_cfg.get("common_hours", 1.0)
         gopts = GroupOptions(
             min_size=int(groups_cfg.get("min_size", 5)),
             max_size=int(groups_cfg.get("max_size", 7)),
-            min_level_gap=(
-                None
-                if groups_cfg.get("min_level_gap", 2) in (False, None)
-                else int(groups_cfg.get("min_level_gap", 2))
-            ),
+            min_level_gap=None if off(group_gap) else int(group_gap),
             min_distinct=dict(groups_cfg.get("min_distinct", {})),
             max_count=dict(groups_cfg.get("max_count", {})),
             no_isolation=tuple(groups_cfg.get("no_isolation", ())),
-            common_hours=(
-                None
-                if groups_cfg.get("common_hours", 1.0) in (False, None)
-                else float(groups_cfg.get("common_hours", 1.0))
-            ),
+            common_hours=None if off(hours) else float(hours),
             shared_language=bool(groups_cfg.get("shared_language", True)),
             diversity_columns=tuple(groups_cfg.get("diversity_columns", ())),
             diversity_weight=float(groups_cfg.get("diversity_weight", 0.0)),
-            priority_column=groups_cfg.get("priority_column", "priority") or None,
+            priority_column=_column_or_none(groups_cfg.get("priority_column", "priority")),
         )
-        group_rules = [r for r in rules if not isinstance(r, R.MinLevelGap)]
+        group_rules: list[Any] = [R.NotSelf()]
         if gopts.min_level_gap is not None:
-            group_rules.insert(0, R.MinLevelGap(gopts.min_level_gap))
+            group_rules.append(R.MinLevelGap(gopts.min_level_gap))
+        group_rules += common
+        group_rules += _accessibility(rules_cfg.get("accessibility", True), at)
+        if gopts.shared_language:
+            group_rules.append(R.SharedLanguage())
         group_model = CompatibilityModel(
             criteria=crit,
             rules=tuple(group_rules),
@@ -319,9 +334,9 @@ class Program:
             time_limit=float(prog["time_limit"]) if "time_limit" in prog else 30.0,
             seed=int(prog.get("seed", 0)),
             capacity=int(pairs_cfg.get("capacity", 1)),
-            capacity_column=pairs_cfg.get("capacity_column", "capacity") or None,
+            capacity_column=_column_or_none(pairs_cfg.get("capacity_column", "capacity")),
             min_load=int(pairs_cfg.get("min_load", 0)),
-            priority_column=pairs_cfg.get("priority_column", "priority") or None,
+            priority_column=_column_or_none(pairs_cfg.get("priority_column", "priority")),
             top_k=int(pairs_cfg.get("top_k", 0)),
             groups_options=gopts,
             rename=dict(data.get("columns", {})),
@@ -358,6 +373,48 @@ class Program:
             top_k = AUTO_TOP_K
         return model.score(rows, cols, top_k=top_k or None)
 
+    def _required_pairs(
+        self, compat: Compatibility, m: Roster, e: Roster, cap: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+        """Required pairs that every other rule allows, to be formed before solving.
+
+        Returns their row and column indices, and a reason for each required
+        mentee whose pair breaks another rule (that mentee is then not matched).
+        """
+        rows: list[int] = []
+        cols: list[int] = []
+        reasons: dict[int, str] = {}
+        required = [r for r in self.model.rules if isinstance(r, R.Require)]
+        for rule in required:
+            for a, b in rule.pairs:
+                i, j = m.position(a), e.position(b)
+                if compat.is_sparse:
+                    ok = bool(i in set(_candidate_rows(compat, j).tolist()))
+                else:
+                    ok = bool(compat.allowed[i, j])
+                if ok:
+                    rows.append(i)
+                    cols.append(j)
+                else:
+                    reasons[j] = (
+                        f"the required pair with mentor {a} breaks another rule; "
+                        f"see explain({a!r}, {b!r}). Fix: remove the pair from rules.require "
+                        "or relax that rule"
+                    )
+        r = np.asarray(rows, dtype=np.intp)
+        c = np.asarray(cols, dtype=np.intp)
+        over = np.flatnonzero(np.bincount(r, minlength=len(m)) > cap) if len(r) else []
+        if len(over):
+            names = ", ".join(
+                f"{m.ids[i]} (required for {int(np.sum(r == i))}, capacity {cap[i]})"
+                for i in over[:5]
+            )
+            raise InfeasibleError(
+                f"required pairs exceed mentor capacity: {names}. Fix: raise the capacity "
+                "or remove pairs from rules.require."
+            )
+        return r, c, reasons
+
     # ------------------------------------------------------------------ pairs
     def pairs(self, mentors: RosterLike, mentees: RosterLike) -> PairsResult:
         """Mentor–mentee pairs: one-to-one, or one-to-many when mentors take several.
@@ -380,9 +437,14 @@ class Program:
         compat = self._score(self.model, m, e)
         cap = self._capacity(m)
         weights = self._weights(e, self.priority_column)
-        scores = compat.scores
-        allowed = None if compat.is_sparse else compat.allowed
-        if np.all(cap == 1) and self.min_load == 0:
+        fixed_rows, fixed_cols, fixed_reasons = self._required_pairs(compat, m, e, cap)
+        scores, allowed = compat.scores, None if compat.is_sparse else compat.allowed
+        free_cap = cap.copy()
+        np.subtract.at(free_cap, fixed_rows, 1)
+        if len(fixed_cols):
+            # required pairs are formed first; the solver sees the rest
+            scores, allowed = _without_columns(compat, fixed_cols)
+        if np.all(free_cap == 1) and self.min_load == 0 and len(fixed_cols) == 0:
             solved = one_to_one(
                 scores,
                 allowed,
@@ -392,17 +454,25 @@ class Program:
                 seed=self.seed,
             )
         else:
+            min_load = np.maximum(self.min_load - np.bincount(fixed_rows, minlength=len(m)), 0)
             solved = one_to_many(
                 scores,
-                cap,
+                free_cap,
                 allowed,
-                min_load=self.min_load,
+                min_load=min_load,
                 objective=self.objective,
                 weights=weights,
                 time_limit=self.time_limit,
                 seed=self.seed,
             )
-        rows, cols = np.asarray(solved.rows), np.asarray(solved.cols)
+        rows = np.concatenate([np.asarray(solved.rows, dtype=np.intp), fixed_rows])
+        cols = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])
+        order = np.argsort(cols, kind="stable")
+        rows, cols = rows[order], cols[order]
+        objective = float(solved.objective)
+        if len(fixed_cols):
+            w = weights[fixed_cols] if weights is not None else 1.0
+            objective += float(np.sum(_pair_scores(compat, fixed_rows, fixed_cols) * w))
         pairs = pd.DataFrame(
             {
                 "mentor_id": m.ids[rows].astype(str) if len(rows) else np.array([], dtype=str),
@@ -418,21 +488,40 @@ class Program:
         matched_cols = np.zeros(len(e), dtype=bool)
         matched_cols[cols] = True
         load = np.bincount(rows, minlength=len(m)) if len(m) else np.zeros(0, int)
+        csc = compat.scores.tocsc() if compat.is_sparse else None
         for j in np.flatnonzero(~matched_cols):
-            n_allowed = _n_candidates(compat, col=int(j))
-            if n_allowed == 0:
+            candidates = _candidate_rows(compat, int(j), csc)
+            open_candidates = candidates[cap[candidates] > 0]
+            if j in fixed_reasons:
+                reason = fixed_reasons[int(j)]
+            elif len(candidates) == 0:
                 reason = compat.why_no_partner(int(j))
+            elif len(open_candidates) == 0:
+                reason = (
+                    f"no allowed mentor takes mentees: all {len(candidates)} allowed "
+                    "mentor(s) have capacity 0"
+                )
+            elif compat.is_sparse:
+                reason = (
+                    f"capacity exhausted among the {len(candidates)} best-fitting mentor(s) "
+                    f"kept (top_k = {compat.top_k}); raise [pairs] top_k to consider more"
+                )
             else:
                 reason = (
-                    f"capacity exhausted: all {n_allowed} allowed mentor(s) are full "
-                    "with other mentees"
+                    f"capacity exhausted: all {len(open_candidates)} allowed mentor(s) "
+                    "are full with other mentees"
                 )
             unmatched.append({"id": str(e.ids[j]), "role": "mentee", "reason": reason})
         for i in np.flatnonzero(load == 0):
             if cap[i] <= 0:
                 reason = "capacity is 0: this mentor takes no mentees this cohort"
             elif _n_candidates(compat, row=int(i)) == 0:
-                reason = compat.why_no_partner_row(int(i))
+                reason = (
+                    "no mentee kept this mentor among their best-fitting candidates "
+                    f"(top_k = {compat.top_k})"
+                    if compat.is_sparse
+                    else compat.why_no_partner_row(int(i))
+                )
             else:
                 reason = (
                     "no mentee assigned: each allowed mentee was matched to another mentor "
@@ -441,9 +530,9 @@ class Program:
             unmatched.append({"id": str(m.ids[i]), "role": "mentor", "reason": reason})
         return PairsResult(
             pairs=pairs,
-            unmatched=pd.DataFrame(unmatched, columns=["id", "role", "reason"]),
+            unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
             status=solved.status,
-            objective=float(solved.objective),
+            objective=objective,
             bound=solved.bound,
             wall_time=float(solved.wall_time),
             method=solved.method,
@@ -499,7 +588,7 @@ class Program:
             unmatched.append({"id": str(p.ids[i]), "role": "person", "reason": reason})
         return PeersResult(
             pairs=pairs,
-            unmatched=pd.DataFrame(unmatched, columns=["id", "role", "reason"]),
+            unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
             status=solved.status,
             objective=float(solved.objective),
             bound=solved.bound,
@@ -642,7 +731,7 @@ class Program:
         audit = composition_audit(groups, prot, audit_columns)
         return GroupsResult(
             groups=groups,
-            unmatched=pd.DataFrame(unmatched, columns=["id", "role", "reason"]),
+            unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
             status=solved.status,
             objective=float(solved.objective),
             bound=solved.bound,
@@ -706,6 +795,32 @@ def _pair_scores(compat: Compatibility, rows: np.ndarray, cols: np.ndarray) -> n
     return np.asarray(compat.scores[rows, cols], dtype=float)
 
 
+def _candidate_rows(compat: Compatibility, col: int, csc: Any = None) -> np.ndarray:
+    """Rows (mentors) allowed for mentee ``col`` (the kept candidates in sparse form).
+
+    ``csc`` is the score matrix in column-compressed form, when the caller asks
+    about many columns of a sparse compatibility (converted once, by the caller).
+    """
+    if compat.is_sparse:
+        csc = compat.scores.tocsc() if csc is None else csc
+        return np.sort(csc.indices[csc.indptr[col] : csc.indptr[col + 1]].astype(np.intp))
+    return np.flatnonzero(compat.allowed[:, col])
+
+
+def _without_columns(compat: Compatibility, cols: np.ndarray) -> tuple[Any, np.ndarray | None]:
+    """Scores and mask with mentees ``cols`` taken out of the solver's reach."""
+    if compat.is_sparse:
+        coo = compat.scores.tocoo()
+        keep = ~np.isin(coo.col, cols)
+        import scipy.sparse as sp
+
+        trimmed = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
+        return trimmed, None
+    allowed = compat.allowed.copy()
+    allowed[:, cols] = False
+    return compat.scores, allowed
+
+
 def _n_candidates(compat: Compatibility, *, row: int | None = None, col: int | None = None) -> int:
     if compat.is_sparse:
         s = compat.scores
@@ -720,10 +835,15 @@ def _n_candidates(compat: Compatibility, *, row: int | None = None, col: int | N
 def _together(proteges: Roster, g: GroupOptions, at: _dt.date | None) -> np.ndarray | None:
     """Protégé × protégé mask of who may share a group (a common window and a language).
 
-    For working windows on one line, every pair overlapping by ≥ h hours is
+    Two members may share a group when their working hours overlap by at
+    least ``common_hours`` (or they work at the same site) and they share a
+    language. For windows on one line, every pair overlapping by ≥ h hours is
     the same as the whole group sharing an h-hour window (Helly's theorem in
-    one dimension: the common part is [latest start, earliest end], which is
-    the overlap of one pair), so a pairwise mask is exact for hours.
+    one dimension: the common part is [latest start, earliest end], the
+    overlap of one pair). Working days compared in UTC lie on a 24-hour
+    circle, where that equivalence can fail for windows spread round the clock
+    (three 12-hour shifts starting 8 hours apart overlap pairwise but share no
+    hour); such groups need a site in common or a manual look.
     """
     n = len(proteges)
     mask = np.ones((n, n), dtype=bool)

@@ -895,12 +895,13 @@ class Accessible(Rule):
         return self.min_overlap_hours > 0
 
     def columns(self) -> tuple[tuple[str, str], ...]:
-        cols: list[tuple[str, str]] = []
-        if self.same_site:
-            cols += [("mentors", self.site_column), ("mentees", self.site_column)]
+        # the time zone is what the rule cannot do without; a missing site column
+        # only closes the same-site route (checked in ``_side``)
         if self._needs_timezone:
-            cols += [("mentors", "timezone"), ("mentees", "timezone")]
-        return tuple(cols)
+            return (("mentors", "timezone"), ("mentees", "timezone"))
+        if self.same_site:
+            return (("mentors", self.site_column), ("mentees", self.site_column))
+        return ()
 
     def label(self) -> str:
         hours = f"≥ {self.min_overlap_hours:g} h working-hours overlap"

@@ -242,3 +242,30 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("pairwise:")
+
+
+def test_nothing_feasible_exits_1_and_still_accounts_for_everyone(
+    demo_csv: Path, tmp_path: Path, capsys
+) -> None:
+    leaders = pd.read_csv(demo_csv / "leaders.csv", dtype=str)
+    leaders["level"] = "1"  # nobody is two levels above any protégé
+    low = tmp_path / "low.csv"
+    leaders.to_csv(low, index=False)
+    out = tmp_path / "g.csv"
+    code, _, err = _run(
+        capsys,
+        "groups",
+        "--leaders",
+        str(low),
+        "--members",
+        str(demo_csv / "proteges.csv"),
+        "--out",
+        str(out),
+        "--time-limit",
+        "2",
+    )
+    assert code == 1, err
+    assert "no feasible solution" in err and "Traceback" not in err
+    waiting = pd.read_csv(tmp_path / "g.unmatched.csv", dtype=str)
+    assert set(waiting["id"]) == _ids(demo_csv / "proteges.csv") | set(leaders["id"])
+    assert waiting["reason"].str.len().min() > 10

@@ -96,13 +96,23 @@ def _program(args: argparse.Namespace) -> Any:
     return program.replace(**changes) if changes else program
 
 
-def _write(result: Any, args: argparse.Namespace, out: str | Path) -> None:
+def _write(result: Any, args: argparse.Namespace, out: str | Path) -> int:
+    """Write the files (always, so every input id is accounted for) and pick the exit code."""
     main_path, other = result.to_csv(out, unmatched=getattr(args, "unmatched", None))
     print(result.summary())
     print(f"wrote {main_path} and {other}")
     if getattr(args, "json", None):
         result.to_json(args.json)
         print(f"wrote {args.json}")
+    if result.status == "infeasible" or (result.main.empty and len(result.unmatched)):
+        print("pairwise: no feasible solution: nothing could be formed.", file=sys.stderr)
+        diagnosis = result.options.get("diagnosis") or list(
+            result.unmatched["reason"].value_counts().head(5).index
+        )
+        for reason in diagnosis:
+            print(f"  - {reason}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    return EXIT_OK
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
@@ -111,8 +121,7 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     program = _program(args)
     mentors = load_roster(args.mentors, role="mentor", rename=program.rename)
     mentees = load_roster(args.mentees, role="mentee", rename=program.rename)
-    _write(program.pairs(mentors, mentees), args, args.out)
-    return EXIT_OK
+    return _write(program.pairs(mentors, mentees), args, args.out)
 
 
 def _cmd_groups(args: argparse.Namespace) -> int:
@@ -121,8 +130,7 @@ def _cmd_groups(args: argparse.Namespace) -> int:
     program = _program(args)
     leaders = load_roster(args.leaders, role="leader", rename=program.rename)
     members = load_roster(args.members, role="protege", rename=program.rename)
-    _write(program.groups(leaders, members), args, args.out)
-    return EXIT_OK
+    return _write(program.groups(leaders, members), args, args.out)
 
 
 def _cmd_peers(args: argparse.Namespace) -> int:
@@ -130,8 +138,7 @@ def _cmd_peers(args: argparse.Namespace) -> int:
 
     program = _program(args)
     people = load_roster(args.people, role="person", rename=program.rename)
-    _write(program.peers(people), args, args.out)
-    return EXIT_OK
+    return _write(program.peers(people), args, args.out)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

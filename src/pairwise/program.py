@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from .compatibility import Compatibility, CompatibilityModel
 from .errors import InfeasibleError, InputError
 from .results import UNMATCHED_COLUMNS, GroupsResult, PairsResult, PeersResult
 from .roster import LIST_COLUMNS, Roster, load_roster, overlap_minutes
+from .solvers._result import GroupingResult
 
 __all__ = ["GroupOptions", "Program"]
 
@@ -659,7 +661,8 @@ class Program:
             "max_count": dict(g.max_count) or None,
             "no_isolation": list(g.no_isolation) or None,
         }
-        solved = learning_groups(
+        solve = functools.partial(
+            learning_groups,
             inputs["fit"],
             min_size=g.min_size,
             max_size=g.max_size,
@@ -673,6 +676,21 @@ class Program:
             together=inputs["together"],
             **rules_kw,
         )
+        try:
+            solved = solve()
+        except InfeasibleError as exc:
+            # nothing can be formed: still account for everyone, with the diagnosis
+            solved = GroupingResult(
+                labels=np.full(len(prot), -1, dtype=np.intp),
+                objective=0.0,
+                status="infeasible",
+                bound=None,
+                wall_time=0.0,
+                method="diagnosis",
+                seed=self.seed,
+                options={"diagnosis": list(exc.reasons)},
+                reasons={f"leader:{i}": str(exc) for i in range(len(lead))},
+            )
         labels = np.asarray(solved.labels)
         placed = np.flatnonzero(labels >= 0)
         used = sorted(set(labels[placed].tolist()))

@@ -365,7 +365,7 @@ def test_work_hours_message(tmp_path: Path) -> None:
 def test_capacity_message(tmp_path: Path) -> None:
     path = write(tmp_path, "id,capacity\nE1,2\nE2,-1\nE3,1.5\n")
     err = error_of(path)
-    assert_sentence(err, "`capacity`", "whole number >= 0", "'-1'", f"{path}, line 3")
+    assert_sentence(err, "`capacity`", "whole number from 0 to 1000000", "'-1'", f"{path}, line 3")
     assert "'1.5'" in err.problems[1]
 
 

@@ -742,7 +742,7 @@ def _parse_level(value: Any) -> float:
 
 def _parse_capacity(value: Any) -> int:
     bad = _CellError(
-        "a whole number >= 0",
+        "a whole number from 0 to 1000000",
         _got(value),
         "write how many mentees this person can take, e.g. 2 (0 for none)",
     )
@@ -750,7 +750,8 @@ def _parse_capacity(value: Any) -> int:
         number = _parse_number(value)
     except _CellError:
         raise bad from None
-    if number < 0 or not number.is_integer():
+    # beyond a million mentees a capacity is a typo, and would overflow the solvers' integers
+    if not math.isfinite(number) or number < 0 or not number.is_integer() or number > 1e6:
         raise bad
     return int(number)
 

@@ -375,6 +375,30 @@ class Program:
             top_k = AUTO_TOP_K
         return model.score(rows, cols, top_k=top_k or None)
 
+    def _fields(
+        self,
+        solved: Any,
+        compat: Compatibility,
+        unmatched: list[dict[str, str]],
+        offset: float = 0.0,
+    ) -> dict[str, Any]:
+        """The result fields every mode shares; ``offset`` adds pairs formed outside the solver."""
+        return {
+            "unmatched": pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
+            "status": solved.status,
+            "objective": float(solved.objective) + offset,
+            "bound": None if solved.bound is None else float(solved.bound) + offset,
+            "wall_time": float(solved.wall_time),
+            "method": solved.method,
+            "seed": self.seed,
+            "options": {
+                **solved.options,
+                "objective": self.objective,
+                "programme": self.name,
+                "notes": list(compat.notes),
+            },
+        }
+
     def _required_pairs(
         self, compat: Compatibility, m: Roster, e: Roster, cap: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
@@ -532,19 +556,7 @@ class Program:
             unmatched.append({"id": str(m.ids[i]), "role": "mentor", "reason": reason})
         return PairsResult(
             pairs=pairs,
-            unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
-            status=solved.status,
-            objective=objective,
-            bound=solved.bound,
-            wall_time=float(solved.wall_time),
-            method=solved.method,
-            seed=self.seed,
-            options={
-                **solved.options,
-                "objective": self.objective,
-                "programme": self.name,
-                "notes": list(compat.notes),
-            },
+            **self._fields(solved, compat, unmatched, offset=objective - solved.objective),
             n_mentors=len(m),
             n_mentees=len(e),
         )
@@ -590,19 +602,7 @@ class Program:
             unmatched.append({"id": str(p.ids[i]), "role": "person", "reason": reason})
         return PeersResult(
             pairs=pairs,
-            unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
-            status=solved.status,
-            objective=float(solved.objective),
-            bound=solved.bound,
-            wall_time=float(solved.wall_time),
-            method=solved.method,
-            seed=self.seed,
-            options={
-                **solved.options,
-                "objective": self.objective,
-                "programme": self.name,
-                "notes": list(compat.notes),
-            },
+            **self._fields(solved, compat, unmatched),
             n_people=len(p),
         )
 
@@ -749,14 +749,7 @@ class Program:
         audit = composition_audit(groups, prot, audit_columns)
         return GroupsResult(
             groups=groups,
-            unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
-            status=solved.status,
-            objective=float(solved.objective),
-            bound=solved.bound,
-            wall_time=float(solved.wall_time),
-            method=solved.method,
-            seed=self.seed,
-            options={**solved.options, "programme": self.name, "notes": list(compat.notes)},
+            **self._fields(solved, compat, unmatched),
             group_summary=summary,
             audit=audit,
             violations=violations,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .roster import Roster
 
-__all__ = ["composition_audit", "group_summary"]
+__all__ = ["composition_audit", "group_summary", "plot_groups", "plot_scores"]
 
 
 def _member_values(groups: pd.DataFrame, roster: Roster, column: str) -> pd.Series:
@@ -145,3 +145,50 @@ def composition_audit(
                 }
             )
     return pd.DataFrame(records, columns=out_cols)
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("plots need matplotlib. Fix: pip install 'pairwise[plot]'.") from None
+    return plt
+
+
+def plot_scores(result: Any, *, ax: Any = None, bins: int = 20) -> Any:
+    """Histogram of the pair scores of a :class:`PairsResult` or :class:`PeersResult`.
+
+    The title says how many pairs were formed and how many people were left
+    out, so the picture never hides the unmatched. Returns the matplotlib Axes.
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    scores = result.pairs["score"].to_numpy(dtype=float) if len(result.pairs) else np.zeros(0)
+    ax.hist(scores, bins=bins, range=(0.0, 1.0), color="#4C72B0", edgecolor="white")
+    if len(scores):
+        ax.axvline(float(np.mean(scores)), color="#C44E52", linestyle="--", label="mean")
+        ax.legend(loc="upper left")
+    ax.set_xlabel("pair score (weighted mean of the criteria)")
+    ax.set_ylabel("pairs")
+    ax.set_title(f"{len(scores)} pairs; {len(result.unmatched)} left out (see unmatched)")
+    return ax
+
+
+def plot_groups(result: Any, *, ax: Any = None) -> Any:
+    """Mean leader fit per learning group, lowest first, with each group's size.
+
+    Returns the matplotlib Axes.
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    gs = result.group_summary.sort_values("mean_fit", kind="stable")
+    x = np.arange(len(gs))
+    ax.bar(x, gs["mean_fit"], color="#55A868")
+    ax.set_xticks(x, [str(leader) for leader in gs["leader_id"]], rotation=60, fontsize=7)
+    for xi, (fit, size) in enumerate(zip(gs["mean_fit"], gs["size"], strict=True)):
+        ax.text(xi, float(fit), str(int(size)), ha="center", va="bottom", fontsize=7)
+    ax.set_ylabel("mean fit (number = group size)")
+    ax.set_title(f"{len(gs)} groups; {len(result.unmatched)} without a group (see unmatched)")
+    return ax

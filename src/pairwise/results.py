@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .solvers._result import _gap
+
 __all__ = [
     "GroupsResult",
     "PairsResult",
@@ -112,9 +114,7 @@ class _ResultBase:
     @property
     def gap(self) -> float | None:
         """Relative gap to the bound, when a bound is known."""
-        if self.bound is None:
-            return None
-        return max(0.0, (self.bound - self.objective) / max(abs(self.bound), 1e-12))
+        return _gap(self.objective, self.bound)
 
     def _headline(self) -> list[str]:
         gap = self.gap
@@ -240,8 +240,9 @@ class PairsResult(_ResultBase):
 class PeersResult(_ResultBase):
     """Peer learning partners from one pool.
 
-    ``pairs`` has one row per pair: ``person_a``, ``person_b``, ``score`` and
-    the per-criterion contributions; ``unmatched`` lists everyone without a partner.
+    ``pairs`` has one row per pair: ``person_a``, ``person_b`` and ``score``
+    (the mean of both directions' scores); ``unmatched`` lists everyone without
+    a partner.
     """
 
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)

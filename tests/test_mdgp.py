@@ -410,3 +410,35 @@ def test_numba_backend_when_installed():
         problem, start, time_limit=None, max_iterations=500, seed=0, accelerate=True
     )
     assert np.array_equal(labels, again[0])
+
+
+def _feasible_sizes(
+    n: int, lower: np.ndarray, upper: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    sizes = lower.copy()
+    for _ in range(n - int(lower.sum())):
+        sizes[rng.choice(np.flatnonzero(sizes < upper))] += 1
+    return sizes
+
+
+def test_crossover_children_respect_different_size_bounds() -> None:
+    # regression: a child that inherited every element could leave a group below
+    # its lower bound (seen on an MDGPLIB ``ds`` instance under a short time limit)
+    from pairwise.solvers.mdgp import _crossover, _labels_of_sizes, _Problem
+
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        k = int(rng.integers(2, 6))
+        lower = rng.integers(1, 5, size=k)
+        upper = lower + rng.integers(0, 5, size=k)
+        n = int(rng.integers(lower.sum(), upper.sum() + 1))
+        d = rng.random((n, n))
+        d = (d + d.T) / 2
+        np.fill_diagonal(d, 0.0)
+        problem = _Problem(d, lower, upper)
+
+        a = _labels_of_sizes(_feasible_sizes(n, lower, upper, rng), rng)
+        b = _labels_of_sizes(_feasible_sizes(n, lower, upper, rng), rng)
+        child = _crossover(a, b, problem, rng)
+        sizes = np.bincount(child, minlength=k)
+        assert np.all(sizes >= lower) and np.all(sizes <= upper), (trial, sizes, lower, upper)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pairwise.errors import InputError
+from pairwise.errors import InputError, SolverError
 from pairwise.solvers._result import GroupingResult
 
 __all__ = ["diverse_grouping"]
@@ -946,8 +946,8 @@ def _crossover(
         open_groups.remove(best_g)
     sizes = np.bincount(child[child >= 0], minlength=k)
     left = np.flatnonzero(child < 0)
-    if left.size == 0:
-        return child
+    # no early return when nothing is left over: an inherited group may still be
+    # below its lower bound (its parent's members went elsewhere), repaired below
     rng.shuffle(left)
     gsum = _group_sums(d, child, k) * w[None, :]
     if p.fit is not None:
@@ -1075,6 +1075,10 @@ def _improve(
             a, b = rng.choice(len(pop_L), size=2, replace=False)
             child = _crossover(pop_L[a], pop_L[b], p, rng)
             crossovers += 1
+            child_sizes = np.bincount(child, minlength=k)
+            if np.any(child_sizes < p.lower) or np.any(child_sizes > p.upper):
+                # defensive: the search only ever walks between feasible groupings
+                child = _perturb(pop_L[a], strength_lo, p, rng)
         else:
             a = int(rng.integers(len(pop_L)))
             strength = int(rng.integers(strength_lo, strength_hi + 1))
@@ -1226,6 +1230,12 @@ def diverse_grouping(
         seed=int(rng.integers(2**31)),
     )
     options.update(stats)
+    sizes = np.bincount(labels, minlength=n_groups)
+    if np.any(sizes < lower) or np.any(sizes > upper):  # pragma: no cover - a bug if reached
+        raise SolverError(
+            f"diverse_grouping produced group sizes {sizes.tolist()} outside the bounds; "
+            "this is a bug. Fix: rerun with another seed and report the instance."
+        )
     obj = _grouping_objective(d_in, labels)
     bound = _upper_bound(d, upper)
     return GroupingResult(

@@ -777,7 +777,38 @@ def _check_column_name(value: Any, key: str, owner: str) -> None:
         )
 
 
-class Criterion:
+class ColumnChecks:
+    """Column checks shared by criteria and rules, which both declare :meth:`columns`."""
+
+    name: str
+    #: "criterion" or "rule", for messages
+    _kind = "criterion"
+
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """The ``(side, column)`` pairs read, side being ``"mentors"`` or ``"mentees"``."""
+        raise NotImplementedError
+
+    def check_columns(self, mentors: Roster, mentees: Roster, *, allow_protected: bool) -> None:
+        """Raise :class:`InputError` for an absent or protected column."""
+        owner = f"{self._kind} {self.name!r}"
+        check_protected((c for _, c in self.columns()), owner, allow_protected)
+        for side, column in self.columns():
+            require_column(mentors if side == "mentors" else mentees, column, side, owner)
+
+    def missing_columns(self, mentors: Roster, mentees: Roster) -> list[str]:
+        """Columns that are absent or entirely blank (``side: column (source)``)."""
+        out = []
+        for side, column in self.columns():
+            roster = mentors if side == "mentors" else mentees
+            if not roster.has(column):
+                out.append(
+                    f"`{column}` in the {side_name(roster, side)} roster "
+                    f"({roster_display(roster)})"
+                )
+        return out
+
+
+class Criterion(ColumnChecks):
     """Base of the soft criteria: a score in [0, 1] for every (mentor, mentee) pair.
 
     Subclasses are frozen dataclasses with a ``name`` and a ``weight`` and
@@ -786,10 +817,6 @@ class Criterion:
 
     name: str
     weight: float
-
-    def columns(self) -> tuple[tuple[str, str], ...]:
-        """The ``(side, column)`` pairs read, side being ``"mentors"`` or ``"mentees"``."""
-        raise NotImplementedError
 
     def terms(
         self, mentors: Roster, mentees: Roster, cache: EncodingCache
@@ -807,25 +834,6 @@ class Criterion:
     def describe(self) -> str:
         """A short phrase for explanations, e.g. "different function"."""
         return self.name.replace("_", " ")
-
-    def check_columns(self, mentors: Roster, mentees: Roster, *, allow_protected: bool) -> None:
-        """Raise :class:`InputError` for an absent or protected column."""
-        owner = f"criterion {self.name!r}"
-        check_protected((c for _, c in self.columns()), owner, allow_protected)
-        for side, column in self.columns():
-            require_column(mentors if side == "mentors" else mentees, column, side, owner)
-
-    def missing_columns(self, mentors: Roster, mentees: Roster) -> list[str]:
-        """Columns that are absent or entirely blank (``side: column (source)``)."""
-        out = []
-        for side, column in self.columns():
-            roster = mentors if side == "mentors" else mentees
-            if not roster.has(column):
-                out.append(
-                    f"`{column}` in the {side_name(roster, side)} roster "
-                    f"({roster_display(roster)})"
-                )
-        return out
 
     def score(
         self,

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from . import criteria as _criteria
 from .criteria import (
+    ColumnChecks,
     EncodingCache,
     Func,
     Index,
@@ -43,7 +44,6 @@ from .criteria import (
     require_column,
     roster_display,
     set_table_or_func,
-    side_name,
 )
 from .errors import InputError
 from .roster import overlap_minutes
@@ -281,7 +281,7 @@ def _hours_text(minutes: float) -> str:
 # ---------------------------------------------------------------------------
 
 
-class Rule:
+class Rule(ColumnChecks):
     """Base of the hard rules: a bool mask of allowed (mentor, mentee) pairs.
 
     Subclasses are frozen dataclasses with a ``name`` and implement
@@ -289,6 +289,7 @@ class Rule:
     """
 
     name: str
+    _kind = "rule"
 
     def columns(self) -> tuple[tuple[str, str], ...]:
         """Required ``(side, column)`` pairs, side being ``"mentors"`` or ``"mentees"``."""
@@ -328,25 +329,6 @@ class Rule:
         if own is not None:
             return own  # type: ignore[no-any-return]
         return at if at is not None else cache.at
-
-    def check_columns(self, mentors: Roster, mentees: Roster, *, allow_protected: bool) -> None:
-        """Raise :class:`InputError` for an absent required or a protected column."""
-        owner = f"rule {self.name!r}"
-        check_protected((c for _, c in self.columns()), owner, allow_protected)
-        for side, column in self.columns():
-            require_column(mentors if side == "mentors" else mentees, column, side, owner)
-
-    def missing_columns(self, mentors: Roster, mentees: Roster) -> list[str]:
-        """Required columns that are absent or entirely blank, for messages."""
-        out = []
-        for side, column in self.columns():
-            roster = mentors if side == "mentors" else mentees
-            if not roster.has(column):
-                out.append(
-                    f"`{column}` in the {side_name(roster, side)} roster "
-                    f"({roster_display(roster)})"
-                )
-        return out
 
     def mask(
         self,

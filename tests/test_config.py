@@ -167,3 +167,12 @@ def test_pair_specific_rules_stay_out_of_groups(tmp_path: Path) -> None:
     kinds = {type(r).__name__ for r in program.group_model.rules}
     assert not kinds & {"Require", "Exclude", "NoRepeat"}
     assert {"Require", "Exclude"} <= {type(r).__name__ for r in program.model.rules}
+
+
+def test_default_programme_and_default_models_agree() -> None:
+    from pairwise.compatibility import default_model, default_peer_model
+
+    program = pw.load_program()
+    assert program.model.criteria == default_model().criteria
+    assert program.peer_model.criteria == default_peer_model().criteria
+    assert type(program.model.rules[0]).__name__ == type(default_model().rules[0]).__name__

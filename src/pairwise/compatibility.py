@@ -940,6 +940,7 @@ def default_model(
      'level_gap', 'close_timezone']
     """
     rules: list[Rule] = [
+        NotSelf(),
         MinLevelGap(2),
         NotManager(chain=True),
         Accessible(min_overlap_hours=2.0),

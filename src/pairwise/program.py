@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import criteria as C
 from . import rules as R
-from .compatibility import Compatibility, CompatibilityModel
+from .compatibility import Compatibility, CompatibilityModel, default_peer_model
 from .errors import InfeasibleError, InputError
 from .results import UNMATCHED_COLUMNS, GroupsResult, PairsResult, PeersResult
 from .roster import LIST_COLUMNS, Roster, load_roster, overlap_minutes
@@ -277,15 +277,12 @@ class Program:
         peer_rules += _accessibility(peers_cfg.get("accessibility", True), at)
         if peers_cfg.get("shared_language", True):
             peer_rules.append(R.SharedLanguage())
+        # without its own [[peers.criteria]], a pool uses the library's default peer
+        # criteria (mutual skills <-> wants, shared goals, mutual preferences, ...)
         peer_crit = (
             _criteria(peers_cfg["criteria"])
             if "criteria" in peers_cfg
-            else (
-                *tuple(
-                    c for c in crit if not isinstance(c, C.LevelGap | C.Preferences | C.Complement)
-                ),
-                C.Complement(offer="skills", want="wants", weight=2.0),
-            )
+            else default_peer_model(at=at).criteria
         )
         peer_model = CompatibilityModel(
             criteria=peer_crit,

@@ -282,7 +282,7 @@ def test_sparse_imperfect_and_rectangular():
         res = one_to_one(sparse)
         count, total = scipy_assignment(S, allowed)
         assert (res.n_matched, res.objective) == (count, pytest.approx(total, abs=1e-9))
-        assert res.options["scale"] == 100 and res.options["tolerance"] == 0.0
+        assert res.scale == 100 and res.tolerance == 0.0
 
 
 def test_sparse_explicit_zero_is_a_candidate():
@@ -302,8 +302,8 @@ def test_non_grid_floats_record_tolerance():
     rows, cols = np.nonzero(allowed)
     res = one_to_one(sp.csr_matrix((S[rows, cols], (rows, cols)), shape=S.shape))
     _, total = scipy_assignment(S, allowed)
-    assert 0 < res.options["tolerance"] < 1e-6
-    assert res.objective == pytest.approx(total, abs=res.options["tolerance"])
+    assert 0 < res.tolerance < 1e-6
+    assert res.objective == pytest.approx(total, abs=res.tolerance)
 
 
 def test_empty_inputs():

@@ -177,7 +177,7 @@ def test_large_instance_meets_every_rule_and_reports_gap():
     assert res.n_assigned == 250
     assert res.bound is not None and res.gap is not None
     assert 0 <= res.gap < 0.05
-    assert res.options["scale"] > 0
+    assert res.scale > 0
 
 
 def test_same_seed_same_groups():
@@ -323,7 +323,7 @@ def test_capacity_shortfall_gives_reasons_not_an_error():
         assert res.reasons[str(p)] == "all groups full: 7 × 10 leaders = 70 places for 75 protégés"
     assert any(
         "75 protégés but 10 leaders × max 7 = 70 places: 5 will wait" in n
-        for n in res.options["diagnosis"]
+        for n in res.diagnosis
     )
 
 
@@ -336,7 +336,7 @@ def test_leader_with_too_few_allowed_protégés():
     assert res.reasons["leader:2"] == "only 4 allowed protégés, fewer than min_size 5"
     assert any(
         "leader 2 has only 4 allowed protégés, fewer than min_size 5" in n
-        for n in res.options["diagnosis"]
+        for n in res.diagnosis
     )
 
 
@@ -438,7 +438,7 @@ def test_unknown_rule_column_lists_available_columns():
         ({"method": "fast"}, r"`method` must be one of \['auto', 'exact', 'heuristic'\]"),
         ({"min_size": 4, "max_size": 3}, "`min_size` must not exceed `max_size`"),
         ({"min_size": 0}, "`min_size` must be >= 1"),
-        ({"max_size": [5, 6, 7]}, "one int per leader"),
+        ({"max_size": [5, 6, 7]}, "one integer per leader"),
         ({"allowed": np.ones((3, 3), bool)}, "`allowed` must have the shape of `fit`"),
         ({"allowed": np.ones((2, 12))}, "`allowed` must be a boolean mask"),
         ({"weights": -np.ones(12)}, "`weights` must be finite and >= 0"),

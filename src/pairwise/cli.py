@@ -150,7 +150,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         program = _program(args)
         print(f"programme: {args.config or 'built-in default'}: ok")
     except InputError as exc:
-        problems.extend(exc.problems or (str(exc),))
+        problems.extend(exc.reasons)
     roles = {
         "mentors": "mentor",
         "mentees": "mentee",
@@ -168,7 +168,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             loaded[name] = load_roster(path, role=role, rename=rename)
             print(f"{name}: {path}: {len(loaded[name])} rows ok")
         except InputError as exc:
-            problems.extend(exc.problems or (str(exc),))
+            problems.extend(exc.reasons)
     if program is not None and not problems:
         problems.extend(program.validate(**loaded))
     for problem in problems:

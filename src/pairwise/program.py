@@ -28,7 +28,7 @@ from .compatibility import Compatibility, CompatibilityModel, default_peer_model
 from .errors import InfeasibleError, InputError
 from .results import UNMATCHED_COLUMNS, GroupsResult, PairsResult, PeersResult
 from .roster import LIST_COLUMNS, Roster, load_roster, overlap_minutes
-from .solvers._result import GroupingResult
+from .solvers._result import GroupingResult, MatchingResult
 
 __all__ = ["GroupOptions", "Program"]
 
@@ -390,6 +390,7 @@ class Program:
             "seed": self.seed,
             "options": {
                 **solved.options,
+                **_typed_details(solved),
                 "objective": self.objective,
                 "programme": self.name,
                 "notes": list(compat.notes),
@@ -685,7 +686,7 @@ class Program:
                 wall_time=0.0,
                 method="diagnosis",
                 seed=self.seed,
-                options={"diagnosis": list(exc.reasons)},
+                diagnosis=exc.reasons,
                 reasons={f"leader:{i}": str(exc) for i in range(len(lead))},
             )
         labels = np.asarray(solved.labels)
@@ -775,7 +776,7 @@ class Program:
             try:
                 fn()
             except (InputError, InfeasibleError) as exc:
-                problems.extend(f"{label}: {p}" for p in (exc.problems or (str(exc),)))
+                problems.extend(f"{label}: {p}" for p in exc.reasons)
 
         if mentors is not None and mentees is not None:
 
@@ -793,6 +794,18 @@ class Program:
         if people is not None:
             attempt("peers", lambda: self.peer_model.score(people, people))
         return problems
+
+
+def _typed_details(solved: MatchingResult | GroupingResult) -> dict[str, Any]:
+    """The solver's typed details, as the programme result's ``options`` reports them."""
+    if isinstance(solved, GroupingResult):
+        out: dict[str, Any] = {} if solved.scale is None else {"scale": solved.scale}
+        out["diagnosis"] = list(solved.diagnosis)
+        return out
+    out = {"min_score": solved.min_score}
+    if solved.scale is not None:
+        out.update(scale=solved.scale, tolerance=solved.tolerance)
+    return out
 
 
 def _pair_scores(compat: Compatibility, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -41,7 +41,17 @@ class MatchingResult:
         Which algorithm produced the answer (e.g. ``"lsa"``, ``"min_cost_flow"``).
     seed : int
     options : dict
-        The options the solver ran with.
+        The options the solver ran with (and solver-specific details).
+    min_score : float or None
+        Lowest matched (unweighted) score; None when nothing is matched.
+    scale : float or None
+        Integer units per unit of score when an integer solver was used
+        (see :func:`pairwise.solvers._ortools.integer_scale`); None for the
+        floating-point paths.
+    tolerance : float
+        How far ``objective`` may lie below the true optimum because scores
+        were rounded onto the integer grid ``1 / scale``: 0.0 when the grid
+        held every score exactly (or no integer solver was used).
     """
 
     rows: np.ndarray
@@ -53,6 +63,9 @@ class MatchingResult:
     method: str
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    min_score: float | None = None
+    scale: float | None = None
+    tolerance: float = 0.0
 
     @property
     def n_matched(self) -> int:
@@ -63,12 +76,6 @@ class MatchingResult:
     def gap(self) -> float | None:
         """Relative gap ``(bound - objective) / |bound|``, or None when no bound is known."""
         return _gap(self.objective, self.bound)
-
-    @property
-    def min_score(self) -> float | None:
-        """Lowest matched score (as stored in ``options['min_score']``), when computed."""
-        value = self.options.get("min_score")
-        return None if value is None else float(value)
 
     def to_frame(self) -> Any:
         """The pairs as a DataFrame with columns ``row`` and ``col``."""
@@ -98,6 +105,11 @@ class GroupingResult:
         Per-element (protégé index -> sentence) reasons for every unassigned
         element and per-group (``"leader:<index>"`` -> sentence) reasons for
         every group left closed.
+    diagnosis : tuple of str
+        Findings about the instance as a whole (which rules bind, what to
+        relax), one sentence each; empty when there is nothing to report.
+    scale : float or None
+        Integer units per unit of objective used by CP-SAT, when it ran.
     """
 
     labels: np.ndarray
@@ -109,6 +121,8 @@ class GroupingResult:
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    diagnosis: tuple[str, ...] = ()
+    scale: float | None = None
 
     @property
     def n_assigned(self) -> int:

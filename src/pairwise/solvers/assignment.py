@@ -20,11 +20,10 @@ How the exact answer is reached, fastest first (see :func:`one_to_one`):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-import numbers
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,17 @@ import scipy.sparse as sp
 from pairwise.errors import InfeasibleError, InputError, SolverError
 from pairwise.solvers import _ortools
 from pairwise.solvers._result import MatchingResult
+from pairwise.solvers._validation import (
+    ScoreProblem as _Problem,
+)
+from pairwise.solvers._validation import (
+    check_choice,
+    check_per_row,
+    check_seed,
+    check_time_limit,
+)
+from pairwise.solvers._validation import check_scores as _check_scores
+from pairwise.solvers._validation import check_weights as _check_weights
 
 __all__ = ["OBJECTIVES", "one_to_many", "one_to_one"]
 
@@ -65,233 +75,19 @@ _MAX_SCALED_PEAK = 2.0**36
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Problem:
-    """Validated scores: either a dense matrix (+ mask) or candidate arcs."""
-
-    shape: tuple[int, int]
-    dense: np.ndarray | None  # float64 scores (read-only view or copy)
-    mask: np.ndarray | None  # bool, None when every pair is allowed
-    arc_rows: np.ndarray | None  # sparse form: candidate arcs
-    arc_cols: np.ndarray | None
-    arc_scores: np.ndarray | None
-
-    @property
-    def is_sparse(self) -> bool:
-        return self.dense is None
-
-    def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Allowed arcs ``(rows, cols, scores)`` in row-major order."""
-        if self.dense is None:
-            assert self.arc_rows is not None and self.arc_cols is not None
-            assert self.arc_scores is not None
-            return self.arc_rows, self.arc_cols, self.arc_scores
-        if self.mask is None:
-            n, m = self.shape
-            rows = np.repeat(np.arange(n, dtype=np.int64), m)
-            cols = np.tile(np.arange(m, dtype=np.int64), n)
-            return rows, cols, self.dense.ravel()
-        rows, cols = np.nonzero(self.mask)
-        return rows.astype(np.int64), cols.astype(np.int64), self.dense[rows, cols]
-
-
-def _fmt_shape(shape: Sequence[int]) -> str:
-    return str(tuple(int(s) for s in shape))
-
-
 def _check_objective(objective: Any, where: str) -> str:
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        valid = ", ".join(repr(o) for o in OBJECTIVES)
-        raise InputError(
-            f"`objective` must be one of {valid}; got {objective!r} ({where}). "
-            f"Fix: pass objective='total' (highest total score) or objective='fair' "
-            f"(raise the lowest matched score first)."
-        )
-    return objective
-
-
-def _check_time_limit(time_limit: Any, where: str) -> float | None:
-    if time_limit is None:
-        return None
-    ok = isinstance(time_limit, numbers.Real) and not isinstance(time_limit, bool)
-    if not ok or not math.isfinite(float(time_limit)) or float(time_limit) <= 0:
-        raise InputError(
-            f"`time_limit` must be a positive number of seconds or None; got {time_limit!r} "
-            f"({where}). Fix: pass e.g. time_limit=10, or None for no limit."
-        )
-    return float(time_limit)
-
-
-def _check_seed(seed: Any, where: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise InputError(
-            f"`seed` must be an integer; got {seed!r} ({where}). Fix: pass e.g. seed=0."
-        )
-    return int(seed)
-
-
-def _check_scores(scores: Any, allowed: Any, where: str) -> _Problem:
-    """Validate ``scores`` / ``allowed`` without copying more than needed."""
-    if sp.issparse(scores):
-        if allowed is not None:
-            raise InputError(
-                f"`allowed` must be None when `scores` is a sparse matrix (its stored entries "
-                f"are the candidate pairs); got a mask ({where}). Fix: leave out the pairs "
-                f"you want to forbid from the sparse matrix, or pass scores.toarray() with "
-                f"the mask."
-            )
-        if scores.ndim != 2:
-            raise InputError(
-                f"`scores` must be a 2-D matrix (mentors × mentees); got {scores.ndim} "
-                f"dimensions ({where}). Fix: pass one row per mentor, one column per mentee."
-            )
-        if not (np.issubdtype(scores.dtype, np.number) or scores.dtype == bool) or (
-            np.issubdtype(scores.dtype, np.complexfloating)
-        ):
-            raise InputError(
-                f"`scores` must hold real numbers; got dtype {scores.dtype} ({where}). "
-                f"Fix: convert with scores.astype(float)."
-            )
-        csr = scores.tocsr()  # a new object unless it already is CSR; never written to
-        n_rows, n_cols = (int(x) for x in csr.shape)
-        indptr = np.asarray(csr.indptr, dtype=np.int64)
-        cols = np.asarray(csr.indices, dtype=np.int64)
-        # Canonical = column indices strictly increasing within each row.
-        increasing = cols[1:] > cols[:-1]
-        increasing[indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < cols.size)] - 1] = True
-        if not increasing.all():
-            csr = csr.copy()
-            csr.sum_duplicates()
-            indptr = np.asarray(csr.indptr, dtype=np.int64)
-            cols = np.asarray(csr.indices, dtype=np.int64)
-        rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
-        data = np.asarray(csr.data, dtype=np.float64)
-        with np.errstate(all="ignore"):
-            clean = bool(np.isfinite(data.sum()))
-        if not clean:
-            bad = ~np.isfinite(data)
-            first = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"`scores` must be finite for every stored (candidate) pair; got "
-                f"{int(bad.sum())} NaN/inf entries, first at ({int(rows[first])}, "
-                f"{int(cols[first])}) ({where}). Fix: remove those entries from the sparse "
-                f"matrix or give them a score."
-            )
-        return _Problem(
-            shape=(n_rows, n_cols),
-            dense=None,
-            mask=None,
-            arc_rows=rows,
-            arc_cols=cols,
-            arc_scores=data,
-        )
-    try:
-        arr = np.asarray(scores)
-    except Exception as exc:  # ragged lists and the like
-        raise InputError(
-            f"`scores` must be a 2-D numeric matrix; could not read it as an array ({exc}) "
-            f"({where}). Fix: pass a numpy array of shape (mentors, mentees)."
-        ) from exc
-    if arr.ndim != 2:
-        raise InputError(
-            f"`scores` must be a 2-D matrix (mentors × mentees); got shape "
-            f"{_fmt_shape(arr.shape)} ({where}). Fix: pass one row per mentor and one column "
-            f"per mentee (use .reshape(1, -1) for a single mentor)."
-        )
-    if arr.dtype != bool and (
-        not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating)
-    ):
-        raise InputError(
-            f"`scores` must hold real numbers; got dtype {arr.dtype} ({where}). "
-            f"Fix: convert with np.asarray(scores, dtype=float)."
-        )
-    dense = arr.astype(np.float64, copy=False)
-    mask: np.ndarray | None = None
-    if allowed is not None:
-        mask_arr = np.asarray(allowed)
-        if mask_arr.shape != dense.shape:
-            raise InputError(
-                f"`allowed` must have the same shape as `scores` {_fmt_shape(dense.shape)}; "
-                f"got {_fmt_shape(mask_arr.shape)} ({where}). Fix: build the mask from the "
-                f"same mentor and mentee lists as the scores."
-            )
-        if mask_arr.dtype != bool:
-            raise InputError(
-                f"`allowed` must be a boolean mask; got dtype {mask_arr.dtype} ({where}). "
-                f"Fix: pass np.asarray(allowed, dtype=bool)."
-            )
-        mask = None if mask_arr.all() else mask_arr
-    # One summation pass settles the common case (no NaN/inf anywhere).
-    with np.errstate(all="ignore"):
-        clean = bool(np.isfinite(dense.sum()))
-    bad = None if clean else ~np.isfinite(dense)
-    if bad is not None and mask is not None:
-        bad &= mask
-    if bad is not None and bad.any():
-        i, j = (int(x) for x in np.argwhere(bad)[0])
-        raise InputError(
-            f"`scores` must be finite wherever a pair is allowed; got {int(bad.sum())} NaN/inf "
-            f"entries, first at ({i}, {j}) ({where}). Fix: set allowed[i, j] = False for "
-            f"pairs without a score, or replace the NaN/inf values."
-        )
-    return _Problem(dense.shape, dense, mask, None, None, None)
-
-
-def _check_weights(weights: Any, n_cols: int, where: str) -> np.ndarray | None:
-    if weights is None:
-        return None
-    w = np.asarray(weights)
-    if w.ndim != 1 or w.shape[0] != n_cols:
-        raise InputError(
-            f"`weights` must have one entry per mentee ({n_cols}); got shape "
-            f"{_fmt_shape(w.shape)} ({where}). Fix: pass a 1-D array aligned with the columns "
-            f"of `scores`."
-        )
-    if w.dtype == bool or not np.issubdtype(w.dtype, np.number):
-        raise InputError(
-            f"`weights` must be numbers; got dtype {w.dtype} ({where}). "
-            f"Fix: pass e.g. np.ones(n_mentees) with 2.0 for priority mentees."
-        )
-    w = w.astype(np.float64)
-    bad = ~np.isfinite(w) | (w <= 0)
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"`weights` must be positive and finite; got {w[j].item()!r} for mentee {j} "
-            f"({where}). Fix: use 1 for ordinary mentees and a larger value (e.g. 2) for "
-            f"priority mentees."
-        )
-    return w
+    return check_choice(
+        objective,
+        "objective",
+        OBJECTIVES,
+        where,
+        "pass objective='total' (highest total score) or objective='fair' "
+        "(raise the lowest matched score first).",
+    )
 
 
 def _check_per_mentor(value: Any, n_rows: int, name: str, where: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise InputError(
-            f"`{name}` must be an integer or one integer per mentor; got dtype {arr.dtype} "
-            f"({where}). Fix: pass e.g. {name}=2 or an integer array of length {n_rows}."
-        )
-    if arr.ndim == 0:
-        arr = np.full(n_rows, arr)
-    if arr.ndim != 1 or arr.shape[0] != n_rows:
-        raise InputError(
-            f"`{name}` must be an integer or one integer per mentor ({n_rows}); got shape "
-            f"{_fmt_shape(arr.shape)} ({where}). Fix: pass an array aligned with the rows of "
-            f"`scores`."
-        )
-    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-        j = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))[0])
-        raise InputError(
-            f"`{name}` must hold whole numbers; got {arr[j].item()!r} for mentor {j} ({where}). "
-            f"Fix: round the values, e.g. np.floor({name}).astype(int)."
-        )
-    if np.any(arr < 0):
-        j = int(np.flatnonzero(arr < 0)[0])
-        raise InputError(
-            f"`{name}` must be non-negative; got {int(arr[j])} for mentor {j} ({where}). "
-            f"Fix: use 0 for a mentor who takes no mentees."
-        )
-    return arr.astype(np.int64)
+    return check_per_row(value, n_rows, name, where, unit="mentor")
 
 
 # --------------------------------------------------------------------------
@@ -887,7 +683,8 @@ def _finish(
     values = raw * weights[cols] if weights is not None else raw
     objective = float(np.sum(values, dtype=np.float64))
     options = dict(options)
-    options["min_score"] = float(raw.min()) if raw.size else None
+    scale = options.pop("scale", None)
+    tolerance = float(options.pop("tolerance", 0.0))
     return MatchingResult(
         rows=rows,
         cols=cols,
@@ -898,6 +695,9 @@ def _finish(
         method=method,
         seed=seed,
         options=options,
+        min_score=float(raw.min()) if raw.size else None,
+        scale=None if scale is None else float(scale),
+        tolerance=tolerance,
     )
 
 
@@ -1002,8 +802,8 @@ def one_to_one(
     problem = _check_scores(scores, allowed, where)
     objective = _check_objective(objective, where)
     w = _check_weights(weights, problem.shape[1], where)
-    time_limit = _check_time_limit(time_limit, where)
-    seed = _check_seed(seed, where)
+    time_limit = check_time_limit(time_limit, where)
+    seed = check_seed(seed, where)
     n, m = problem.shape
     options: dict[str, Any] = {"objective": objective, "time_limit": time_limit}
     if w is not None:
@@ -1282,8 +1082,8 @@ def one_to_many(
         )
     objective = _check_objective(objective, where)
     w = _check_weights(weights, m, where)
-    time_limit = _check_time_limit(time_limit, where)
-    seed = _check_seed(seed, where)
+    time_limit = check_time_limit(time_limit, where)
+    seed = check_seed(seed, where)
     if np.all(cap == 1) and not np.any(low):
         res = one_to_one(
             scores,
@@ -1293,17 +1093,10 @@ def one_to_many(
             time_limit=time_limit,
             seed=seed,
         )
-        options = dict(res.options, capacity=1, min_load=0)
-        return MatchingResult(
-            res.rows,
-            res.cols,
-            res.objective,
-            res.status,
-            res.bound,
-            time.perf_counter() - started,
-            res.method,
-            seed,
-            options,
+        return dataclasses.replace(
+            res,
+            wall_time=time.perf_counter() - started,
+            options=dict(res.options, capacity=1, min_load=0),
         )
     options: dict[str, Any] = {"objective": objective, "time_limit": time_limit}
     r, c, s = problem.arcs()

@@ -49,6 +49,7 @@ from ..diversity import (
 from ..errors import InfeasibleError, InputError, SolverError
 from . import _ortools
 from ._result import GroupingResult
+from ._validation import check_max_iterations, check_per_row, check_seed, check_time_limit
 
 __all__ = ["learning_groups"]
 
@@ -119,27 +120,7 @@ class _Problem:
 
 
 def _as_sizes(value: Any, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise InputError(
-            f"`{name}` must be a positive integer or one per leader; got {value!r}. "
-            f"Fix: pass e.g. {name}=5."
-        )
-    if arr.ndim == 0:
-        arr = np.full(n, arr)
-    if arr.shape != (n,):
-        raise InputError(
-            f"`{name}` must be an int or an array of one int per leader ({n}); "
-            f"got shape {arr.shape}. Fix: pass one value per row of `fit`."
-        )
-    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-        raise InputError(f"`{name}` must hold whole numbers; got {arr[:5].tolist()}.")
-    arr = arr.astype(np.int64)
-    if np.any(arr < 1):
-        raise InputError(
-            f"`{name}` must be >= 1; got {int(arr.min())}. Fix: use group sizes of at least 1."
-        )
-    return arr
+    return check_per_row(value, n, name, "learning_groups", unit="leader", minimum=1)
 
 
 def _validate(
@@ -166,25 +147,9 @@ def _validate(
         raise InputError(
             f"`method` must be one of {list(METHODS)}; got {method!r}. Fix: use method='auto'."
         )
-    if time_limit is not None and (
-        isinstance(time_limit, bool)
-        or not isinstance(time_limit, int | float | np.integer | np.floating)
-        or not time_limit > 0
-        or not math.isfinite(time_limit)
-    ):
-        raise InputError(
-            f"`time_limit` must be a positive number of seconds or None; got {time_limit!r}."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise InputError(f"`seed` must be an integer; got {seed!r}. Fix: pass seed=0.")
-    if max_iterations is not None and (
-        isinstance(max_iterations, bool)
-        or not isinstance(max_iterations, int | np.integer)
-        or max_iterations < 0
-    ):
-        raise InputError(
-            f"`max_iterations` must be a non-negative integer or None; got {max_iterations!r}."
-        )
+    check_time_limit(time_limit, "learning_groups")
+    check_seed(seed, "learning_groups")
+    check_max_iterations(max_iterations, "learning_groups")
     try:
         import scipy.sparse as sp
 
@@ -1672,7 +1637,6 @@ def learning_groups(
     )
     L, P = prob.fit.shape
     seed = int(seed)
-    options["scale"] = prob.scale
 
     # ---- cheap pre-checks -------------------------------------------------
     eligible = allowed_arr.any(axis=0)
@@ -1709,7 +1673,6 @@ def learning_groups(
         )
     if len(short) > 5:
         notes.append(f"... and {len(short) - 5} more leaders with too few allowed protégés")
-    options["diagnosis"] = notes
     fatal = list(diag.fatal)
     if P == 0 or L == 0:
         fatal.append(
@@ -1803,6 +1766,8 @@ def learning_groups(
         seed=seed,
         options=options,
         reasons=reasons_map,
+        diagnosis=tuple(notes),
+        scale=prob.scale,
     )
 
 

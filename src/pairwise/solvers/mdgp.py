@@ -28,6 +28,12 @@ import numpy as np
 
 from pairwise.errors import InputError, SolverError
 from pairwise.solvers._result import GroupingResult
+from pairwise.solvers._validation import (
+    check_max_iterations,
+    check_per_row,
+    check_seed,
+    check_time_limit,
+)
 
 __all__ = ["diverse_grouping"]
 
@@ -48,38 +54,7 @@ _NEG = -np.inf
 
 def _as_bounds(value: Any, name: str, n_groups: int) -> np.ndarray:
     """``value`` (int or sequence of ints) as an int64 array of length ``n_groups``."""
-    if isinstance(value, bool | np.bool_):
-        raise InputError(
-            f"`{name}` must be a non-negative integer or one per group; got a bool. "
-            f"Fix: pass a number such as {name}=5."
-        )
-    arr = np.asarray(value)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise InputError(
-            f"`{name}` must be a non-negative integer or a sequence of {n_groups} integers; "
-            f"got {value!r}. Fix: pass an int or a list of ints."
-        )
-    if arr.ndim == 0:
-        arr = np.full(n_groups, arr)
-    if arr.ndim != 1 or arr.shape[0] != n_groups:
-        raise InputError(
-            f"`{name}` must be an int or have one entry per group ({n_groups}); "
-            f"got shape {arr.shape}. Fix: pass a single int or a list of length n_groups."
-        )
-    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-        raise InputError(
-            f"`{name}` must hold whole numbers; got {arr.tolist()}. Fix: round the sizes."
-        )
-    out = arr.astype(np.int64)
-    if np.any(out < 0):
-        bad = np.flatnonzero(out < 0)[:5].tolist()
-        raise InputError(
-            f"`{name}` must be >= 0; got negative values for groups {bad}. "
-            "Fix: use 0 or a positive size."
-        )
-    return out
+    return check_per_row(value, n_groups, name, "diverse_grouping", unit="group")
 
 
 def _check_distance(distance: Any) -> np.ndarray:
@@ -158,26 +133,8 @@ def _validate(
             f"the groups hold at most sum(max_size) = {int(upper.sum())} elements; got n = {n}. "
             "Fix: raise max_size or use more groups."
         )
-    if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, int | float | np.number):
-            raise InputError(
-                f"`time_limit` must be a positive number of seconds or None; got {time_limit!r}. "
-                "Fix: pass e.g. time_limit=10."
-            )
-        if not (float(time_limit) > 0) or not math.isfinite(float(time_limit)):
-            raise InputError(
-                f"`time_limit` must be > 0 seconds; got {time_limit!r}. "
-                "Fix: pass a positive number, or None for the default work budget."
-            )
-    if max_iterations is not None and (
-        isinstance(max_iterations, bool)
-        or not isinstance(max_iterations, int | np.integer)
-        or int(max_iterations) < 1
-    ):
-        raise InputError(
-            f"`max_iterations` must be a positive integer or None; got {max_iterations!r}. "
-            "Fix: pass e.g. max_iterations=10000."
-        )
+    check_time_limit(time_limit, "diverse_grouping")
+    check_max_iterations(max_iterations, "diverse_grouping", minimum=1)
     return d, lower, upper
 
 
@@ -1182,6 +1139,7 @@ def diverse_grouping(
     (18.0, 'optimal')
     """
     start = time.perf_counter()
+    seed = check_seed(seed, "diverse_grouping")
     d_in, lower, upper = _validate(
         distance, n_groups, min_size, max_size, time_limit, max_iterations
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -11,11 +12,10 @@ import numpy as np
 
 from pairwise.errors import InputError
 from pairwise.solvers._result import MatchingResult
+from pairwise.solvers._validation import check_seed, check_time_limit
 from pairwise.solvers.assignment import (
     _check_objective,
     _check_scores,
-    _check_seed,
-    _check_time_limit,
     _dense_full,
     _finish,
     _integer_scale,
@@ -516,8 +516,8 @@ def peer_pairs(
     problem = _check_scores(scores, allowed, where)
     _check_symmetric(problem, where)
     objective = _check_objective(objective, where)
-    time_limit = _check_time_limit(time_limit, where)
-    seed = _check_seed(seed, where)
+    time_limit = check_time_limit(time_limit, where)
+    seed = check_seed(seed, where)
     n = problem.shape[0]
     u, v, s = _edges(problem)
     options: dict[str, Any] = {"objective": objective, "time_limit": time_limit}
@@ -582,15 +582,5 @@ def peer_pairs(
             and result.objective >= bound - tol
         ):
             status, bound = "optimal", result.objective
-        result = MatchingResult(
-            result.rows,
-            result.cols,
-            result.objective,
-            status,  # type: ignore[arg-type]
-            bound,
-            result.wall_time,
-            result.method,
-            seed,
-            result.options,
-        )
+        result = dataclasses.replace(result, status=status, bound=bound)
     return result

@@ -9,8 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import pairwise.roster as roster_module
 from pairwise.errors import InputError
@@ -20,9 +18,6 @@ from pairwise.roster import (
     PROTECTED_COLUMNS,
     Roster,
     load_roster,
-    overlap_minutes,
-    parse_timezone,
-    parse_work_hours,
 )
 
 HEADER = ",".join(DEFAULT_COLUMNS)
@@ -429,64 +424,8 @@ def test_numeric_message() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Time zones and working hours
+# Time zones and working hours of a roster (parsing itself: test_time.py)
 # ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "minutes"),
-    [
-        ("UTC", 0),
-        ("utc", 0),
-        ("GMT", 0),
-        ("UTC+5:30", 330),
-        ("UTC+05:30", 330),
-        ("+05:30", 330),
-        ("+0530", 330),
-        ("-3", -180),
-        ("GMT-03:00", -180),
-        ("UTC+14", 840),
-        ("Asia/Kolkata", 330),
-        ("Etc/GMT+3", -180),
-    ],
-)
-def test_parse_timezone_accepts(text: str, minutes: int) -> None:
-    instant = dt.datetime(2024, 1, 15, 12, tzinfo=dt.UTC)
-    offset = instant.astimezone(parse_timezone(text)).utcoffset()
-    assert offset is not None and offset.total_seconds() / 60 == minutes
-
-
-@pytest.mark.parametrize("text", ["Berlin", "UTC+15", "+05:75", "Europe/Nowhere", "", "5 hours"])
-def test_parse_timezone_rejects(text: str) -> None:
-    with pytest.raises(InputError) as info:
-        parse_timezone(text)
-    assert "`timezone`" in str(info.value) and "Fix:" in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("text", "window"),
-    [
-        ("09:00-17:00", (540, 1020)),
-        ("9-17", (540, 1020)),
-        ("09:00–17:00", (540, 1020)),
-        ("09:00 - 17:00", (540, 1020)),
-        ("0830-1630", (510, 990)),
-        ("9am-5pm", (540, 1020)),
-        ("12am-12pm", (0, 720)),
-        ("22:00-06:00", (1320, 360)),
-        ("16:00-00:00", (960, 1440)),
-        ("00:00-24:00", (0, 1440)),
-    ],
-)
-def test_parse_work_hours_accepts(text: str, window: tuple[int, int]) -> None:
-    assert parse_work_hours(text) == window
-
-
-@pytest.mark.parametrize("text", ["9", "9-9", "25:00-26:00", "09:70-17:00", "13pm-2pm", "soon"])
-def test_parse_work_hours_rejects(text: str) -> None:
-    with pytest.raises(InputError) as info:
-        parse_work_hours(text)
-    assert "`work_hours`" in str(info.value) and "Fix:" in str(info.value)
 
 
 def test_utc_offset_minutes_follows_summer_time() -> None:
@@ -511,69 +450,6 @@ def test_work_hours_minutes() -> None:
     start, end = roster.work_hours_minutes()
     np.testing.assert_array_equal(start, [1320, np.nan])
     np.testing.assert_array_equal(end, [360, np.nan])
-
-
-# ---------------------------------------------------------------------------
-# overlap_minutes
-# ---------------------------------------------------------------------------
-
-
-def brute_overlap(sa: int, ea: int, oa: int, sb: int, eb: int, ob: int) -> float:
-    """Mark every working minute of both people over 48 hours of UTC; half the common count."""
-    span = 2 * 1440
-    busy = np.zeros((2, span), dtype=bool)
-    for row, (start, end, offset) in enumerate(((sa, ea, oa), (sb, eb, ob))):
-        length = end - start if end > start else end - start + 1440
-        for day in range(-2, 4):
-            begin = day * 1440 + start - offset
-            lo, hi = max(begin, 0), min(begin + length, span)
-            if lo < hi:
-                busy[row, lo:hi] = True
-    return float((busy[0] & busy[1]).sum()) / 2
-
-
-windows = st.tuples(st.integers(0, 1439), st.integers(0, 1440)).filter(lambda w: w[0] != w[1])
-offsets = st.integers(-12 * 60, 14 * 60)
-
-
-@settings(max_examples=300, deadline=None)
-@given(a=windows, b=windows, oa=offsets, ob=offsets)
-def test_overlap_matches_minute_by_minute(
-    a: tuple[int, int], b: tuple[int, int], oa: int, ob: int
-) -> None:
-    expected = brute_overlap(a[0], a[1], oa, b[0], b[1], ob)
-    got = overlap_minutes(a[0], a[1], oa, b[0], b[1], ob)
-    assert float(got) == expected
-    # symmetric in the two people
-    assert float(overlap_minutes(b[0], b[1], ob, a[0], a[1], oa)) == expected
-
-
-def test_overlap_examples() -> None:
-    # 22:00-02:00 UTC meets 01:00-09:00 UTC for one hour, across midnight
-    assert float(overlap_minutes(1320, 120, 0, 60, 540, 0)) == 60
-    # the same windows seen from Kolkata (+05:30) and New York (-05:00)
-    assert float(overlap_minutes(210, 450, 330, 1200, 240, -300)) == 60
-    # Berlin in winter against New York: 14:00-16:00 UTC
-    assert float(overlap_minutes(540, 1020, 60, 540, 1020, -300)) == 120
-    # Singapore and San Francisco office hours do not meet
-    assert float(overlap_minutes(540, 1020, 480, 540, 1020, -480)) == 0
-    # the whole day meets any eight-hour window for eight hours
-    assert float(overlap_minutes(0, 1440, 0, 540, 1020, 330)) == 480
-    assert np.isnan(overlap_minutes(540, 1020, np.nan, 540, 1020, 0))
-
-
-def test_overlap_broadcasts_without_loops() -> None:
-    rng = np.random.default_rng(5)
-    m, n = 7, 5
-    sa, ea = rng.integers(0, 1440, (m, 1)), rng.integers(0, 1440, (m, 1))
-    sb, eb = rng.integers(0, 1440, (1, n)), rng.integers(0, 1440, (1, n))
-    oa, ob = rng.integers(-600, 600, (m, 1)), rng.integers(-600, 600, (1, n))
-    out = overlap_minutes(sa, ea, oa, sb, eb, ob)
-    assert out.shape == (m, n) and out.dtype == np.float64
-    for i in range(m):
-        for j in range(n):
-            expected = overlap_minutes(sa[i, 0], ea[i, 0], oa[i, 0], sb[0, j], eb[0, j], ob[0, j])
-            assert out[i, j] == float(expected)
 
 
 def test_doctests() -> None:

@@ -4,8 +4,9 @@ A roster is one table of people (mentors, mentees, leaders, protégés or a peer
 pool). :func:`load_roster` reads it from a CSV/TSV file or a DataFrame, parses
 every known column into a fixed type and collects *all* problems before raising
 one :class:`~pairwise.errors.InputError` that names file, line, column and fix.
-The time helpers (:func:`parse_timezone`, :func:`parse_work_hours`,
-:func:`overlap_minutes`) are used by the accessibility rules.
+Time zones and working hours are parsed by :mod:`pairwise._time`, whose public
+helpers (:func:`parse_timezone`, :func:`parse_work_hours`, :func:`overlap_minutes`)
+stay importable from here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import logging
 import math
 import os
 import re
-import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _time
+from ._time import overlap_minutes, parse_timezone, parse_work_hours
 from .errors import InputError
 
 __all__ = [
@@ -69,38 +71,9 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
 
 #: How many problems an error message shows; ``InputError.problems`` holds all of them.
 _SHOWN = 5
-_DAY = 1440
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_OFFSET_RE = re.compile(
-    r"(?:(?:UTC|GMT)\s*)?([+\-\u2212])\s*(\d{1,2})(?:(?::|h)?(\d{2}))?", re.IGNORECASE
-)
-_TIME = r"(\d{1,2})(?:[:.h]?(\d{2}))?\s*([ap])?\.?(?:m\.?)?"
-_HOURS_RE = re.compile(rf"{_TIME}\s*(?:-|\u2013|\u2014|\u2212|to|until)\s*{_TIME}", re.IGNORECASE)
-# Names people write that are not IANA keys; used only to suggest a fix.
-_TZ_ALIASES = {
-    "bangalore": "Asia/Kolkata",
-    "bengaluru": "Asia/Kolkata",
-    "mumbai": "Asia/Kolkata",
-    "delhi": "Asia/Kolkata",
-    "new_delhi": "Asia/Kolkata",
-    "ist": "Asia/Kolkata",
-    "beijing": "Asia/Shanghai",
-    "san_francisco": "America/Los_Angeles",
-    "seattle": "America/Los_Angeles",
-    "pst": "America/Los_Angeles",
-    "pdt": "America/Los_Angeles",
-    "boston": "America/New_York",
-    "washington": "America/New_York",
-    "edt": "America/New_York",
-    "cest": "Europe/Berlin",
-    "munich": "Europe/Berlin",
-    "frankfurt": "Europe/Berlin",
-    "hamburg": "Europe/Berlin",
-    "bst": "Europe/London",
-    "aest": "Australia/Sydney",
-}
 
 
 # ---------------------------------------------------------------------------
@@ -275,20 +248,10 @@ class Roster:
         numpy.ndarray
             float64 minutes, east of UTC positive.
         """
-        instant = _instant(at)
-        out = np.full(len(self), np.nan)
         if "timezone" not in self.frame.columns:
-            return out
-        cache: dict[str, float] = {}
-        for i, text in enumerate(self.frame["timezone"].tolist()):
-            if text is None or _is_blank(text):
-                continue
-            key = str(text)
-            if key not in cache:
-                delta = instant.astimezone(parse_timezone(key)).utcoffset()
-                cache[key] = np.nan if delta is None else delta.total_seconds() / 60.0
-            out[i] = cache[key]
-        return out
+            return np.full(len(self), np.nan)
+        zones = [None if _is_blank(t) else str(t) for t in self.frame["timezone"].tolist()]
+        return _time.utc_offsets(zones, at)
 
     def work_hours_minutes(self) -> tuple[np.ndarray, np.ndarray]:
         """Start and end of each person's local working window, minutes since midnight.
@@ -319,7 +282,7 @@ class Roster:
             if any(isinstance(v, tuple) for v in values):
                 if name == "work_hours":
                     out[name] = pd.Series(
-                        [_format_hours(v) if isinstance(v, tuple) else v for v in values],
+                        [_time.format_hours(v) if isinstance(v, tuple) else v for v in values],
                         dtype=object,
                     )
                 else:
@@ -794,17 +757,7 @@ def _parse_timezone_cell(value: Any) -> str:
 
 
 def _timezone_error(text: str) -> _CellError:
-    suggestion = _suggest_timezone(text)
-    fix = (
-        f"write {suggestion!r}"
-        if suggestion
-        else "write an IANA name such as 'America/New_York' or an offset such as 'UTC-05:00'"
-    )
-    return _CellError(
-        "an IANA time zone such as 'Europe/Berlin' or a UTC offset such as 'UTC+05:30'",
-        repr(text),
-        fix,
-    )
+    return _CellError(_time.TIMEZONE_EXPECTED, repr(text), _time.timezone_fix(text))
 
 
 def _parse_hours_cell(value: Any) -> tuple[int, int]:
@@ -813,7 +766,7 @@ def _parse_hours_cell(value: Any) -> tuple[int, int]:
             start, end = (int(v) for v in value)
         except (TypeError, ValueError):
             start, end = -1, -1
-        if 0 <= start < _DAY and 0 <= end <= _DAY and start != end:
+        if 0 <= start < _time.DAY and 0 <= end <= _time.DAY and start != end:
             return (start, end)
         raise _hours_error(repr(value))
     try:
@@ -823,12 +776,7 @@ def _parse_hours_cell(value: Any) -> tuple[int, int]:
 
 
 def _hours_error(got: str) -> _CellError:
-    return _CellError(
-        "a local time range 'HH:MM-HH:MM'",
-        got,
-        "write e.g. '09:00-17:00' (an end before the start is an overnight shift, "
-        "'00:00-24:00' the whole day)",
-    )
+    return _CellError(_time.HOURS_EXPECTED, got, _time.HOURS_FIX)
 
 
 def _parse_list(value: Any) -> tuple[str, ...]:
@@ -985,212 +933,3 @@ def _raise_collected(shown: str, problems: list[str]) -> None:
     if len(problems) > _SHOWN:
         lines.append(f"  ... and {len(problems) - _SHOWN} more (all in InputError.problems).")
     raise InputError("\n".join(lines), problems=problems)
-
-
-# ---------------------------------------------------------------------------
-# Time zones and working hours
-# ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def parse_timezone(text: str) -> _dt.tzinfo:
-    """Turn an IANA time-zone name or a UTC offset into a tzinfo.
-
-    Parameters
-    ----------
-    text : str
-        ``"Europe/Berlin"``, ``"UTC"``, ``"UTC+5:30"``, ``"+05:30"``,
-        ``"+0530"``, ``"GMT-3"`` or ``"-3"`` (hours east of UTC, up to 14).
-
-    Returns
-    -------
-    datetime.tzinfo
-        A :class:`zoneinfo.ZoneInfo` (summer time aware) for names, a fixed
-        :class:`datetime.timezone` for offsets.
-
-    Raises
-    ------
-    InputError
-        When ``text`` is neither; the message suggests a close IANA name.
-
-    Examples
-    --------
-    >>> parse_timezone("UTC+5:30").utcoffset(None)
-    datetime.timedelta(seconds=19800)
-    >>> parse_timezone("Europe/Berlin")
-    zoneinfo.ZoneInfo(key='Europe/Berlin')
-    """
-    if not isinstance(text, str):
-        raise InputError(
-            f"`timezone` must be a str; got {type(text).__name__}. "
-            "Fix: pass a name such as 'Europe/Berlin' or an offset such as 'UTC+05:30'."
-        )
-    clean = text.strip()
-    if clean.upper() in {"UTC", "GMT", "Z"}:
-        return _dt.UTC
-    match = _OFFSET_RE.fullmatch(clean)
-    if match:
-        sign = -1 if match.group(1) in "-\u2212" else 1
-        hours, minutes = int(match.group(2)), int(match.group(3) or 0)
-        if minutes < 60 and hours * 60 + minutes <= 14 * 60:
-            return _dt.timezone(sign * _dt.timedelta(hours=hours, minutes=minutes))
-    elif clean and " " not in clean:
-        try:
-            return zoneinfo.ZoneInfo(clean)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            pass
-    err = _timezone_error(clean)
-    raise InputError(f"`timezone` must be {err.expected}; got {err.got}. Fix: {err.fix}.")
-
-
-@functools.lru_cache(maxsize=1)
-def _timezone_index() -> tuple[dict[str, str], dict[str, str]]:
-    names = sorted(zoneinfo.available_timezones())
-    full = {n.lower(): n for n in names}
-    city: dict[str, str] = {}
-    regions = ("Africa/", "America/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Pacific/")
-    # prefer canonical region names over legacy aliases such as "US/Eastern"
-    for name in sorted(names, key=lambda n: (not n.startswith(regions), n)):
-        city.setdefault(name.rsplit("/", 1)[-1].lower(), name)
-    return full, city
-
-
-def _suggest_timezone(text: str) -> str | None:
-    key = re.sub(r"\s+", "_", text.strip()).lower()
-    if not key:
-        return None
-    if key in _TZ_ALIASES:
-        return _TZ_ALIASES[key]
-    full, city = _timezone_index()
-    if key in full:
-        return full[key]
-    last = key.rsplit("/", 1)[-1]
-    if last in city:
-        return city[last]
-    close = difflib.get_close_matches(last, list(city), n=1, cutoff=0.8)
-    return city[close[0]] if close else None
-
-
-def parse_work_hours(text: str) -> tuple[int, int]:
-    """Parse a daily working window into minutes since local midnight.
-
-    Parameters
-    ----------
-    text : str
-        ``"09:00-17:00"``, ``"9-17"``, ``"09:00–17:00"`` (en dash),
-        ``"0830-1630"``, ``"9am-5pm"``; ``"22:00-06:00"`` is an overnight shift
-        and ``"00:00-24:00"`` the whole day.
-
-    Returns
-    -------
-    (start, end) : tuple of int
-        Minutes since local midnight; ``end < start`` means the window runs
-        past midnight. A window ending at midnight ends at 1440.
-
-    Raises
-    ------
-    InputError
-        When the text is not a time range, a time is out of range, or start
-        equals end.
-
-    Examples
-    --------
-    >>> parse_work_hours("9-17")
-    (540, 1020)
-    >>> parse_work_hours("22:00–06:00")
-    (1320, 360)
-    """
-    match = _HOURS_RE.fullmatch(text.strip()) if isinstance(text, str) else None
-    times = None
-    if match:
-        h1, m1, p1, h2, m2, p2 = match.groups()
-        times = (_minutes(h1, m1, p1), _minutes(h2, m2, p2))
-    if times is None or None in times:
-        err = _hours_error(_got(text))
-        raise InputError(f"`work_hours` must be {err.expected}; got {err.got}. Fix: {err.fix}.")
-    start, end = times
-    assert start is not None and end is not None
-    if end == 0 and start > 0:
-        end = _DAY  # "16:00-00:00" ends at midnight, it is not an overnight shift
-    if start >= _DAY or start == end:
-        err = _hours_error(_got(text))
-        raise InputError(f"`work_hours` must be {err.expected}; got {err.got}. Fix: {err.fix}.")
-    return start, end
-
-
-def _minutes(hour: str, minute: str | None, half: str | None) -> int | None:
-    h, m = int(hour), int(minute or 0)
-    if m >= 60:
-        return None
-    if half:
-        if not 1 <= h <= 12:
-            return None
-        h = h % 12 + (12 if half.lower() == "p" else 0)
-    if h > 24 or (h == 24 and m):
-        return None
-    return h * 60 + m
-
-
-def _format_hours(window: tuple[int, int]) -> str:
-    start, end = window
-    return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
-
-
-def _instant(at: _dt.date | None) -> _dt.datetime:
-    if at is None:
-        at = _dt.datetime.now(_dt.UTC).date()
-    if isinstance(at, _dt.datetime):
-        return at if at.tzinfo is not None else at.replace(tzinfo=_dt.UTC)
-    return _dt.datetime(at.year, at.month, at.day, 12, tzinfo=_dt.UTC)
-
-
-def overlap_minutes(
-    start_a: Any, end_a: Any, off_a: Any, start_b: Any, end_b: Any, off_b: Any
-) -> np.ndarray:
-    """Minutes per day that two daily working windows overlap, across time zones.
-
-    Each window repeats every day; it is given in local minutes since midnight
-    with the UTC offset (minutes east of UTC) of its time zone. Overnight
-    windows (``end < start``) and windows that cross midnight in UTC are
-    handled, and the overlap is counted across the day boundary. All arguments
-    broadcast as numpy arrays: ``(m, 1)`` against ``(1, n)`` gives ``(m, n)``.
-
-    Parameters
-    ----------
-    start_a, end_a, off_a : array_like
-        Local start and end (minutes since midnight) and UTC offset of window a.
-        ``end == start`` (mod 1440), e.g. ``(0, 1440)``, is the whole day.
-    start_b, end_b, off_b : array_like
-        The same for window b.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 overlap in minutes per day, between 0 and 1440; NaN where any
-        input is NaN (unknown hours or time zone).
-
-    Examples
-    --------
-    >>> overlap_minutes(540, 1020, 60, 540, 1020, 0)   # Berlin vs London in winter
-    array(420.)
-    >>> overlap_minutes(1320, 120, 0, 60, 540, 0)      # 22:00-02:00 vs 01:00-09:00 UTC
-    array(60.)
-    """
-    sa, da = _utc_window(start_a, end_a, off_a)
-    sb, db = _utc_window(start_b, end_b, off_b)
-    ea, eb = sa + da, sb + db
-    # a lies in [0, 2880); b and its copies one day earlier and later cover every meeting
-    parts = [
-        np.clip(np.minimum(ea, eb + shift) - np.maximum(sa, sb + shift), 0.0, None)
-        for shift in (-_DAY, 0, _DAY)
-    ]
-    return np.asarray(parts[0] + parts[1] + parts[2], dtype=float)
-
-
-def _utc_window(start: Any, end: Any, offset: Any) -> tuple[np.ndarray, np.ndarray]:
-    start = np.asarray(start, dtype=float)
-    end = np.asarray(end, dtype=float)
-    offset = np.asarray(offset, dtype=float)
-    length = np.mod(end - start, _DAY)
-    length = np.where(length == 0, float(_DAY), length)
-    return np.mod(start - offset, _DAY), length

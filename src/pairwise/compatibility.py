@@ -22,28 +22,33 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._terms import (
+    EncodingCache,
+    ForbidPairs,
+    LowRank,
+    MaskTerm,
+    SparseTerm,
+    Table,
+    TableMask,
+    Term,
+    apply_terms,
+    check_protected,
+    evaluate_pairs,
+    same_pool,
+)
 from .criteria import (
     Closeness,
     Complement,
     Criterion,
     Different,
-    EncodingCache,
     LevelGap,
-    LowRank,
     Preferences,
     SharedGoals,
-    SparseTerm,
-    Table,
-    Term,
-    check_protected,
-    evaluate_pairs,
 )
 from .errors import InputError
 from .rules import (
     Accessible,
-    ForbidPairs,
     LevelWithin,
-    MaskTerm,
     MinLevelGap,
     NoRepeat,
     NotManager,
@@ -51,9 +56,6 @@ from .rules import (
     OptIn,
     Rule,
     SharedLanguage,
-    TableMask,
-    apply_terms,
-    same_pool,
 )
 
 if TYPE_CHECKING:

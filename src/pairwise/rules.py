@@ -15,6 +15,7 @@ flags (opt-in). Tables fuse into one matrix product of violation counts in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import math
@@ -27,26 +28,33 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import criteria as _criteria
-from .criteria import (
+from ._terms import (
     ColumnChecks,
     EncodingCache,
+    Flags,
+    ForbidPairs,
     Func,
+    FuncMask,
     Index,
+    MaskTerm,
+    Restrict,
     Table,
-    as_index,
+    TableMask,
+    apply_terms,
+    bool_mask_term,
     cell_sets,
     check_protected,
-    index_length,
+    fits_table,
     numeric_table_or_func,
     numeric_values,
     offset_minutes,
     require_column,
     roster_display,
+    same_pool,
     set_table_or_func,
 )
+from ._time import overlap_minutes
 from .errors import InputError
-from .roster import overlap_minutes
 
 if TYPE_CHECKING:
     from .roster import Roster
@@ -64,6 +72,7 @@ __all__ = [
     "Require",
     "Rule",
     "SharedLanguage",
+    "together",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,150 +96,8 @@ _DEFAULT_HOURS = (540, 1020)
 
 
 # ---------------------------------------------------------------------------
-# Mask terms
-# ---------------------------------------------------------------------------
-
-
-class MaskTerm:
-    """A bool matrix (mentors x mentees, True = allowed) applied block by block."""
-
-    shape: tuple[int, int]
-
-    def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        """``mask &= self[rows][:, cols]`` in place."""
-        raise NotImplementedError
-
-    def transpose(self) -> MaskTerm:
-        """The same term with mentors and mentees swapped."""
-        raise NotImplementedError
-
-
-class TableMask(MaskTerm):
-    """Allowed where ``table[left_code, right_code]`` is True."""
-
-    def __init__(self, table: Table) -> None:
-        self.table = Table(table.left, table.right, np.asarray(table.table, dtype=bool))
-        self.shape = self.table.shape
-
-    def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        mask &= self.table.block(rows, cols)
-
-    def transpose(self) -> TableMask:
-        return TableMask(self.table.transpose())
-
-    def violations(self) -> Table:
-        """The table of forbidden combinations as 0/1 (for a fused product of violations)."""
-        return Table(self.table.left, self.table.right, ~self.table.table)
-
-
-class FuncMask(MaskTerm):
-    """Allowed where an element-wise function (a :class:`~pairwise.criteria.Func`) is > 0.5."""
-
-    def __init__(self, func: Func) -> None:
-        self.func = func
-        self.shape = func.shape
-
-    def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        mask &= self.func.block(rows, cols) > 0.5
-
-    def transpose(self) -> FuncMask:
-        return FuncMask(self.func.transpose())
-
-
-class ForbidPairs(MaskTerm):
-    """Forbidden where a sparse matrix has a stored entry."""
-
-    def __init__(self, matrix: sp.spmatrix | sp.sparray) -> None:
-        m = sp.csr_matrix(matrix, dtype=np.float64)
-        m.sum_duplicates()
-        m.data[:] = 1.0
-        self.matrix = m
-        self.shape = m.shape
-
-    def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        sub = (
-            self.matrix if (isinstance(rows, slice) and rows == slice(None)) else self.matrix[rows]
-        )
-        if not (isinstance(cols, slice) and cols == slice(None)):
-            sub = sub[:, cols].tocsr()
-        if sub.nnz:
-            r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-            mask[r, sub.indices] = False
-
-    def transpose(self) -> ForbidPairs:
-        return ForbidPairs(self.matrix.T.tocsr())
-
-
-class Flags(MaskTerm):
-    """Allowed only for rows with ``left`` True and columns with ``right`` True."""
-
-    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
-        self.left = np.asarray(left, dtype=bool)
-        self.right = np.asarray(right, dtype=bool)
-        self.shape = (len(self.left), len(self.right))
-
-    def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        bad_rows = ~self.left[rows]
-        if bad_rows.any():
-            mask[bad_rows, :] = False
-        bad_cols = ~self.right[cols]
-        if bad_cols.any():
-            mask[:, bad_cols] = False
-
-    def transpose(self) -> Flags:
-        return Flags(self.right, self.left)
-
-
-class Restrict(MaskTerm):
-    """Column ``j`` only at row ``col_row[j]``, row ``i`` only at ``row_col[i]`` (-1: free)."""
-
-    def __init__(self, col_row: np.ndarray, row_col: np.ndarray) -> None:
-        self.col_row = np.asarray(col_row, dtype=np.intp)
-        self.row_col = np.asarray(row_col, dtype=np.intp)
-        self.shape = (len(self.row_col), len(self.col_row))
-
-    def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        row_pos = np.arange(self.shape[0])[rows]
-        col_pos = np.arange(self.shape[1])[cols]
-        need = self.col_row[col_pos]
-        for k in np.flatnonzero(need >= 0):
-            mask[:, k] &= row_pos == need[k]
-        need = self.row_col[row_pos]
-        for k in np.flatnonzero(need >= 0):
-            mask[k, :] &= col_pos == need[k]
-
-    def transpose(self) -> Restrict:
-        return Restrict(self.row_col, self.col_row)
-
-
-def _bool_mask_term(term: Table | Func) -> MaskTerm:
-    if isinstance(term, Table):
-        return TableMask(Table(term.left, term.right, np.asarray(term.table) > 0.5))
-    return FuncMask(term)
-
-
-def apply_terms(
-    terms: Sequence[MaskTerm], shape: tuple[int, int], rows: Index, cols: Index
-) -> np.ndarray:
-    """AND of mask terms over a block (all True when there are none)."""
-    r = as_index(rows, shape[0], "rows")
-    c = as_index(cols, shape[1], "cols")
-    mask = np.ones((index_length(r, shape[0]), index_length(c, shape[1])), dtype=bool)
-    for term in terms:
-        term.apply(mask, r, c)
-    return mask
-
-
-# ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def same_pool(mentors: Roster, mentees: Roster) -> bool:
-    """True when both sides are one pool of people (peers): pairs apply both ways."""
-    if mentors is mentees:
-        return True
-    return len(mentors) == len(mentees) and bool(np.array_equal(mentors.ids, mentees.ids))
 
 
 def _role(roster: Roster, default: str) -> str:
@@ -441,7 +308,7 @@ class _LevelRule(Rule):
         xl = numeric_values(cache, mentors, self.column)
         xr = numeric_values(cache, mentees, self.column)
         term = numeric_table_or_func(xl, xr, lambda a, b: self._ok(a - b), False)
-        return [_bool_mask_term(term)]
+        return [bool_mask_term(term)]
 
     def reason(
         self,
@@ -795,13 +662,37 @@ class NotManager(Rule):
 # ---------------------------------------------------------------------------
 
 
+_ACCESS_FIELDS = ("site", "remote", "start", "end", "offset")
+
+
 @dataclass(frozen=True)
 class _Access:
+    """What decides whether people can meet, one entry per person of a roster."""
+
     site: np.ndarray  # int code, -1 unknown
     remote: np.ndarray  # bool
     start: np.ndarray  # local minutes
     end: np.ndarray
     offset: np.ndarray  # minutes east of UTC, NaN unknown
+
+    def fields(self) -> tuple[np.ndarray, ...]:
+        return tuple(getattr(self, f) for f in _ACCESS_FIELDS)
+
+    def distinct(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """The distinct kinds of person (one array per field) and each person's kind."""
+        # people with the same (site, remote, hours, offset) behave alike: one code each
+        key = np.zeros(len(self.site), dtype=np.int64)
+        room = 1
+        for column in self.fields():
+            codes, uniques = pd.factorize(column)  # NaN -> -1
+            room *= len(uniques) + 1
+            key = key * (len(uniques) + 1) + (codes + 1)
+        if room >= 2**62:  # pragma: no cover - needs astronomically many distinct values
+            stacked = np.column_stack([np.nan_to_num(f, nan=1e9) for f in self.fields()])
+            _, first, codes = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+        else:
+            _, first, codes = np.unique(key, return_index=True, return_inverse=True)
+        return tuple(f[first] for f in self.fields()), np.asarray(codes).ravel()
 
 
 @dataclass(frozen=True)
@@ -913,6 +804,11 @@ class Accessible(Rule):
         offset = offset_minutes(cache, roster, at) if self._needs_timezone else np.zeros(n)
         return _Access(site, remote, start, end, np.asarray(offset, dtype=np.float64))
 
+    def _site(self, cache: EncodingCache, roster: Roster, i: int) -> tuple[str, ...]:
+        if self.site_column not in roster.frame.columns:
+            return ()
+        return cell_sets(cache, roster, self.site_column)[i]
+
     def _sides(
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None
     ) -> tuple[_Access, _Access]:
@@ -952,43 +848,16 @@ class Accessible(Rule):
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None
     ) -> list[MaskTerm]:
         left, right = self._sides(mentors, mentees, cache, at)
-
-        fields = ("site", "remote", "start", "end", "offset")
-
-        def keyed(side: _Access) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-            # people with the same (site, remote, hours, offset) behave alike: one code each
-            key = np.zeros(len(side.site), dtype=np.int64)
-            room = 1
-            for name in fields:
-                codes, uniques = pd.factorize(getattr(side, name))  # NaN -> -1
-                room *= len(uniques) + 1
-                key = key * (len(uniques) + 1) + (codes + 1)
-            if room >= 2**62:  # pragma: no cover - needs astronomically many distinct values
-                stacked = np.column_stack(
-                    [np.nan_to_num(getattr(side, f), nan=1e9) for f in fields]
-                )
-                _, first, codes = np.unique(
-                    stacked, axis=0, return_index=True, return_inverse=True
-                )
-            else:
-                _, first, codes = np.unique(key, return_index=True, return_inverse=True)
-            return tuple(getattr(side, f)[first] for f in fields), np.asarray(codes).ravel()
-
-        la, lc = keyed(left)
-        ra, rc = keyed(right)
-        if len(la[0]) * len(ra[0]) <= _criteria._MAX_TABLE_CELLS:
+        la, lc = left.distinct()
+        ra, rc = right.distinct()
+        if fits_table(len(la[0]), len(ra[0])):
             table = self._allowed(tuple(x[:, None] for x in la), tuple(x[None, :] for x in ra))
             return [TableMask(Table(lc, rc, table))]
 
         def fn(_inner: None, a: tuple, b: tuple) -> np.ndarray:
             return self._allowed(a, b)
 
-        func = Func(
-            fn,
-            tuple(getattr(left, f) for f in fields),
-            tuple(getattr(right, f) for f in fields),
-        )
-        return [FuncMask(func)]
+        return [FuncMask(Func(fn, left.fields(), right.fields()))]
 
     def reason(
         self,
@@ -1004,16 +873,8 @@ class Accessible(Rule):
         rm, re_ = _role(mentors, "mentor"), _role(mentees, "mentee")
         parts: list[str] = []
         if self.same_site:
-            sm = (
-                cell_sets(cache, mentors, self.site_column)[row]
-                if self.site_column in mentors.frame.columns
-                else ()
-            )
-            se = (
-                cell_sets(cache, mentees, self.site_column)[col]
-                if self.site_column in mentees.frame.columns
-                else ()
-            )
+            sm = self._site(cache, mentors, row)
+            se = self._site(cache, mentees, col)
             if sm and se and sm[0] == se[0]:
                 return f"same site ({sm[0]})"
             parts.append(
@@ -1090,7 +951,7 @@ class SharedLanguage(Rule):
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None
     ) -> list[MaskTerm]:
         term = set_table_or_func(cache, mentors, mentees, self.column, self.column, _any_shared)
-        return [_bool_mask_term(term)]  # type: ignore[arg-type]
+        return [bool_mask_term(term)]
 
     def reason(
         self,
@@ -1639,3 +1500,100 @@ class NotSelf(Rule):
         at: _dt.date | None,
     ) -> str:
         return "two different people" if allowed else f"{mentors.ids[row]} is the same person"
+
+
+# ---------------------------------------------------------------------------
+# Who may share a learning group
+# ---------------------------------------------------------------------------
+
+
+def together(
+    roster: Roster,
+    *,
+    common_hours: float | None,
+    shared_language: bool,
+    at: _dt.date | None = None,
+) -> np.ndarray | None:
+    """Person x person mask of who may share a learning group (a common window and a language).
+
+    Two members may share a group when their working hours overlap by at
+    least ``common_hours`` (or they work at the same site) and they share a
+    language. The hours are compared as :class:`Accessible` compares them
+    (time zones on day ``at``, overnight shifts), except that members are not
+    asked whether they accept remote work and that a member whose working
+    hours or time zone is unknown is not kept apart from anyone by the hours.
+    The language test is :class:`SharedLanguage` on the roster against
+    itself: a blank language list shares no language, so such a member may
+    share a group with nobody. Each check applies only when the roster has
+    its columns (``work_hours`` and ``timezone``; ``languages``).
+
+    For windows on one line, every pair overlapping by ≥ h hours is the same
+    as the whole group sharing an h-hour window (Helly's theorem in one
+    dimension: the common part is [latest start, earliest end], the overlap
+    of one pair). Working days compared in UTC lie on a 24-hour circle, where
+    that equivalence can fail for windows spread round the clock (three
+    12-hour shifts starting 8 hours apart overlap pairwise but share no
+    hour); such groups need a site in common or a manual look.
+
+    Parameters
+    ----------
+    roster : Roster
+        The members (protégés): rows and columns of the result.
+    common_hours : float or None
+        Hours per day two members' working windows must share; None or 0
+        skips the check.
+    shared_language : bool
+        Whether two members must share a language.
+    at : datetime.date, optional
+        Day for time-zone offsets (summer time); default today.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        bool of shape ``(len(roster), len(roster))``, True on the diagonal;
+        None when no check applies.
+
+    Examples
+    --------
+    >>> import datetime, pandas as pd
+    >>> from pairwise.roster import load_roster
+    >>> people = load_roster(pd.DataFrame({"id": ["a", "b", "c"],
+    ...     "timezone": ["Europe/Berlin", "Europe/London", "Asia/Tokyo"],
+    ...     "work_hours": ["09:00-17:00"] * 3, "languages": ["en;de", "en", "en"]}))
+    >>> together(people, common_hours=2, shared_language=True, at=datetime.date(2025, 1, 15))
+    array([[ True,  True, False],
+           [ True,  True, False],
+           [False, False,  True]])
+    """
+    n = len(roster)
+    cache = EncodingCache(at=at)
+    mask = np.ones((n, n), dtype=bool)
+    touched = False
+    if common_hours and roster.has("work_hours") and roster.has("timezone"):
+        mask &= _common_hours(roster, float(common_hours), cache, at)
+        touched = True
+    if shared_language and roster.has("languages"):
+        mask &= SharedLanguage().mask(roster, roster, at=at, cache=cache)
+        touched = True
+    if not touched:
+        return None
+    np.fill_diagonal(mask, True)
+    return mask
+
+
+def _common_hours(
+    roster: Roster, hours: float, cache: EncodingCache, at: _dt.date | None
+) -> np.ndarray:
+    """Who shares ``hours`` of working time or a site, by :class:`Accessible`'s own test."""
+    # a negative requirement is met by every pair, as the "no hours needed" rule is
+    rule = Accessible(min_overlap_hours=max(hours, 0.0), same_site=True, at=at)
+    side, _ = rule._sides(roster, roster, cache, at)
+    # members meet within their group: whether they accept remote mentoring is not asked
+    side = dataclasses.replace(side, remote=np.ones(len(roster), dtype=bool))
+    ok = rule._allowed(
+        tuple(x[:, None] for x in side.fields()), tuple(x[None, :] for x in side.fields())
+    )
+    start, _ = roster.work_hours_minutes()
+    known = ~np.isnan(start) & ~np.isnan(side.offset)
+    # unknown hours or time zone: the data cannot say, so it keeps nobody apart
+    return ok | ~(known[:, None] & known[None, :])

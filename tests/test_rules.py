@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairwise import _terms as criteria  # the engine: tests patch its size limits
+from pairwise import datasets, program
 from pairwise.errors import InputError
 from pairwise.roster import load_roster
 from pairwise.rules import (
@@ -30,6 +31,7 @@ from pairwise.rules import (
     OptIn,
     Require,
     SharedLanguage,
+    together,
 )
 
 WINTER, SUMMER = dt.date(2025, 1, 15), dt.date(2025, 7, 15)
@@ -481,3 +483,121 @@ def test_rules_on_protected_columns_are_refused() -> None:
     ):
         OptIn(column="gender").mask(m, m)
     assert OptIn(column="gender").mask(m, m, allow_protected=True).tolist() == [[True]]
+
+
+# ---------------------------------------------------------------------------
+# Who may share a learning group
+# ---------------------------------------------------------------------------
+
+
+def ref_together(p: dict, hours: float | None, shared_language: bool, at) -> np.ndarray | None:
+    """Pair by pair: the hours (or the same site) and a shared language; None when no check."""
+    n = len(p["id"])
+    has_hours = any(p["work_hours"]) and any(p["timezone"])
+    langs = [set(filter(None, v.split(";"))) for v in p["languages"]]
+    hours_apply = bool(hours) and has_hours
+    language_applies = shared_language and any(langs)
+    if not hours_apply and not language_applies:
+        return None
+
+    def meet(i: int, j: int) -> bool:
+        if p["site"][i] is not None and p["site"][i] == p["site"][j]:
+            return True
+        oi, oj = ref_offset(p["timezone"][i], at), ref_offset(p["timezone"][j], at)
+        if None in (oi, oj, p["work_hours"][i], p["work_hours"][j]):
+            return True  # unknown hours or zone keep nobody apart
+        wi, wj = ref_window(p["work_hours"][i]), ref_window(p["work_hours"][j])
+        return ref_overlap(wi, oi, wj, oj) >= hours * 60  # type: ignore[operator]
+
+    def ok(i: int, j: int) -> bool:
+        if i == j:
+            return True
+        if hours_apply and not meet(i, j):
+            return False
+        return not language_applies or bool(langs[i] & langs[j])
+
+    return np.array([[ok(i, j) for j in range(n)] for i in range(n)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    people("p"),
+    st.sampled_from([None, 0.0, 1.0, 2.0, 3.5]),
+    st.booleans(),
+    st.sampled_from([WINTER, SUMMER]),
+)
+def test_together_matches_a_pair_by_pair_computation(
+    p: dict, hours: float | None, shared_language: bool, at
+) -> None:
+    roster = frame_roster(p, "protege")
+    want = ref_together(p, hours, shared_language, at)
+
+    def check() -> None:
+        got = together(roster, common_hours=hours, shared_language=shared_language, at=at)
+        if want is None:
+            assert got is None
+        else:
+            assert got is not None and got.dtype == bool
+            np.testing.assert_array_equal(got, want)
+
+    both_paths(check)
+
+
+def test_together_ignores_remote_acceptance_and_unknown_hours() -> None:
+    roster = frame_roster(
+        {
+            "id": ["a", "b", "c", "d"],
+            "site": [None, None, None, "Oslo"],
+            "timezone": ["Asia/Tokyo", "America/New_York", None, "America/New_York"],
+            "work_hours": ["09:00-17:00", "09:00-17:00", "09:00-17:00", None],
+            "remote_ok": ["no", "no", "yes", "yes"],
+        },
+        "protege",
+    )
+    got = together(roster, common_hours=1.0, shared_language=True, at=WINTER)
+    # Tokyo and New York office hours never meet; c has no zone and d no hours
+    assert got is not None
+    assert got.tolist() == [
+        [True, False, True, True],
+        [False, True, True, True],
+        [True, True, True, True],
+        [True, True, True, True],
+    ]
+    # a negative requirement is met by every pair, as before
+    assert together(roster, common_hours=-1.0, shared_language=False).all()  # type: ignore[union-attr]
+    assert together(roster, common_hours=None, shared_language=True) is None
+    assert together(roster, common_hours=0, shared_language=False) is None
+
+
+def test_together_blank_language_list_shares_no_language() -> None:
+    roster = frame_roster({"id": ["a", "b", "c"], "languages": ["en", "", "en;de"]}, "protege")
+    got = together(roster, common_hours=1.0, shared_language=True)
+    # like SharedLanguage: b, with no language given, shares a group with nobody
+    assert got is not None
+    assert got.tolist() == [[True, False, True], [False, True, False], [True, False, True]]
+    np.testing.assert_array_equal(
+        got | np.eye(3, dtype=bool), SharedLanguage().mask(roster, roster) | np.eye(3, dtype=bool)
+    )
+    legacy = getattr(program, "_together", None)
+    if legacy is not None:  # the programme's own copy let a blank list share with everyone
+        old = legacy(roster, program.GroupOptions(common_hours=1.0), None)
+        assert old.tolist() == [[True] * 3] * 3
+
+
+def test_together_agrees_with_the_programme_on_the_demo_data() -> None:
+    legacy = getattr(program, "_together", None)
+    if legacy is None:
+        pytest.skip("program._together is gone: the programme calls rules.together")
+    frames = datasets.demo_rosters()
+    for name in ("proteges", "people"):
+        roster = frame_roster(frames[name], "protege")  # type: ignore[arg-type]
+        assert not any(len(v) == 0 for v in roster.frame["languages"])
+        for hours in (None, 1.0, 3.0):
+            for language in (True, False):
+                options = program.GroupOptions(common_hours=hours, shared_language=language)
+                old = legacy(roster, options, WINTER)
+                new = together(roster, common_hours=hours, shared_language=language, at=WINTER)
+                if old is None:
+                    assert new is None
+                else:
+                    np.testing.assert_array_equal(new, old)

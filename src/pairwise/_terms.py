@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
@@ -487,7 +488,7 @@ class Table(Term):
     def transpose(self) -> Table:
         return Table(self.right, self.left, self.table.T)
 
-    def to_lowrank(self, dtype: type = np.float64) -> LowRank:
+    def to_lowrank(self, dtype: npt.DTypeLike = np.float64) -> LowRank:
         """The matrix ``onehot(left) @ table @ onehot(right).T`` as two factors."""
         table = self.table.astype(dtype)
         u_left, u_right = table.shape

@@ -813,6 +813,7 @@ def _parse_columns(
     columns: dict[str, pd.Series] = {}
     blank_columns: list[str] = []
     index = pd.RangeIndex(len(raw))
+    values: list[Any]
     for order, name in enumerate(raw.columns):
         cells = raw[name].tolist()
         blank = [_is_blank(v) for v in cells]
@@ -827,7 +828,7 @@ def _parse_columns(
                 cells, blank, parse, default, name, labels, shown, order, problems
             )
             columns[name] = pd.Series(
-                pd.array(values, dtype=dtype) if dtype == "Int64" else values,
+                pd.array(values, dtype=pd.Int64Dtype()) if dtype == "Int64" else values,
                 index=index,
                 dtype=None if dtype == "Int64" else dtype,
             )

@@ -6,11 +6,14 @@ matrix (rows = mentors, columns = mentees; True = allowed) and
 works when mentors and mentees are the same roster (a peer pool): pairs of ids
 are then applied in both directions.
 
-Like criteria, rules are built from terms: tables over the few distinct values
-of each side (levels, sites, language sets, working-hour patterns), sparse
-lists of forbidden pairs (reporting lines, exclusions, history) and per-person
-flags (opt-in). Tables fuse into one matrix product of violation counts in
-:class:`~pairwise.compatibility.CompatibilityModel`.
+Like criteria, rules are built from the terms of :mod:`pairwise._terms`: tables
+over the few distinct values of each side (levels, sites, language sets,
+working-hour patterns), sparse lists of forbidden pairs (reporting lines,
+exclusions, history) and per-person flags (opt-in). Tables fuse into one matrix
+product of violation counts in :class:`~pairwise.compatibility.CompatibilityModel`.
+
+:func:`together` is the group-level form of the accessibility and language
+rules: who may share a learning group, by the same code the pair rules use.
 """
 
 from __future__ import annotations
@@ -500,14 +503,14 @@ def _chain_pairs_graph(
     pairs: list[tuple[int, int]] = []
     for j, ident in enumerate(mentees.ids.tolist()):
         for boss in _chain(str(ident), managers, chain):
-            i = mentor_pos.get(boss)
-            if i is not None:
-                pairs.append((i, j))
+            above = mentor_pos.get(boss)
+            if above is not None:
+                pairs.append((above, j))
     for i, ident in enumerate(mentors.ids.tolist()):
         for boss in _chain(str(ident), managers, chain):
-            j = mentee_pos.get(boss)
-            if j is not None:
-                pairs.append((i, j))
+            below = mentee_pos.get(boss)
+            if below is not None:
+                pairs.append((i, below))
     return pairs
 
 
@@ -621,12 +624,12 @@ class NotManager(Rule):
     ) -> list[MaskTerm]:
         def build() -> sp.csr_matrix:
             people, bosses = _edges(cache, mentors, mentees, self.column)
+            shape = (len(mentors), len(mentees))
             if len(pd.unique(people)) == len(people):  # one manager each: a forest
-                pairs = _chain_pairs_tree(mentors, mentees, people, bosses, self.chain)
-            else:
-                managers = _managers(cache, mentors, mentees, self.column)
-                pairs = _chain_pairs_graph(mentors, mentees, managers, self.chain)
-            return _pairs_matrix(pairs, (len(mentors), len(mentees)))
+                tree = _chain_pairs_tree(mentors, mentees, people, bosses, self.chain)
+                return _pairs_matrix(tree, shape)
+            managers = _managers(cache, mentors, mentees, self.column)
+            return _pairs_matrix(_chain_pairs_graph(mentors, mentees, managers, self.chain), shape)
 
         key = ("not_manager", self.column, self.chain)
         return [ForbidPairs(cache.get(key, (mentors, mentees), build))]

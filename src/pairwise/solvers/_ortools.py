@@ -2,21 +2,26 @@
 
 Keeping OR-Tools behind this module means ``import pairwise`` stays fast and
 works for the parts of the library (rosters, compatibility) that need no solver.
-It also fixes, in one place, how scores become integers and how CP-SAT is made
+It also fixes, in one place, how scores become integers (:func:`integer_scale`,
+the one scaling policy of every integer solver) and how CP-SAT is made
 deterministic.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "DEFAULT_SCALE",
+    "MAX_SCALED_PEAK",
+    "Scaling",
     "cp_model",
     "int_scale",
+    "integer_scale",
     "linear_sum_assignment",
     "lsa_cost_limit",
     "max_flow",
@@ -49,6 +54,89 @@ def min_cost_flow() -> Any:
     from ortools.graph.python import min_cost_flow as module
 
     return module
+
+
+# Scales tried to turn scores into integers exactly: every whole number up to
+# 1024 (thirds, sevenths, quarters, ...), then larger powers of ten and two.
+_SMALL_GRIDS = np.arange(1, 1025, dtype=np.float64)
+_LARGE_GRIDS = tuple(sorted({10.0**k for k in range(4, 10)} | {2.0**k for k in range(11, 31)}))
+
+#: Default upper limit on the scaled peak score when scores are not on a grid:
+#: more bits make cost-scaling solvers slower for no practical gain.
+MAX_SCALED_PEAK = 2.0**36
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How scores became integers: ``round(value * scale)``; ``exact`` when no rounding."""
+
+    scale: float
+    exact: bool
+
+    def integers(self, values: np.ndarray) -> np.ndarray:
+        """``values`` on the integer grid, as int64."""
+        return np.rint(values * self.scale).astype(np.int64)
+
+    def tolerance(self, n_terms: int) -> float:
+        """Most the rounding can cost an objective adding up ``n_terms`` scaled values.
+
+        Each value moves by at most half a grid step, so an optimum on the grid is
+        within ``n_terms / scale`` of the true optimum (0 when the grid is exact).
+        """
+        return 0.0 if self.exact else float(n_terms) / self.scale
+
+    @staticmethod
+    def combine(parts: list[Scaling]) -> Scaling:
+        """One record for several integer solves: the coarsest grid; exact if all were."""
+        return Scaling(min(p.scale for p in parts), all(p.exact for p in parts))
+
+
+def _is_integral(x: np.ndarray) -> bool:
+    r = np.rint(x)
+    return bool(np.all(np.abs(x - r) <= 1e-9 * np.maximum(1.0, np.abs(r))))
+
+
+def integer_scale(
+    values: np.ndarray, *, limit: float, terms: int = 1, max_peak: float = MAX_SCALED_PEAK
+) -> Scaling:
+    """The scale that makes ``values * scale`` integers, for every integer solver.
+
+    ``terms`` scaled values (the most an objective can add up) must stay
+    within ``limit``. The result is the smallest grid scale (any whole number
+    up to 1024, then 10**k and 2**k) under which every value is a whole number,
+    when there is one within the limit: then the integer problem *is* the
+    original one (``exact``). Otherwise it is the largest power of two keeping
+    the scaled peak within ``limit / terms`` and ``max_peak``, which rounds
+    each value to a multiple of ``1 / scale`` (see :meth:`Scaling.tolerance`).
+
+    Examples
+    --------
+    >>> integer_scale(np.array([0.25, 1.5]), limit=2.0**52)
+    Scaling(scale=4.0, exact=True)
+    >>> integer_scale(np.array([1 / 3, 2 / 3]), limit=2.0**52)
+    Scaling(scale=3.0, exact=True)
+    >>> integer_scale(np.array([np.pi]), limit=1000)
+    Scaling(scale=256.0, exact=False)
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return Scaling(1.0, True)
+    peak = float(np.max(np.abs(finite)))
+    if peak == 0.0:
+        return Scaling(1.0, True)
+    sample = finite[:: max(1, finite.size // 1024)][:1024]
+    grid = sample[:, None] * _SMALL_GRIDS[None, :]
+    fits = np.all(np.abs(grid - np.rint(grid)) <= 1e-9 * np.maximum(1.0, np.abs(grid)), axis=0)
+    candidates = [float(q) for q in _SMALL_GRIDS[fits]] + list(_LARGE_GRIDS)
+    for scale in candidates:
+        # ``limit`` may be a large int: compare exactly, without rounding it to a float.
+        if peak * scale * terms > limit:
+            break
+        if _is_integral(sample * scale) and _is_integral(finite * scale):
+            return Scaling(scale, True)
+    # Largest power of two within the limits (below 1 when scores are huge).
+    cap = min(float(limit) / terms, max_peak) / peak
+    return Scaling(2.0 ** math.floor(math.log2(cap)), False)
 
 
 def int_scale(values: np.ndarray, *, budget: float = 2.0**52, terms: int = 1) -> float:

@@ -9,21 +9,23 @@ import time
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
 
 from pairwise.errors import InputError
-from pairwise.solvers._result import MatchingResult
-from pairwise.solvers._validation import check_seed, check_time_limit
-from pairwise.solvers.assignment import (
-    _check_objective,
-    _check_scores,
-    _dense_full,
-    _finish,
-    _integer_scale,
-    _ortools_full,
-    _Problem,
-    _solve_dense,
-    _solve_sparse,
+from pairwise.solvers._lsap import (
+    Solved,
+    check_objective,
+    dense_full,
+    finish,
+    matching_threshold,
+    ortools_full,
+    solve_dense,
+    solve_sparse,
 )
+from pairwise.solvers._ortools import Scaling, integer_scale
+from pairwise.solvers._result import MatchingResult, Status
+from pairwise.solvers._validation import ScoreProblem, check_scores, check_seed, check_time_limit
 
 __all__ = ["EXACT_WORK", "peer_pairs"]
 
@@ -39,7 +41,7 @@ _SECONDS_PER_WORK = 1.5e-6  # conservative estimate for the time_limit decision
 _SYMMETRY_TOL = 1e-9
 
 
-def _check_symmetric(problem: _Problem, where: str) -> None:
+def _check_symmetric(problem: ScoreProblem, where: str) -> None:
     n, m = problem.shape
     if n != m:
         raise InputError(
@@ -99,7 +101,7 @@ def _check_symmetric(problem: _Problem, where: str) -> None:
         )
 
 
-def _edges(problem: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edges(problem: ScoreProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Undirected candidate pairs ``u < v`` with their scores."""
     r, c, s = problem.arcs()
     keep = r < c
@@ -124,33 +126,36 @@ def _blossom(n: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray | None) ->
     return [(min(a, b), max(a, b)) for a, b in pairs]
 
 
+def _blossom_threshold(n: int, u: np.ndarray, v: np.ndarray, s: np.ndarray) -> float:
+    """Largest threshold keeping the maximum number of pairs (one blossom per step)."""
+    target = len(_blossom(n, u, v, None))
+    distinct = np.unique(s)[::-1]
+    lo, hi = 0, distinct.size - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        keep = s >= distinct[mid]
+        if len(_blossom(n, u[keep], v[keep], None)) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(distinct[lo])
+
+
 def _exact(
     n: int, u: np.ndarray, v: np.ndarray, s: np.ndarray, fair: bool
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Scaling]:
+    """Most pairs, then (after the fair threshold) the best total: Edmonds' blossom."""
     info: dict[str, Any] = {}
     if fair and u.size:
-        target = len(_blossom(n, u, v, None))
-        distinct = np.unique(s)[::-1]
-        lo, hi = 0, distinct.size - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            keep = s >= distinct[mid]
-            if len(_blossom(n, u[keep], v[keep], None)) >= target:
-                hi = mid
-            else:
-                lo = mid + 1
-        info["threshold"] = float(distinct[lo])
-        keep = s >= distinct[lo]
+        info["threshold"] = threshold = _blossom_threshold(n, u, v, s)
+        keep = s >= threshold
         u, v, s = u[keep], v[keep], s[keep]
     # Python integers keep the blossom algorithm's dual arithmetic exact.
-    scale, exact = _integer_scale(s, 2.0**52)
-    weights = np.rint(s * scale).astype(np.int64)
-    pairs = _blossom(n, u, v, weights)
-    info["scale"] = scale
-    info["tolerance"] = 0.0 if exact else len(pairs) / scale
+    scaling = integer_scale(s, limit=2.0**52)
+    pairs = _blossom(n, u, v, scaling.integers(s))
     rows = np.array([p[0] for p in pairs], dtype=np.int64)
     cols = np.array([p[1] for p in pairs], dtype=np.int64)
-    return rows, cols, info
+    return rows, cols, info, scaling
 
 
 # --------------------------------------------------------------------------
@@ -346,7 +351,7 @@ def _two_opt(D: np.ndarray, mate: np.ndarray, deadline: float) -> int:
 
 
 def _fast(
-    problem: _Problem,
+    problem: ScoreProblem,
     u: np.ndarray,
     v: np.ndarray,
     s: np.ndarray,
@@ -361,10 +366,10 @@ def _fast(
         D = np.full((n, n), -np.inf)
         D[u, v] = s
         D[v, u] = s
-        solved = _solve_dense(D, seed)
+        solved = solve_dense(D, seed)
     else:
         D = None
-        solved = _solve_sparse(
+        solved = solve_sparse(
             n, n, np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([s, s])
         )
     succ = np.full(n, -1, dtype=np.int64)
@@ -424,13 +429,13 @@ def _any_cardinality_bound(
         return 0.0
     if D is not None:
         C = np.where(np.isfinite(D), np.maximum(D, 0.0), 0.0)
-        mate, _ = _dense_full(C, None, seed)
+        mate, _ = dense_full(C, None, seed)
         return float(C[np.arange(n), mate].sum())
     uu, vv, ss = u[pos], v[pos], s[pos]
     r = np.concatenate([uu, vv, np.arange(n)])
     c = np.concatenate([vv, uu, n + np.arange(n)])
     w = np.concatenate([ss, ss, np.zeros(n)])
-    rows, cols, _, _ = _ortools_full(n, 2 * n, r, c, w)
+    rows, cols, _ = ortools_full(n, 2 * n, r, c, w)
     real = cols < n
     key = np.minimum(rows[real], cols[real]) * n + np.maximum(rows[real], cols[real])
     ekey = uu * n + vv
@@ -438,9 +443,55 @@ def _any_cardinality_bound(
     return float(ss[order][np.searchsorted(ekey[order], key)].sum())
 
 
+def _exact_affordable(n: int, s: np.ndarray, objective: str, time_limit: float | None) -> bool:
+    """Whether the exact method's estimated work fits :data:`EXACT_WORK` or ``time_limit``."""
+    work = float(n) * float(max(s.size, 1))
+    if objective == "fair":
+        work *= math.log2(max(2, np.unique(s).size)) + 2
+    budget = EXACT_WORK if time_limit is None else time_limit / _SECONDS_PER_WORK
+    return work <= budget
+
+
+def _fast_pairs(
+    problem: ScoreProblem,
+    u: np.ndarray,
+    v: np.ndarray,
+    s: np.ndarray,
+    fair: bool,
+    deadline: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The fast method; with ``fair``, on the pairs at or above the cover's threshold."""
+    n = problem.shape[0]
+    if not fair:
+        return _fast(problem, u, v, s, deadline, seed)
+    # Cover threshold: the largest one keeping the cover's cardinality.
+    threshold = matching_threshold(
+        n, n, np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([s, s])
+    )
+    assert threshold is not None  # there is a candidate pair, so the cover matches someone
+    keep = s >= threshold
+    rows, cols, info = _fast(problem, u[keep], v[keep], s[keep], deadline, seed, (u, v, s))
+    return rows, cols, {"threshold": threshold, **info}
+
+
+def _settle(result: MatchingResult, objective: str) -> MatchingResult:
+    """A fast result with its bound; optimal when it meets a maximum-cardinality bound."""
+    status: Status = "feasible"
+    bound = float(result.options["bound"])
+    tol = 1e-9 * max(1.0, abs(bound))
+    if (
+        objective == "total"
+        and result.options.get("max_cardinality")
+        and result.objective >= bound - tol
+    ):
+        status, bound = "optimal", result.objective
+    return dataclasses.replace(result, status=status, bound=bound)
+
+
 def peer_pairs(
-    scores: Any,
-    allowed: Any = None,
+    scores: npt.ArrayLike | sp.sparray | sp.spmatrix,
+    allowed: npt.ArrayLike | None = None,
     *,
     objective: str = "total",
     time_limit: float | None = None,
@@ -513,74 +564,36 @@ def peer_pairs(
     """
     started = time.perf_counter()
     where = "peer_pairs"
-    problem = _check_scores(scores, allowed, where)
+    problem = check_scores(scores, allowed, where)
     _check_symmetric(problem, where)
-    objective = _check_objective(objective, where)
+    objective = check_objective(objective, where)
     time_limit = check_time_limit(time_limit, where)
     seed = check_seed(seed, where)
     n = problem.shape[0]
     u, v, s = _edges(problem)
     options: dict[str, Any] = {"objective": objective, "time_limit": time_limit}
-    work = float(n) * float(max(u.size, 1))
-    if objective == "fair":
-        work *= math.log2(max(2, np.unique(s).size)) + 2
-    budget = EXACT_WORK if time_limit is None else time_limit / _SECONDS_PER_WORK
+    scaling: Scaling | None = None
+    status: Status = "optimal"
     if u.size == 0:
-        rows, cols, method, status = np.empty(0), np.empty(0), "empty", "optimal"
-    elif work <= budget:
-        rows, cols, info = _exact(n, u, v, s, objective == "fair")
+        rows, cols, method = np.empty(0), np.empty(0), "empty"
+    elif _exact_affordable(n, s, objective, time_limit):
+        rows, cols, info, scaling = _exact(n, u, v, s, objective == "fair")
         options.update(info)
-        method, status = "blossom", "optimal"
+        method = "blossom"
     else:
-        fast_limit = 10.0 if time_limit is None else time_limit
-        deadline = started + fast_limit
-        if objective == "fair":
-            # Cover threshold: the largest one keeping the cover's cardinality.
-            from pairwise.solvers.assignment import _bottleneck, _max_matching
-
-            r2, c2 = np.concatenate([u, v]), np.concatenate([v, u])
-            s2 = np.concatenate([s, s])
-            target = int(np.sum(_max_matching(n, n, r2, c2) >= 0))
-            t = _bottleneck(
-                n,
-                n,
-                r2,
-                c2,
-                s2,
-                target,
-                lambda rr, cc: int(np.sum(_max_matching(n, n, rr, cc) >= 0)),
-            )
-            all_edges = (u, v, s)
-            keep = s >= t
-            u, v, s = u[keep], v[keep], s[keep]
-            options["threshold"] = t
-        else:
-            all_edges = None
-        rows, cols, info = _fast(problem, u, v, s, deadline, seed, all_edges)
+        deadline = started + (10.0 if time_limit is None else time_limit)
+        rows, cols, info = _fast_pairs(problem, u, v, s, objective == "fair", deadline, seed)
         options.update(info)
-        method = "double-cover"
-        status = "feasible"
-    result = _finish(
-        problem=problem,
-        scores=scores,
-        rows=rows,
-        cols=cols,
+        method, status = "double-cover", "feasible"
+    solved = Solved(rows, cols, method, scaling)
+    result = finish(
+        problem,
+        solved,
         weights=None,
-        method=method,
-        status=status,
         started=started,
         seed=seed,
         options=options,
+        status=status,
         sort_by="row",
     )
-    if status == "feasible":
-        bound = float(options["bound"])
-        tol = 1e-9 * max(1.0, abs(bound))
-        if (
-            objective == "total"
-            and options.get("max_cardinality")
-            and result.objective >= bound - tol
-        ):
-            status, bound = "optimal", result.objective
-        result = dataclasses.replace(result, status=status, bound=bound)
-    return result
+    return _settle(result, objective) if status == "feasible" else result

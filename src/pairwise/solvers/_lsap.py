@@ -1,0 +1,759 @@
+"""The exact linear-sum-assignment engine behind one_to_one and peer_pairs, fastest first.
+
+"As many pairs as possible, then the best total" is reduced, with no big-M
+penalty, to blocks that each need a full matching of their smaller side:
+
+* a maximum-cardinality matching (Hopcroft–Karp) and the Dulmage–Mendelsohn
+  decomposition (:func:`max_matching`, :func:`dm_blocks`);
+* dense blocks (:func:`dense_full`): SciPy for small blocks, then a row-maximum
+  certificate, aggregation of identical rows/columns into a transportation
+  problem, a pruned solve certified by LP row duals on the whole matrix, and
+  SciPy's dense solver as the fallback, all in floating point;
+* sparse blocks (:func:`ortools_full`): OR-Tools' cost-scaling assignment on
+  integer costs (:func:`pairwise.solvers._ortools.integer_scale`);
+* ``objective="fair"``: :func:`bottleneck` finds the largest score threshold
+  that keeps the maximum cardinality.
+
+:func:`finish` turns chosen pairs into a :class:`MatchingResult` for every
+matching solver (one_to_one, one_to_many, peer_pairs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from pairwise.errors import SolverError
+from pairwise.solvers import _ortools
+from pairwise.solvers._ortools import Scaling, integer_scale
+from pairwise.solvers._result import MatchingResult, Status
+from pairwise.solvers._validation import ScoreProblem, check_choice
+
+__all__ = [
+    "OBJECTIVES",
+    "Solved",
+    "bottleneck",
+    "check_objective",
+    "dense_full",
+    "dm_blocks",
+    "empty",
+    "fair_threshold",
+    "finish",
+    "matching_threshold",
+    "max_matching",
+    "ortools_full",
+    "solve_dense",
+    "solve_problem",
+    "solve_sparse",
+    "to_cost",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Valid values of ``objective`` for the matching solvers.
+OBJECTIVES = ("total", "fair")
+
+# Below this many cells a dense block goes straight to SciPy's solver: the
+# certificate machinery costs more than it saves on small matrices.
+_SMALL_DENSE = 200 * 200
+# Candidate arcs kept per row / column in the pruned solve.
+_PRUNE_K = 16
+# Pruned solve: rounds of "add violated arcs, solve again" before giving up.
+_PRUNE_ROUNDS = 3
+# Aggregate identical rows/columns only when the type graph is this much smaller.
+_AGGREGATE_FACTOR = 8
+
+
+def check_objective(objective: Any, where: str) -> str:
+    """``objective`` if it is one of :data:`OBJECTIVES` (one wording for every matching solver)."""
+    return check_choice(
+        objective,
+        "objective",
+        OBJECTIVES,
+        where,
+        "pass objective='total' (highest total score) or objective='fair' "
+        "(raise the lowest matched score first).",
+    )
+
+
+def to_cost(values: np.ndarray, scaling: Scaling) -> np.ndarray:
+    """Integer costs for a minimising solver from scores to maximise."""
+    return -scaling.integers(values)
+
+
+# --------------------------------------------------------------------------
+# Matching building blocks
+# --------------------------------------------------------------------------
+
+
+def _csr(n: int, m: int, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
+    """Pattern matrix of the arcs; built directly when arcs come row-sorted."""
+    data = np.ones(len(rows), dtype=np.int8)
+    if len(rows) and np.all(rows[1:] >= rows[:-1]):
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        return sp.csr_matrix((data, cols, indptr), shape=(n, m))
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, m))
+
+
+def max_matching(n: int, m: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Hopcroft–Karp: column matched to each row (-1 when unmatched)."""
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    if n == 0 or m == 0 or len(rows) == 0:
+        return np.full(n, -1, dtype=np.int64)
+    match = maximum_bipartite_matching(_csr(n, m, rows, cols), perm_type="column")
+    return np.asarray(match, dtype=np.int64)
+
+
+def _alternating_reach(
+    n: int, m: int, rows: np.ndarray, cols: np.ndarray, mate_of_row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns reachable by alternating paths from unmatched rows."""
+    from scipy.sparse.csgraph import breadth_first_order
+
+    free = np.flatnonzero(mate_of_row < 0)
+    reach_r = np.zeros(n, dtype=bool)
+    reach_c = np.zeros(m, dtype=bool)
+    if free.size == 0:
+        return reach_r, reach_c
+    matched = np.flatnonzero(mate_of_row >= 0)
+    source = n + m
+    tails = np.concatenate([rows, n + mate_of_row[matched], np.full(free.size, source)])
+    heads = np.concatenate([n + cols, matched, free])
+    graph = _csr(n + m + 1, n + m + 1, tails, heads)
+    order = breadth_first_order(graph, source, directed=True, return_predecessors=False)
+    order = order[order != source]
+    reach_r[order[order < n]] = True
+    reach_c[order[order >= n] - n] = True
+    return reach_r, reach_c
+
+
+def dm_blocks(
+    n: int, m: int, rows: np.ndarray, cols: np.ndarray, mate_of_row: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Dulmage–Mendelsohn blocks of a bipartite graph given a maximum matching.
+
+    Every maximum matching is the union of: a matching of the columns ``O_C``
+    into the rows ``E_R`` (rows some maximum matching leaves out), a matching
+    of the rows ``O_R`` into the columns ``E_C``, and a perfect matching of the
+    remaining rows and columns; and every such union is a maximum matching.
+    So the lexicographic (cardinality, total) optimum is the union of three
+    independent "full matching of the smaller side" problems — no big-M
+    penalty, hence no loss of precision.
+    """
+    mate_of_col = np.full(m, -1, dtype=np.int64)
+    has = mate_of_row >= 0
+    mate_of_col[mate_of_row[has]] = np.flatnonzero(has)
+    even_r, odd_c = _alternating_reach(n, m, rows, cols, mate_of_row)
+    even_c, odd_r = _alternating_reach(m, n, cols, rows, mate_of_col)
+    rest_r = ~(even_r | odd_r)
+    rest_c = ~(even_c | odd_c)
+    blocks = [
+        (np.flatnonzero(even_r), np.flatnonzero(odd_c)),
+        (np.flatnonzero(odd_r), np.flatnonzero(even_c)),
+        (np.flatnonzero(rest_r), np.flatnonzero(rest_c)),
+    ]
+    return [(r, c) for r, c in blocks if r.size and c.size]
+
+
+# --------------------------------------------------------------------------
+# Dense full matching (rows = smaller side): a portfolio of exact methods
+# --------------------------------------------------------------------------
+
+
+def _scipy_dense(T: np.ndarray) -> np.ndarray:
+    from scipy.optimize import linear_sum_assignment
+
+    r, c = linear_sum_assignment(T, maximize=True)
+    mate = np.full(T.shape[0], -1, dtype=np.int64)
+    mate[r] = c
+    return mate
+
+
+def _row_max_certificate(T: np.ndarray) -> np.ndarray | None:
+    """Full matching on row maxima, if one exists (then U = row max, V = 0 proves it)."""
+    n, m = T.shape
+    row_max = T.max(axis=1)
+    r, c = np.nonzero(row_max[:, None] == T)
+    mate = max_matching(n, m, r.astype(np.int64), c.astype(np.int64))
+    return mate if np.all(mate >= 0) else None
+
+
+def _candidate_groups(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probable groups of identical rows: ``(type_of_row, first_row_of_type)``.
+
+    A random projection (BLAS, one pass) gives each row a key; identical rows
+    get keys equal up to rounding, which the relative rounding absorbs.
+    :func:`_verify_groups` then checks the groups exactly.
+    """
+    rng = np.random.default_rng(0x5EED)  # hashing only: fixed, not the caller's seed
+    proj = X @ rng.standard_normal(X.shape[1])
+    mag = np.maximum(np.abs(proj), 1.0)
+    key = np.round(proj / mag, 9) * mag
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return inv.astype(np.int64).ravel(), first.astype(np.int64)
+
+
+def _verify_groups(X: np.ndarray, inv: np.ndarray, first: np.ndarray) -> bool:
+    """Exact check that every row equals the first row of its group."""
+    rep = first[inv]
+    step = max(1, (1 << 22) // max(1, X.shape[1]))  # ~4M cells per chunk
+    for start in range(0, X.shape[0], step):
+        stop = start + step
+        if not np.array_equal(X[start:stop], X[rep[start:stop]]):
+            return False
+    return True
+
+
+def _types(
+    T: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Row and column types of ``T`` (``(row_type, row_rep, col_type, col_rep)``).
+
+    None when there are too many types for aggregation to pay, or when the
+    hashed groups are not exactly identical rows/columns.
+    """
+    n, m = T.shape
+    finite = np.isfinite(T)
+    X = T
+    if not finite.all():
+        low = float(T[finite].min()) - 1.0
+        X = np.where(finite, T, low)
+    budget = n * m // _AGGREGATE_FACTOR
+    row_type, row_rep = _candidate_groups(X)
+    if row_rep.size > budget:
+        return None
+    # Once rows are known to repeat, columns repeat in X exactly when they
+    # repeat in the (small) matrix of representative rows.
+    reduced = X[row_rep]
+    col_type, col_rep = _candidate_groups(reduced.T)
+    if row_rep.size * col_rep.size > budget:
+        return None
+    if not _verify_groups(X, row_type, row_rep):
+        return None
+    if not np.array_equal(reduced, reduced[:, col_rep[col_type]]):
+        return None
+    return row_type, row_rep, col_type, col_rep
+
+
+def _hand_out(
+    amounts: np.ndarray,
+    a_r: np.ndarray,
+    a_c: np.ndarray,
+    row_type: np.ndarray,
+    col_type: np.ndarray,
+    kr: int,
+    kc: int,
+) -> np.ndarray:
+    """Concrete rows and columns for a flow between types, in index order."""
+    rows_by_type = np.argsort(row_type, kind="stable")
+    cols_by_type = np.argsort(col_type, kind="stable")
+    next_r = np.searchsorted(row_type[rows_by_type], np.arange(kr))
+    next_c = np.searchsorted(col_type[cols_by_type], np.arange(kc))
+    mate = np.full(row_type.size, -1, dtype=np.int64)
+    for arc in np.flatnonzero(amounts):
+        f = int(amounts[arc])
+        tr, tc = a_r[arc], a_c[arc]
+        rr = rows_by_type[next_r[tr] : next_r[tr] + f]
+        cc = cols_by_type[next_c[tc] : next_c[tc] + f]
+        mate[rr] = cc
+        next_r[tr] += f
+        next_c[tc] += f
+    return mate
+
+
+def _transport(T: np.ndarray) -> np.ndarray | None:
+    """Exact solve by aggregating identical rows and columns (few "types").
+
+    Scores built from a handful of categorical attributes repeat whole rows
+    and columns; the assignment then reduces to a transportation problem
+    between types, solved exactly by min-cost flow when the scores are on an
+    integer grid. Returns None when aggregation does not pay or is not exact.
+    """
+    n = T.shape[0]
+    types = _types(T)
+    if types is None:
+        return None
+    row_type, row_rep, col_type, col_rep = types
+    kr, kc = row_rep.size, col_rep.size
+    block = T[np.ix_(row_rep, col_rep)]
+    a_r, a_c = np.nonzero(np.isfinite(block))
+    values = block[a_r, a_c]
+    n_nodes = kr + kc + 2
+    scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n_nodes) / max(n, 1))
+    if not scaling.exact:
+        return None
+    count_r = np.bincount(row_type, minlength=kr)
+    count_c = np.bincount(col_type, minlength=kc)
+    source, sink = kr + kc, kr + kc + 1
+    tails = np.concatenate([np.full(kr, source), a_r, kr + np.arange(kc)])
+    heads = np.concatenate([np.arange(kr), kr + a_c, np.full(kc, sink)])
+    caps = np.concatenate([count_r, np.minimum(count_r[a_r], count_c[a_c]), count_c])
+    costs = np.concatenate(
+        [np.zeros(kr, np.int64), to_cost(values, scaling), np.zeros(kc, np.int64)]
+    )
+    flow = _ortools.min_cost_flow().SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int64), heads.astype(np.int64), caps.astype(np.int64), costs
+    )
+    flow.set_nodes_supplies(np.array([source, sink]), np.array([n, -n]))
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL:
+        return None
+    amounts = flow.flows(arcs[kr : kr + a_r.size])
+    if int(amounts.sum()) != n:
+        return None
+    mate = _hand_out(amounts, a_r, a_c, row_type, col_type, kr, kc)
+    return mate if np.all(mate >= 0) else None
+
+
+def _sample_threshold(T: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-row estimate of the k-th largest score, from a sample of columns."""
+    m = T.shape[1]
+    size = min(m, 256)
+    idx = np.sort(rng.choice(m, size, replace=False)) if size < m else np.arange(m)
+    q = min(size, max(1, round(k * size / m)))
+    return np.partition(T[:, idx], size - q, axis=1)[:, size - q]
+
+
+def _sparse_float_full(n: int, m: int, r: np.ndarray, c: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Full matching of the rows, maximum weight, on candidate arcs (float exact)."""
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    # SciPy minimises and drops explicit zeros: costs strictly positive.
+    cost = (float(w.max()) + 1.0) - w
+    graph = sp.csr_matrix((cost, (r, c)), shape=(n, m))
+    rr, cc = min_weight_full_bipartite_matching(graph)
+    mate = np.full(n, -1, dtype=np.int64)
+    mate[rr] = cc
+    return mate
+
+
+def _row_duals(
+    T: np.ndarray, r: np.ndarray, c: np.ndarray, mate: np.ndarray, square: bool
+) -> np.ndarray:
+    """Row potentials U of an optimal matching on the arcs ``(r, c)``.
+
+    With column potentials ``V_j = T[owner(j), j] - U[owner(j)]``, the LP
+    dual constraints ``U_i + V_j >= T_ij`` on candidate arcs read
+    ``U_i >= U_owner(j) + T_ij - T_owner(j),j``: a longest-path problem on
+    rows, solved by vectorised label correcting. The result need not be exact
+    (iterations are capped): the caller repairs feasibility on the full matrix,
+    so any U gives a valid bound.
+    """
+    n, m = T.shape
+    owner = np.full(m, -1, dtype=np.int64)
+    owner[mate] = np.arange(n)
+    w = T[r, c]
+    o = owner[c]
+    if square:
+        base = np.zeros(n)
+    else:
+        # Unmatched columns keep V_j = 0, so U_i >= T_ij on arcs to them.
+        base = np.full(n, -np.inf)
+        free = o < 0
+        np.maximum.at(base, r[free], w[free])
+        matched_value = T[np.arange(n), mate]
+        base = np.where(np.isfinite(base), np.minimum(base, matched_value), matched_value)
+    sel = (o >= 0) & (o != r)
+    heads, tails = r[sel], o[sel]
+    gain = w[sel] - T[tails, c[sel]]
+    U = base.copy()
+    if heads.size == 0:
+        return U
+    order = np.argsort(heads, kind="stable")
+    heads, tails, gain = heads[order], tails[order], gain[order]
+    starts = np.flatnonzero(np.r_[True, heads[1:] != heads[:-1]])
+    targets = heads[starts]
+    for _ in range(4 * n + 10):
+        best = np.maximum.reduceat(U[tails] + gain, starts)
+        improved = best > U[targets]
+        if not improved.any():
+            break
+        U[targets[improved]] = best[improved]
+    return U
+
+
+def _candidates(
+    T: np.ndarray, safety: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arcs among the ~k best of their row or column, plus the known full matching."""
+    n = T.shape[0]
+    thr_r = _sample_threshold(T, _PRUNE_K, rng)
+    thr_c = _sample_threshold(T.T, _PRUNE_K, rng)
+    cand = (thr_r[:, None] <= T) | (thr_c[None, :] <= T)
+    if not np.isfinite(thr_r).all() or not np.isfinite(thr_c).all():
+        cand &= np.isfinite(T)
+    cand[np.arange(n), safety] = True
+    r, c = np.nonzero(cand)
+    return r.astype(np.int64), c.astype(np.int64)
+
+
+def _pruned_certified(
+    T: np.ndarray, safety: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """Solve on the best candidate arcs, prove optimality on the whole matrix.
+
+    Candidates are the ~k best scores of each row and each column plus a known
+    full matching (``safety``). After solving on them, LP duals (U, V) are
+    built and checked against every cell; violated cells join the candidates
+    and the solve repeats. When no cell is violated the duals prove the
+    matching optimal for the full matrix. Gives up (None) when the duals are
+    far off, which happens on very degenerate, tie-heavy matrices.
+    """
+    n, m = T.shape
+    square = n == m
+    info: dict[str, Any] = {"rounds": 0}
+    r, c = _candidates(T, safety, rng)
+    finite_max = float(np.max(np.abs(T[r, c])))
+    tol = 1e-9 * max(1.0, finite_max)
+    for round_ in range(_PRUNE_ROUNDS):
+        info["rounds"] = round_ + 1
+        info["arcs"] = int(r.size)
+        mate = _sparse_float_full(n, m, r, c, T[r, c])
+        U = _row_duals(T, r, c, mate, square)
+        V = np.zeros(m)
+        V[mate] = T[np.arange(n), mate] - U
+        slack = T - U[:, None]
+        slack -= V[None, :]
+        vr, vc = np.nonzero(slack > tol)
+        if vr.size == 0:
+            if not square and np.any(-tol > V):
+                # Rectangular: unmatched-capable columns need V >= 0 too.
+                return None, info
+            return mate, info
+        if vr.size > 4 * (n + m):
+            info["violations"] = int(vr.size)
+            return None, info
+        key = np.unique(np.concatenate([r * m + c, vr.astype(np.int64) * m + vc]))
+        r, c = key // m, key % m
+    return None, info
+
+
+def dense_full(T: np.ndarray, safety: np.ndarray | None, seed: int) -> tuple[np.ndarray, str]:
+    """Maximum-weight matching saturating the rows of ``T`` (rows <= columns).
+
+    ``T`` may hold ``-inf`` for forbidden cells; a full matching of the rows
+    must exist. ``safety`` is a known full matching (column per row) or None
+    when every cell is finite (then the diagonal is one).
+    """
+    n, m = T.shape
+    if n * m <= _SMALL_DENSE:
+        return _scipy_dense(T), "lsa"
+    mate = _row_max_certificate(T)
+    if mate is not None:
+        return mate, "row-max"
+    mate = _transport(T)
+    if mate is not None:
+        return mate, "transport"
+    if safety is None:
+        safety = np.arange(n, dtype=np.int64)
+    mate2, info = _pruned_certified(T, safety, np.random.default_rng(seed))
+    if mate2 is not None:
+        return mate2, "lsa-pruned"
+    logger.debug("pruned solve gave up (%s); dense solve", info)
+    return _scipy_dense(T), "lsa"
+
+
+# --------------------------------------------------------------------------
+# Sparse full matching: OR-Tools cost-scaling assignment on integer costs
+# --------------------------------------------------------------------------
+
+
+def _square_arcs(
+    n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Arcs of a square problem whose full matchings are those of the n rows (n <= m).
+
+    Returns ``(tails, heads, values, n_left)``. A rectangular problem gets,
+    whichever is smaller, dummy rows joined to every column, or one copy per
+    column (unmatched) plus one copy per row fed through the transposed arcs —
+    both exact and free of big-M costs.
+    """
+    extra = m - n
+    if extra == 0:
+        return r, c, values, n
+    if extra * m <= r.size + m:
+        tails = np.concatenate([r, n + np.repeat(np.arange(extra), m)])
+        heads = np.concatenate([c, np.tile(np.arange(m), extra)])
+        return tails, heads, np.concatenate([values, np.zeros(extra * m)]), m
+    # Left: rows, column copies; right: columns, row copies.
+    tails = np.concatenate([r, n + np.arange(m), n + c])
+    heads = np.concatenate([c, np.arange(m), m + r])
+    return tails, heads, np.concatenate([values, np.zeros(m + r.size)]), n + m
+
+
+def ortools_full(
+    n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, Scaling]:
+    """Maximum-weight matching saturating the smaller side, on arcs.
+
+    A full matching of the smaller side must exist. Returns matched
+    ``(rows, cols, scaling)``. OR-Tools' assignment wants a square problem
+    (see :func:`_square_arcs`); the integer scale is chosen on the real arcs'
+    values only.
+    """
+    if n > m:
+        cc, rr, scaling = ortools_full(m, n, c, r, values)
+        return rr, cc, scaling
+    module = _ortools.linear_sum_assignment()
+    tails, heads, vals, n_left = _square_arcs(n, m, r, c, values)
+    scaling = integer_scale(values, limit=_ortools.lsa_cost_limit(n_left))
+    solver = module.SimpleLinearSumAssignment()
+    solver.add_arcs_with_cost(
+        tails.astype(np.int64), heads.astype(np.int64), to_cost(vals, scaling)
+    )
+    status = solver.solve()
+    if status != solver.OPTIMAL:
+        raise SolverError(
+            f"the assignment solver stopped with status {status.name} on a problem that has "
+            f"a full matching; this should not happen. Fix: report it with the input, or pass "
+            f"a dense matrix."
+        )
+    mate = np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64, count=n)
+    return np.arange(n, dtype=np.int64), mate, scaling
+
+
+# --------------------------------------------------------------------------
+# Cardinality-first, total-second solve
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Solved:
+    """Pairs of a lexicographic (cardinality, total) optimum and how they were found."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    method: str
+    scaling: Scaling | None = None  # None on the floating-point paths
+
+
+def empty() -> Solved:
+    """No pairs."""
+    return Solved(np.empty(0, np.int64), np.empty(0, np.int64), "empty")
+
+
+def _block_safety(
+    mate_hint: np.ndarray, R: np.ndarray, C: np.ndarray, shape: tuple[int, int], transpose: bool
+) -> np.ndarray:
+    """The maximum matching restricted to block ``(R, C)``: full on its smaller side."""
+    n, m = shape
+    pos_r = np.full(n, -1, np.int64)
+    pos_r[R] = np.arange(R.size)
+    pos_c = np.full(m, -1, np.int64)
+    pos_c[C] = np.arange(C.size)
+    rr = np.flatnonzero((mate_hint >= 0) & (pos_r >= 0))
+    rr = rr[pos_c[mate_hint[rr]] >= 0]
+    br, bc = pos_r[rr], pos_c[mate_hint[rr]]
+    if transpose:
+        br, bc = bc, br
+    safety = np.full(C.size if transpose else R.size, -1, np.int64)
+    safety[br] = bc
+    if np.any(safety < 0):
+        raise SolverError("internal: block without a full matching (please report)")
+    return safety
+
+
+def solve_dense(T: np.ndarray, seed: int) -> Solved:
+    """Lexicographic (cardinality, total) optimum of a dense matrix (-inf = forbidden)."""
+    n, m = T.shape
+    finite = np.isfinite(T)
+    all_allowed = bool(finite.all())
+    if all_allowed:
+        blocks = [(np.arange(n), np.arange(m))]
+        mate_hint: np.ndarray | None = None
+    else:
+        r, c = np.nonzero(finite)
+        r, c = r.astype(np.int64), c.astype(np.int64)
+        mate_hint = max_matching(n, m, r, c)
+        k = int(np.sum(mate_hint >= 0))
+        if k == 0:
+            return empty()
+        blocks = (
+            [(np.arange(n), np.arange(m))] if k == min(n, m) else dm_blocks(n, m, r, c, mate_hint)
+        )
+    rows_out, cols_out, methods = [], [], []
+    for R, C in blocks:
+        whole = R.size == n and C.size == m
+        sub = T if whole else T[np.ix_(R, C)]
+        transpose = R.size > C.size
+        block = sub.T if transpose else sub
+        safety = None
+        if mate_hint is not None:
+            safety = _block_safety(mate_hint, R, C, (n, m), transpose)
+        mate, method = dense_full(
+            np.ascontiguousarray(block) if transpose else block, safety, seed
+        )
+        brows = np.arange(block.shape[0])
+        if transpose:
+            brows, mate = mate, brows
+        rows_out.append(R[brows])
+        cols_out.append(C[mate])
+        methods.append(method)
+    rows = np.concatenate(rows_out) if rows_out else np.empty(0, np.int64)
+    cols = np.concatenate(cols_out) if cols_out else np.empty(0, np.int64)
+    method = "+".join(dict.fromkeys(methods)) or "empty"
+    if len(blocks) > 1 or not all_allowed:
+        method = f"dm:{method}" if len(blocks) > 1 else method
+    return Solved(rows, cols, method)
+
+
+def solve_sparse(n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarray) -> Solved:
+    """Lexicographic (cardinality, total) optimum on candidate arcs."""
+    mate = max_matching(n, m, r, c)
+    k = int(np.sum(mate >= 0))
+    if k == 0:
+        return empty()
+    blocks = [(np.arange(n), np.arange(m))] if k == min(n, m) else dm_blocks(n, m, r, c, mate)
+    rows_out, cols_out, scalings = [], [], []
+    for R, C in blocks:
+        pos_r = np.full(n, -1, np.int64)
+        pos_r[R] = np.arange(R.size)
+        pos_c = np.full(m, -1, np.int64)
+        pos_c[C] = np.arange(C.size)
+        keep = (pos_r[r] >= 0) & (pos_c[c] >= 0)
+        br, bc, scaling = ortools_full(
+            R.size, C.size, pos_r[r[keep]], pos_c[c[keep]], values[keep]
+        )
+        rows_out.append(R[br])
+        cols_out.append(C[bc])
+        scalings.append(scaling)
+    method = "lsa-ortools" if len(blocks) == 1 else "dm:lsa-ortools"
+    return Solved(
+        np.concatenate(rows_out), np.concatenate(cols_out), method, Scaling.combine(scalings)
+    )
+
+
+def bottleneck(
+    n: int,
+    m: int,
+    r: np.ndarray,
+    c: np.ndarray,
+    s: np.ndarray,
+    target: int,
+    count: Callable[[np.ndarray, np.ndarray], int],
+) -> float:
+    """Largest threshold t such that the arcs with score >= t still reach ``target``.
+
+    ``count(rows, cols)`` returns the best cardinality on a set of arcs; it
+    grows as the threshold drops, so a binary search over the distinct scores
+    finds the bottleneck with O(log E) cardinality checks.
+    """
+    order = np.argsort(-s, kind="stable")
+    sorted_s = s[order]
+    distinct = np.unique(sorted_s)[::-1]  # descending
+    lo, hi = 0, distinct.size - 1  # answer index in [lo, hi]; hi always works
+    while lo < hi:
+        mid = (lo + hi) // 2
+        p = int(np.searchsorted(-sorted_s, -distinct[mid], side="right"))
+        sel = order[:p]
+        if count(r[sel], c[sel]) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(distinct[lo])
+
+
+def matching_threshold(
+    n: int, m: int, r: np.ndarray, c: np.ndarray, s: np.ndarray
+) -> float | None:
+    """Largest score threshold keeping the maximum matching size on arcs; None when it is 0."""
+    target = int(np.sum(max_matching(n, m, r, c) >= 0))
+    if target == 0:
+        return None
+    return bottleneck(
+        n, m, r, c, s, target, lambda rr, cc: int(np.sum(max_matching(n, m, rr, cc) >= 0))
+    )
+
+
+def fair_threshold(problem: ScoreProblem) -> float | None:
+    """``objective="fair"``: the bottleneck threshold of a one-to-one problem."""
+    n, m = problem.shape
+    r, c, s = problem.arcs()
+    return matching_threshold(n, m, r, c, s)
+
+
+def solve_problem(
+    problem: ScoreProblem, weights: np.ndarray | None, threshold: float | None, seed: int
+) -> Solved:
+    """Most pairs, then the best weighted total, using only scores >= ``threshold``."""
+    n, m = problem.shape
+    if problem.is_sparse:
+        r, c, s = problem.arcs()
+        if threshold is not None:
+            keep = s >= threshold
+            r, c, s = r[keep], c[keep], s[keep]
+        values = s * weights[c] if weights is not None else s
+        return solve_sparse(n, m, r, c, values)
+    assert problem.dense is not None
+    T = problem.dense
+    if weights is not None:
+        T = T * weights[None, :]
+    forbid = None if problem.mask is None else ~problem.mask
+    if threshold is not None:
+        low = problem.dense < threshold
+        forbid = low if forbid is None else (forbid | low)
+    if forbid is not None and forbid.any():
+        T = np.where(forbid, -np.inf, T)
+    return solve_dense(T, seed)
+
+
+def _pair_scores(problem: ScoreProblem, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The input scores of the chosen pairs."""
+    if problem.dense is not None:
+        return problem.dense[rows, cols].astype(np.float64)
+    # Candidate arcs are sorted by (row, col): look the pairs up by key.
+    m = problem.shape[1]
+    assert problem.arc_rows is not None and problem.arc_cols is not None
+    assert problem.arc_scores is not None
+    keys = problem.arc_rows * m + problem.arc_cols
+    return problem.arc_scores[np.searchsorted(keys, rows * m + cols)]
+
+
+def finish(
+    problem: ScoreProblem,
+    solved: Solved,
+    *,
+    weights: np.ndarray | None,
+    started: float,
+    seed: int,
+    options: dict[str, Any],
+    status: Status = "optimal",
+    bound: float | None = None,
+    sort_by: str = "col",
+) -> MatchingResult:
+    """The :class:`MatchingResult` of the pairs ``solved``, objective recomputed from the input.
+
+    ``bound`` is used only when ``status`` is not optimal (an optimal result is
+    its own bound); ``solved.scaling`` records the integer grid, if any.
+    """
+    rows = np.asarray(solved.rows, dtype=np.int64)
+    cols = np.asarray(solved.cols, dtype=np.int64)
+    scaling = solved.scaling
+    order = np.lexsort((rows, cols)) if sort_by == "col" else np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    raw = _pair_scores(problem, rows, cols)
+    values = raw * weights[cols] if weights is not None else raw
+    objective = float(np.sum(values, dtype=np.float64))
+    return MatchingResult(
+        rows=rows,
+        cols=cols,
+        objective=objective,
+        status=status,
+        bound=objective if status == "optimal" else bound,
+        wall_time=time.perf_counter() - started,
+        method=solved.method,
+        seed=seed,
+        options=dict(options),
+        min_score=float(raw.min()) if raw.size else None,
+        scale=None if scaling is None else float(scaling.scale),
+        tolerance=0.0 if scaling is None else scaling.tolerance(rows.size),
+    )

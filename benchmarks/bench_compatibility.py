@@ -12,9 +12,10 @@ matrices would need.
     python benchmarks/bench_compatibility.py            # full: 5000 x 5000, sparse 20000 x 20000
     python benchmarks/bench_compatibility.py --quick    # 2000 x 2000, sparse 5000 x 5000
 
-Run from the repository root with ``PYTHONPATH=src``. BLAS is limited to one
+Run with the package installed (or ``PYTHONPATH=src``). BLAS is limited to one
 thread when threadpoolctl is installed (small products are faster and less
-noisy single-threaded on small machines); the output says which.
+noisy single-threaded on small machines); the output says which. ``--json PATH``
+writes both tables as JSON (default ``benchmarks/results/bench_compatibility.json``).
 """
 
 from __future__ import annotations
@@ -22,21 +23,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import importlib.util
 import platform
 import statistics
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("pairwise") is None:  # run from a checkout without PYTHONPATH=src
-    sys.path.insert(0, str(ROOT / "src"))
+import common
 
 from pairwise.compatibility import default_model  # noqa: E402
 from pairwise.roster import load_roster  # noqa: E402
@@ -155,15 +151,6 @@ def baseline_read(n_rows: int, n_cols: int, repeat: int = 9) -> float:
     return best
 
 
-def limit_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return "BLAS threads: not limited (threadpoolctl not installed)"
-    threadpool_limits(1)
-    return "BLAS threads: limited to 1 via threadpoolctl"
-
-
 # ---------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------
@@ -226,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sparse-n", type=int, default=None, help="sparse size (20000 / 5000)")
     parser.add_argument("--k", type=int, default=50, help="candidates kept per mentee")
     parser.add_argument("--repeat", type=int, default=None, help="timed dense runs (5 / 3)")
+    common.add_json_option(parser, __file__)
     args = parser.parse_args(argv)
 
     n = args.n or (2000 if args.quick else 5000)
     n_sparse = args.sparse_n or (5000 if args.quick else 20000)
     repeat = args.repeat or (3 if args.quick else 5)
-    threads = limit_threads()
+    threads = common.limit_blas_threads()
 
     print("pairwise compatibility benchmark")
     print(
@@ -266,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("ratio = best build time / best time of a.sum() on a preallocated n x n float64 array;")
     print("peak MB = tracemalloc peak of a second sparse build (rosters excluded).")
+    settings = {"profile": "quick" if args.quick else "full", "repeat": repeat, "at": str(AT)}
+    settings["target_ratio"] = TARGET_RATIO
+    common.write_json(args.json, {"dense": [d], "sparse": [s]}, settings=settings)
     return 0
 
 

@@ -31,16 +31,13 @@ per unit); the table also shows the measured wall-clock time.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 import time
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
+import common
 from pairwise.checks import violations
 from pairwise.errors import SolverError
 from pairwise.solvers.groups import learning_groups
@@ -56,7 +53,7 @@ FUNCTIONS = [
     "Product",
 ]
 FUNCTION_SHARE = [0.30, 0.20, 0.15, 0.10, 0.07, 0.08, 0.04, 0.06]
-RULES = {
+RULES: dict[str, Any] = {
     "min_distinct": {"function": 3},
     "max_count": {"function": 3},
     "no_isolation": ["gender"],
@@ -144,33 +141,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 s and 30 s runs, no baseline")
     parser.add_argument("--baseline", action="store_true", help="also run the CP-SAT baseline")
     parser.add_argument("--seed", type=int, default=0, help="organisation and solver seed")
+    common.add_json_option(parser, __file__)
     args = parser.parse_args(argv)
     limits = [10.0, 30.0] if args.quick else [10.0, 60.0]
     with_baseline = args.baseline or not args.quick
 
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limiter: contextlib.AbstractContextManager = threadpool_limits(limits=1)
-        blas = "BLAS limited to 1 thread (threadpoolctl)"
-    except ImportError:  # pragma: no cover - optional
-        limiter = contextlib.nullcontext()
-        blas = "BLAS threads not limited (threadpoolctl missing)"
-
+    blas = common.limit_blas_threads()
     fit, allowed, attrs = organisation(seed=args.seed)
     print(
         f"learning_groups: {fit.shape[0]} leaders × {fit.shape[1]} protégés, "
         f"allowed density {allowed.mean():.2f}, groups 5-7; {blas}"
     )
     print("rules: min_distinct function=3, max_count function=3, no_isolation gender")
-    with limiter:
-        rows = [
-            run(fit, allowed, attrs, method="heuristic", time_limit=t, seed=args.seed)
-            for t in limits
-        ]
-        if with_baseline:
-            for t in limits:
-                rows.append(run(fit, allowed, attrs, method="exact", time_limit=t, seed=args.seed))
+    rows = [
+        run(fit, allowed, attrs, method="heuristic", time_limit=t, seed=args.seed) for t in limits
+    ]
+    if with_baseline:
+        for t in limits:
+            rows.append(run(fit, allowed, attrs, method="exact", time_limit=t, seed=args.seed))
 
     header = (
         f"{'method':<10} {'limit':>6} {'wall s':>7} {'1st feas s':>10} {'placed':>6} "
@@ -218,6 +206,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"at {t:.0f} s: pairwise / cp-sat objective = {ratio:.3f}; placed "
                 f"{mine['placed']} vs {base['placed']}"
             )
+    settings = {
+        "profile": "quick" if args.quick else "full",
+        "seed": args.seed,
+        "leaders": fit.shape[0],
+        "proteges": fit.shape[1],
+        "allowed_density": float(allowed.mean()),
+        "rules": RULES,
+        "rule_free_optimum": free_opt,
+    }
+    common.write_json(args.json, {"runs": rows}, settings=settings)
     return 0
 
 

@@ -27,47 +27,19 @@ script warms it up before timing). ``--no-numba`` measures the numpy kernel.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from pairwise.solvers import mdgp  # noqa: E402
-from pairwise.solvers.mdgp import diverse_grouping  # noqa: E402
+import common
+from pairwise._benchdata import load_mdgplib, mdgplib_known_values
+from pairwise.solvers import mdgp
+from pairwise.solvers.mdgp import diverse_grouping
 
 TIME_LIMITS = {120: 3.0, 240: 20.0, 480: 120.0}
 SETS = ("RanReal", "RanInt", "Geo")
-
-
-def data_dir() -> Path | None:
-    env = os.environ.get("PAIRWISE_DATA_DIR")
-    base = Path(env) if env else ROOT.parent / "shared" / "data"
-    return base if (base / "mdgplib" / "known_values.csv").is_file() else None
-
-
-def load_instance(path: Path) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    with path.open() as fh:
-        head = fh.readline().split()
-        n, m = int(head[0]), int(head[1])
-        bounds = np.array(head[3 : 3 + 2 * m], dtype=np.int64)
-        body = np.loadtxt(fh, ndmin=2)
-    d = np.zeros((n, n))
-    i, j = body[:, 0].astype(int), body[:, 1].astype(int)
-    d[i, j] = body[:, 2]
-    d[j, i] = body[:, 2]
-    return d, m, bounds[0::2], bounds[1::2]
-
-
-def known_values(base: Path) -> dict[str, dict[str, str]]:
-    with (base / "mdgplib" / "known_values.csv").open() as fh:
-        return {row["instance"]: row for row in csv.DictReader(fh)}
 
 
 def descent_baseline(
@@ -132,12 +104,12 @@ def cpsat_baseline(
     solver, status = solve_cp(model, time_limit=time_limit, seed=0)
     if status not in (cp.OPTIMAL, cp.FEASIBLE):
         return float("nan"), time.perf_counter() - t0
-    labels = np.array([max(range(k), key=lambda g, i=i: solver.value(x[i][g])) for i in range(n)])
+    labels = np.array([int(np.argmax([solver.value(v) for v in x[i]])) for i in range(n)])
     return mdgp._grouping_objective(d, labels), time.perf_counter() - t0
 
 
 def choose(args: argparse.Namespace, base: Path) -> list[str]:
-    known = known_values(base)
+    known = mdgplib_known_values(base)
     available = [
         name
         for name, row in known.items()
@@ -161,7 +133,7 @@ def choose(args: argparse.Namespace, base: Path) -> list[str]:
     return [p for p in picks if p in available]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     profile = parser.add_mutually_exclusive_group()
     profile.add_argument("--quick", action="store_true", help="small profile (default)")
@@ -171,74 +143,121 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-numba", action="store_true", help="force the numpy kernel")
     parser.add_argument("--cpsat", action="store_true", help="CP-SAT baseline on n = 120")
-    args = parser.parse_args()
-    base = data_dir()
+    common.add_json_option(parser, __file__)
+    return parser.parse_args()
+
+
+def prepare_kernel(no_numba: bool) -> str:
+    """Choose the search kernel and pay its one-off loading cost; its name."""
+    if no_numba:
+        mdgp._COMPILED["kernel"] = None
+    kernel = mdgp._compiled_kernel()
+    # Loading numba and its cached kernel takes 1-2 s once per process; pay it before timing.
+    warm = np.random.default_rng(0).random((30, 30))
+    diverse_grouping(warm + warm.T, 3, min_size=10, max_size=10, max_iterations=50)
+    return "numba" if kernel is not None else "numpy"
+
+
+HEADER = (
+    f"{'instance':<22}{'T(s)':>6}{'objective':>14}{'TPSDP best':>14}{'gap %':>8}"
+    f"{'descent':>14}{'ours/desc':>10}{'ours/cpsat':>11}{'steps':>10}"
+)
+
+
+def run_instance(name: str, row: dict[str, str], base: Path, args, cpsat: bool) -> dict:
+    """Solve one instance with its time limit, run the baselines, print and return the row."""
+    n = int(row["n"])
+    d, m, lower, upper = load_mdgplib(base / row["instance_file"])
+    limit = TIME_LIMITS[n] * args.time_scale
+    res = diverse_grouping(d, m, min_size=lower, max_size=upper, time_limit=limit, seed=args.seed)
+    sizes = np.bincount(res.labels, minlength=m)
+    assert np.all(sizes >= lower) and np.all(sizes <= upper), name
+    best = float(row["value"])
+    gap = 100.0 * (best - res.objective) / best
+    base_obj, _ = descent_baseline(d, lower, upper, args.seed)
+    cp_obj, cp_text = None, ""
+    if cpsat and n == 120:
+        cp_obj, _ = cpsat_baseline(d, lower, upper, limit)
+        cp_text = f"{res.objective / cp_obj:.3f}" if np.isfinite(cp_obj) else "no sol"
+    steps = res.options.get("iterations", 0)
+    print(
+        f"{name:<22}{limit:>6.0f}{res.objective:>14.2f}{best:>14.2f}{gap:>8.3f}"
+        f"{base_obj:>14.2f}{res.objective / base_obj:>10.3f}{cp_text:>11}"
+        f"{steps:>10}",
+        flush=True,
+    )
+    return {
+        "instance": name,
+        "set": row["set"],
+        "n": n,
+        "time_limit_s": limit,
+        "objective": res.objective,
+        "tpsdp_best": best,
+        "gap_percent": gap,
+        "descent": base_obj,
+        "ours_over_descent": res.objective / base_obj,
+        "cpsat": cp_obj,
+        "steps": steps,
+    }
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Print and return the mean and max gap per (set, n) and per n."""
+    print()
+    print(f"{'set':<10}{'n':>6}{'instances':>11}{'mean gap %':>12}{'max gap %':>11}")
+    gaps: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for r in rows:
+        gaps[(r["set"], r["n"])].append(r["gap_percent"])
+    per_n: dict[int, list[float]] = defaultdict(list)
+    groups: list[tuple[str, int, list[float]]] = []
+    for (s, n), values in sorted(gaps.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        per_n[n].extend(values)
+        groups.append((s, n, values))
+    groups += [("all", n, values) for n, values in sorted(per_n.items())]
+    summary = []
+    for s, n, values in groups:
+        print(f"{s:<10}{n:>6}{len(values):>11}{np.mean(values):>12.3f}{np.max(values):>11.3f}")
+        summary.append(
+            {
+                "set": s,
+                "n": n,
+                "instances": len(values),
+                "mean_gap_percent": float(np.mean(values)),
+                "max_gap_percent": float(np.max(values)),
+            }
+        )
+    return summary
+
+
+def main() -> None:
+    args = parse_args()
+    base = common.data_dir("mdgplib/known_values.csv")
     if base is None:
         print(
             "MDGPLIB not found (set PAIRWISE_DATA_DIR or place shared/data beside the repo); skipping."
         )
         return
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-        print("BLAS threads limited to 1 (threadpoolctl).")
-    except ImportError:
-        print("threadpoolctl not installed: BLAS threads not limited.")
-    if args.no_numba:
-        mdgp._COMPILED["kernel"] = None
-    kernel = mdgp._compiled_kernel()
-    backend = "numba" if kernel is not None else "numpy"
-    # Loading numba and its cached kernel takes 1-2 s once per process; pay it before timing.
-    warm = np.random.default_rng(0).random((30, 30))
-    diverse_grouping(warm + warm.T, 3, min_size=10, max_size=10, max_iterations=50)
+    print(common.limit_blas_threads())
+    backend = prepare_kernel(args.no_numba)
     print(f"kernel: {backend}; time limits: {TIME_LIMITS} x {args.time_scale}")
-    known = known_values(base)
+    known = mdgplib_known_values(base)
     names = choose(args, base)
     cpsat = args.cpsat or not (args.full or args.instances)
-    header = (
-        f"{'instance':<22}{'T(s)':>6}{'objective':>14}{'TPSDP best':>14}{'gap %':>8}"
-        f"{'descent':>14}{'ours/desc':>10}{'ours/cpsat':>11}{'steps':>10}"
-    )
-    print(header)
-    print("-" * len(header))
-    gaps: dict[tuple[str, int], list[float]] = defaultdict(list)
-    ratios: list[float] = []
-    for name in names:
-        row = known[name]
-        n = int(row["n"])
-        d, m, lower, upper = load_instance(base / row["instance_file"])
-        limit = TIME_LIMITS[n] * args.time_scale
-        res = diverse_grouping(
-            d, m, min_size=lower, max_size=upper, time_limit=limit, seed=args.seed
-        )
-        sizes = np.bincount(res.labels, minlength=m)
-        assert np.all(sizes >= lower) and np.all(sizes <= upper), name
-        best = float(row["value"])
-        gap = 100.0 * (best - res.objective) / best
-        gaps[(row["set"], n)].append(gap)
-        base_obj, _ = descent_baseline(d, lower, upper, args.seed)
-        ratios.append(res.objective / base_obj)
-        cp_text = ""
-        if cpsat and n == 120:
-            cp_obj, _ = cpsat_baseline(d, lower, upper, limit)
-            cp_text = f"{res.objective / cp_obj:.3f}" if np.isfinite(cp_obj) else "no sol"
-        print(
-            f"{name:<22}{limit:>6.0f}{res.objective:>14.2f}{best:>14.2f}{gap:>8.3f}"
-            f"{base_obj:>14.2f}{res.objective / base_obj:>10.3f}{cp_text:>11}"
-            f"{res.options.get('iterations', 0):>10}",
-            flush=True,
-        )
-    print()
-    print(f"{'set':<10}{'n':>6}{'instances':>11}{'mean gap %':>12}{'max gap %':>11}")
-    per_n: dict[int, list[float]] = defaultdict(list)
-    for (s, n), values in sorted(gaps.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        per_n[n].extend(values)
-        print(f"{s:<10}{n:>6}{len(values):>11}{np.mean(values):>12.3f}{np.max(values):>11.3f}")
-    for n, values in sorted(per_n.items()):
-        print(f"{'all':<10}{n:>6}{len(values):>11}{np.mean(values):>12.3f}{np.max(values):>11.3f}")
+    print(HEADER)
+    print("-" * len(HEADER))
+    rows = [run_instance(name, known[name], base, args, cpsat) for name in names]
+    summary = summarise(rows)
+    ratios = [r["ours_over_descent"] for r in rows]
     if ratios:
         print(f"\nmean objective ratio ours / descent baseline: {np.mean(ratios):.4f}")
+    settings = {
+        "kernel": backend,
+        "time_limits_s": TIME_LIMITS,
+        "time_scale": args.time_scale,
+        "seed": args.seed,
+        "cpsat": cpsat,
+    }
+    common.write_json(args.json, {"instances": rows, "summary": summary}, settings=settings)
 
 
 if __name__ == "__main__":

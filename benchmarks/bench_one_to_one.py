@@ -11,8 +11,9 @@ a baseline that stalls is stopped at ``--timeout`` and peak memory is per run.
     python benchmarks/bench_one_to_one.py                # n = 500..5000 dense, 100,000 sparse
     python benchmarks/bench_one_to_one.py --only sparse --sparse-n 100000
 
-BLAS is limited to one thread (threadpoolctl) in every process: on small
-shared machines a second BLAS thread only adds noise.
+BLAS is limited to one thread (threadpoolctl, when installed) in every process: on small
+shared machines a second BLAS thread only adds noise. ``--json PATH`` writes the tables as
+JSON (default ``benchmarks/results/bench_one_to_one.json``).
 """
 
 from __future__ import annotations
@@ -20,28 +21,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing as mp
-import os
 import resource
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-
-def _limit_threads() -> None:
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - optional bench dependency
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-
+import common
 
 # ---------------------------------------------------------------- instances
 
@@ -101,7 +89,7 @@ def sparse_instance(n: int, k: int, kind: str, seed: int = 0) -> sp.csr_matrix:
 
 
 def _child(fn: Callable[..., Any], args: tuple, queue: Any) -> None:
-    _limit_threads()
+    common.limit_blas_threads()
     try:
         make, margs = args
         # Warm up (imports, first-call set-up) on a small instance of the same kind.
@@ -176,7 +164,7 @@ def ortools_sparse(S: sp.csr_matrix) -> tuple[float, int, str]:
 # ---------------------------------------------------------------- main
 
 
-def bench_dense(sizes: list[int], kinds: list[str], timeout: float) -> list[tuple]:
+def bench_dense(sizes: list[int], kinds: list[str], timeout: float) -> list[dict]:
     print("\nDense one_to_one vs scipy.optimize.linear_sum_assignment (n x n)")
     head = f"{'n':>6} {'scores':<12} {'ours s':>8} {'scipy s':>8} {'ratio':>6}  agree  method"
     print(head)
@@ -199,11 +187,21 @@ def bench_dense(sizes: list[int], kinds: list[str], timeout: float) -> list[tupl
                 f"{'yes' if agree else 'NO':<5}  {method}",
                 flush=True,
             )
-            rows.append((n, kind, a["time"], b["time"], ratio, agree))
+            rows.append(
+                {
+                    "n": n,
+                    "scores": kind,
+                    "ours_s": a["time"],
+                    "scipy_s": b["time"],
+                    "ratio": ratio,
+                    "agree": agree,
+                    "method": method,
+                }
+            )
     return rows
 
 
-def bench_sparse(n: int, k: int, kinds: list[str], timeout: float) -> list[tuple]:
+def bench_sparse(n: int, k: int, kinds: list[str], timeout: float) -> list[dict]:
     print(f"\nSparse one_to_one, {n:,} x {n:,}, {k} candidates per mentee")
     head = (
         f"{'scores':<10} {'ours s':>8} {'ortools s':>9} {'scipy s':>8} {'vs best':>7}  agree  "
@@ -232,7 +230,20 @@ def bench_sparse(n: int, k: int, kinds: list[str], timeout: float) -> list[tuple
             f"{'yes' if agree else 'NO':<5}  {a.get('peak', 0):>7.0f}  {method}",
             flush=True,
         )
-        rows.append((kind, a["time"], o["time"], s["time"], ratio, agree))
+        rows.append(
+            {
+                "n": n,
+                "k": k,
+                "scores": kind,
+                "ours_s": a["time"],
+                "ortools_s": o["time"],
+                "scipy_s": s["time"],
+                "vs_faster": ratio,
+                "agree": agree,
+                "peak_mb": a.get("peak"),
+                "method": method,
+            }
+        )
     return rows
 
 
@@ -243,24 +254,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sparse-n", type=int, default=None)
     p.add_argument("--k", type=int, default=50, help="candidates per mentee (sparse)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per solver run")
+    common.add_json_option(p, __file__)
     args = p.parse_args(argv)
     sizes = [500, 1000, 2000] if args.quick else [500, 1000, 2000, 5000]
     sparse_n = args.sparse_n or (20_000 if args.quick else 100_000)
     timeout = args.timeout or (60.0 if args.quick else 300.0)
-    print("BLAS threads limited to 1 in every run (threadpoolctl).")
+    print(f"{common.limit_blas_threads()}, in every run")
     print(f"profile: {'quick' if args.quick else 'full'}; timeout {timeout:.0f} s per run")
+    tables: dict[str, list[dict]] = {}
     if args.only in (None, "dense"):
         rows = bench_dense(sizes, ["uniform", "int0-10", "categorical", "cat-product"], timeout)
-        big = [r for r in rows if r[0] >= 2000]
+        tables["dense"] = rows
+        big = [r for r in rows if r["n"] >= 2000]
         if big:
-            worst = max(r[4] for r in big)
+            worst = max(r["ratio"] for r in big)
             print(f"worst ratio at n >= 2000: {worst:.2f} (target <= 1.00)")
     if args.only in (None, "sparse"):
         rows = bench_sparse(
             sparse_n, args.k, ["uniform", "quarter", "rank", "features", "grouped"], timeout
         )
-        worst = max(r[4] for r in rows)
+        tables["sparse"] = rows
+        worst = max(r["vs_faster"] for r in rows)
         print(f"worst time vs the faster baseline: {worst:.2f}x (target <= 2.00)")
+    settings = {
+        "profile": "quick" if args.quick else "full",
+        "timeout_s": timeout,
+        "dense_n": sizes,
+        "sparse_n": sparse_n,
+        "k": args.k,
+    }
+    common.write_json(args.json, tables, settings=settings)
     return 0
 
 

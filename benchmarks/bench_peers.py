@@ -8,19 +8,18 @@ is known.
     python benchmarks/bench_peers.py --quick      # exact up to 200 people, fast up to 2,000
     python benchmarks/bench_peers.py              # exact up to 300, fast up to 5,000
 
-BLAS is limited to one thread (threadpoolctl).
+BLAS is limited to one thread (threadpoolctl, when installed); ``--json PATH`` writes the
+table as JSON (default ``benchmarks/results/bench_peers.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import common
 
 
 def pool(n: int, kind: str, seed: int = 0) -> np.ndarray:
@@ -41,14 +40,9 @@ def pool(n: int, kind: str, seed: int = 0) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    common.add_json_option(p, __file__)
     args = p.parse_args(argv)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-        print("BLAS threads limited to 1 (threadpoolctl).")
-    except ImportError:  # pragma: no cover
-        pass
+    print(common.limit_blas_threads())
     from pairwise.solvers import peers
 
     # Warm up both methods (imports, first calls) before timing anything.
@@ -69,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     print("-" * len(head))
     gaps = []
+    rows: list[dict] = []
     for n in exact_sizes + fast_sizes:
         for kind in kinds:
             S = pool(n, kind)
@@ -98,9 +93,24 @@ def main(argv: list[str] | None = None) -> int:
                 f"{gap_bound:>12}  {fast.status}",
                 flush=True,
             )
+            rows.append(
+                {
+                    "n": n,
+                    "scores": kind,
+                    "exact_s": exact_t,
+                    "fast_s": fast_t,
+                    "exact_objective": exact_obj,
+                    "fast_objective": fast.objective,
+                    "gap_to_exact": None if exact_obj is None else gaps[-1],
+                    "gap_to_bound": fast.gap,
+                    "status": fast.status,
+                }
+            )
     if gaps:
         print(f"largest fast-method gap to the exact optimum: {max(gaps):.3%}")
     print(f"exact method is used automatically while n x pairs <= {peers.EXACT_WORK:,}")
+    settings = {"profile": "quick" if args.quick else "full", "exact_work": peers.EXACT_WORK}
+    common.write_json(args.json, {"peers": rows}, settings=settings)
     return 0
 
 

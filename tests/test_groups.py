@@ -148,7 +148,6 @@ def test_heuristic_matches_brute_force(instance):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_heuristic_close_to_exact_on_medium_instances(seed):
     fit, allowed, attrs = organisation(12, 74, seed)
     exact = learning_groups(

@@ -46,10 +46,9 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> escape_formulas(pd.DataFrame({"id": ["=1+1", "ok"], "score": [-0.5, 1.0]}))
-         id  score
-    0  '=1+1   -0.5
-    1    ok    1.0
+    >>> out = escape_formulas(pd.DataFrame({"id": ["=1+1", "ok"], "score": [-0.5, 1.0]}))
+    >>> out["id"].tolist(), out["score"].tolist()
+    (["'=1+1", 'ok'], [-0.5, 1.0])
     """
     out = frame.copy()
     for name in out.columns:

@@ -75,7 +75,7 @@ def cpsat_baseline(
     d: np.ndarray, lower: np.ndarray, upper: np.ndarray, time_limit: float
 ) -> tuple[float, float]:
     """A direct CP-SAT model with the same time limit; (objective or nan, seconds)."""
-    from pairwise.solvers._ortools import cp_model, int_scale, solve_cp
+    from pairwise.solvers._ortools import cp_model, integer_scale, solve_cp
 
     t0 = time.perf_counter()
     cp = cp_model()
@@ -88,7 +88,7 @@ def cpsat_baseline(
         size = sum(x[i][g] for i in range(n))
         model.add(size >= int(lower[g]))
         model.add(size <= int(upper[g]))
-    scale = int_scale(d, terms=n * n)
+    scale = integer_scale(d, limit=2.0**52, terms=n * n, max_peak=2.0**21).scale
     terms = []
     for i in range(n):
         for j in range(i + 1, n):

@@ -148,11 +148,11 @@ def scipy_sparse(S: sp.csr_matrix) -> tuple[float, int, str]:
 def ortools_sparse(S: sp.csr_matrix) -> tuple[float, int, str]:
     from ortools.graph.python import linear_sum_assignment
 
-    from pairwise.solvers.assignment import _integer_scale
+    from pairwise.solvers._ortools import integer_scale
 
     coo = S.tocoo()
     n = S.shape[0]
-    scale, _ = _integer_scale(coo.data, 2**60 // (n + 1) ** 2)
+    scale = integer_scale(coo.data, limit=2**60 // (n + 1) ** 2).scale
     a = linear_sum_assignment.SimpleLinearSumAssignment()
     a.add_arcs_with_cost(coo.row, coo.col, -np.rint(coo.data * scale).astype(np.int64))
     if a.solve() != a.OPTIMAL:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("pairwise") is None:  # run from a checkout without PYTHONPATH=src
     sys.path.insert(0, str(ROOT / "src"))
 
-from pairwise.compatibility import default_model  # noqa: E402
+from pairwise.config import default_model  # noqa: E402
 from pairwise.roster import load_roster  # noqa: E402
 
 TARGET_RATIO = 40.0

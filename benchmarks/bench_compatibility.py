@@ -33,9 +33,8 @@ import numpy as np
 import pandas as pd
 
 import common
-
-from pairwise.compatibility import default_model  # noqa: E402
-from pairwise.roster import load_roster  # noqa: E402
+from pairwise.config import default_model
+from pairwise.roster import load_roster
 
 TARGET_RATIO = 40.0
 AT = dt.date(2025, 3, 1)

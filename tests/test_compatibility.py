@@ -15,14 +15,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairwise import compatibility, criteria
-from pairwise.compatibility import (
-    Compatibility,
-    CompatibilityModel,
-    Explanation,
-    default_model,
-    default_peer_model,
-)
+from pairwise import _terms, _topk
+from pairwise.compatibility import Compatibility, CompatibilityModel, Explanation
+from pairwise.config import default_model, default_peer_model
 from pairwise.criteria import (
     Closeness,
     Complement,
@@ -121,10 +116,10 @@ MODEL = CompatibilityModel(
 def unfused() -> Iterator[None]:
     """Evaluate tables per pair and rule tables one by one (the rarely used branches)."""
     with (
-        patch.object(compatibility, "_LOWRANK_SCORE", 0),
-        patch.object(compatibility, "_LOWRANK_MASK", 0),
-        patch.object(compatibility, "_MAX_MERGED_CELLS", 1),
-        patch.object(criteria, "_DENSE_VOCAB", 2),
+        patch.object(_topk, "_LOWRANK_SCORE", 0),
+        patch.object(_topk, "_LOWRANK_MASK", 0),
+        patch.object(_topk, "_MAX_MERGED_CELLS", 1),
+        patch.object(_terms, "_DENSE_VOCAB", 2),
     ):
         yield
 
@@ -201,7 +196,7 @@ def test_top_k_block_handles_ties_and_short_rows() -> None:
     for n_rows, n, k in [(7, 1000, 5), (3, 40, 39), (4, 30, 50), (5, 200, 1)]:
         scores = np.round(rng.random((n_rows, n)), 1)  # many ties
         allowed = rng.random((n_rows, n)) < 0.5
-        rows, cols, values = compatibility._top_k_block(scores.copy(), allowed, k)
+        rows, cols, values = _topk._top_k_block(scores.copy(), allowed, k)
         for i in range(n_rows):
             mine = np.flatnonzero(allowed[i])
             order = mine[np.lexsort((mine, -scores[i, mine]))][:k]
@@ -229,7 +224,7 @@ def test_sparse_never_materialises_the_dense_matrix() -> None:
     )
     people = load_roster(frame, role="person")
     model = CompatibilityModel([Complement(mutual=True)], [NotSelf()])
-    with patch.object(compatibility._Plan, "block", wraps=None) as block:
+    with patch.object(_topk._Plan, "block", wraps=None) as block:
         block.side_effect = lambda rows, s, a, w: (s.fill(0.5), a.fill(True))
         model.score(people, people, top_k=3, block_size=16)
     shapes = {call.args[1].shape for call in block.call_args_list}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import pairwise as pw
+import pairwise.config
 from pairwise.config import DEFAULT_PROGRAM_TOML, SCHEMA, parse_program, parse_toml_text
 from pairwise.errors import InputError
 
@@ -170,9 +172,41 @@ def test_pair_specific_rules_stay_out_of_groups(tmp_path: Path) -> None:
 
 
 def test_default_programme_and_default_models_agree() -> None:
-    from pairwise.compatibility import default_model, default_peer_model
+    from pairwise.config import default_model, default_peer_model
 
     program = pw.load_program()
     assert program.model.criteria == default_model().criteria
     assert program.peer_model.criteria == default_peer_model().criteria
     assert type(program.model.rules[0]).__name__ == type(default_model().rules[0]).__name__
+    # the whole lists, types and parameters: one default programme (the TOML)
+    assert program.model.rules == default_model().rules
+    assert program.peer_model.rules == default_peer_model().rules
+    assert repr(program.model) == repr(default_model())
+    assert repr(program.peer_model) == repr(default_peer_model())
+    # the opt-in rule is off in the default programme, so in the default models too
+    assert "OptIn" not in {type(r).__name__ for r in default_model().rules}
+
+
+def test_default_models_follow_the_date_and_add_history() -> None:
+    from pairwise.config import default_model, default_peer_model
+
+    day = dt.date(2027, 7, 1)
+    cfg = pw.config.merge_programs(
+        parse_toml_text(DEFAULT_PROGRAM_TOML, "default"), {"program": {"date": day}}
+    )
+    program = pw.config.build_program(cfg)
+    assert program.model == default_model(at=day)
+    assert program.peer_model == default_peer_model(at=day)
+    history = pd.DataFrame({"mentor_id": ["M1"], "mentee_id": ["E1"]})
+    model = default_model(history=history)
+    assert [type(r).__name__ for r in model.rules[:-1]] == [
+        type(r).__name__ for r in default_model().rules
+    ]
+    assert type(model.rules[-1]).__name__ == "NoRepeat"
+
+
+def test_common_hours_of_the_wrong_type_names_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[groups]\ncommon_hours = "x"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"groups\.common_hours"):
+        pw.load_program(cfg)

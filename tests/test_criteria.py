@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairwise import _terms as criteria  # the engine: tests patch its size limits
-from pairwise import datasets, program
 from pairwise.criteria import (
     Closeness,
     Complement,
@@ -587,25 +586,3 @@ def test_diversity_distance_matches_a_pair_by_pair_computation(
 def test_diversity_distance_skips_absent_and_blank_columns() -> None:
     people = load_roster(pd.DataFrame({"id": ["a", "b"], "function": [None, None]}))
     assert diversity_distance(people, ["function", "site", "goals"]).tolist() == [[0, 0], [0, 0]]
-
-
-def test_diversity_distance_equals_the_programme_s_on_the_demo_data() -> None:
-    legacy = getattr(program, "diversity_distance", None)
-    if legacy is None:
-        pytest.skip("program.diversity_distance is gone: the programme calls criteria's")
-    frames = datasets.demo_rosters()
-    columns = [
-        "function",
-        "level",
-        "goals",
-        "languages",
-        "site",
-        "capacity",
-        "remote_ok",
-        "gender",
-    ]
-    for name in ("proteges", "people", "mentors"):
-        # "sex" is not a known column: kept as read, it is compared as a category
-        people = load_roster(frames[name].rename(columns={"gender": "sex"}))
-        for cols in (columns, ["function", "level", "goals"], []):
-            assert diversity_distance(people, cols).tobytes() == legacy(people, cols).tobytes()

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairwise import _terms as criteria  # the engine: tests patch its size limits
-from pairwise import datasets, program
 from pairwise.errors import InputError
 from pairwise.roster import load_roster
 from pairwise.rules import (
@@ -578,26 +577,3 @@ def test_together_blank_language_list_shares_no_language() -> None:
     np.testing.assert_array_equal(
         got | np.eye(3, dtype=bool), SharedLanguage().mask(roster, roster) | np.eye(3, dtype=bool)
     )
-    legacy = getattr(program, "_together", None)
-    if legacy is not None:  # the programme's own copy let a blank list share with everyone
-        old = legacy(roster, program.GroupOptions(common_hours=1.0), None)
-        assert old.tolist() == [[True] * 3] * 3
-
-
-def test_together_agrees_with_the_programme_on_the_demo_data() -> None:
-    legacy = getattr(program, "_together", None)
-    if legacy is None:
-        pytest.skip("program._together is gone: the programme calls rules.together")
-    frames = datasets.demo_rosters()
-    for name in ("proteges", "people"):
-        roster = frame_roster(frames[name], "protege")  # type: ignore[arg-type]
-        assert not any(len(v) == 0 for v in roster.frame["languages"])
-        for hours in (None, 1.0, 3.0):
-            for language in (True, False):
-                options = program.GroupOptions(common_hours=hours, shared_language=language)
-                old = legacy(roster, options, WINTER)
-                new = together(roster, common_hours=hours, shared_language=language, at=WINTER)
-                if old is None:
-                    assert new is None
-                else:
-                    np.testing.assert_array_equal(new, old)

@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import checks, criteria, datasets, rules, solvers
 from .compatibility import Compatibility, CompatibilityModel
-from .config import default_program, load_program
+from .config import default_model, default_peer_model, default_program, load_program
 from .errors import InfeasibleError, InputError, PairwiseError, SolverError
 from .program import GroupOptions, Program
 from .results import GroupsResult, PairsResult, PeersResult
@@ -49,6 +49,8 @@ __all__ = [
     "checks",
     "criteria",
     "datasets",
+    "default_model",
+    "default_peer_model",
     "default_program",
     "load_program",
     "load_roster",

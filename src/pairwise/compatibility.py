@@ -5,18 +5,22 @@ the rules (hard masks). :meth:`CompatibilityModel.score` builds a
 :class:`Compatibility`: the dense ``scores`` / ``allowed`` matrices (rows =
 mentors, columns = mentees), or, with ``top_k``, a sparse matrix that keeps
 only the ``k`` best allowed mentors of each mentee, built block by block so
-that the dense n² matrix never exists. A :class:`Compatibility` explains any
-pair (each criterion's contribution, each rule's verdict) and says in plain
-language why someone has no allowed partner.
+that the dense n² matrix never exists (the fused plan and the block loops live
+in :mod:`pairwise._topk`). A :class:`Compatibility` explains any pair (each
+criterion's contribution, each rule's verdict), says in plain language why
+someone has no allowed partner, and answers every "dense or sparse?" question
+for its callers (candidates, pair scores, solver inputs), so code above it
+never branches on the form.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -24,38 +28,20 @@ import scipy.sparse as sp
 
 from ._terms import (
     EncodingCache,
-    ForbidPairs,
-    LowRank,
     MaskTerm,
-    SparseTerm,
-    Table,
-    TableMask,
     Term,
     apply_terms,
     check_protected,
     evaluate_pairs,
     same_pool,
 )
+from ._topk import _Plan, dense_matrices, top_k_matrix
 from .criteria import (
-    Closeness,
-    Complement,
     Criterion,
-    Different,
-    LevelGap,
-    Preferences,
-    SharedGoals,
 )
 from .errors import InputError
 from .rules import (
-    Accessible,
-    LevelWithin,
-    MinLevelGap,
-    NoRepeat,
-    NotManager,
-    NotSelf,
-    OptIn,
     Rule,
-    SharedLanguage,
 )
 
 if TYPE_CHECKING:
@@ -65,238 +51,9 @@ __all__ = [
     "Compatibility",
     "CompatibilityModel",
     "Explanation",
-    "default_model",
-    "default_peer_model",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: A rule table becomes part of the fused product of violation counts when its
-#: smaller side has at most this many distinct values (beyond that, looking the
-#: table up per pair is cheaper than a product column per value).
-_LOWRANK_MASK = 16
-#: A criterion table joins the fused score product under the same condition.
-_LOWRANK_SCORE = 48
-#: Largest table (mentor combinations x mentee combinations) rule tables merge into.
-_MAX_MERGED_CELLS = 1 << 22
-#: Elements per block (rows x columns) when ``block_size`` is not given: small
-#: enough that the element-wise passes of one block stay in cache.
-_BLOCK_ELEMENTS = 1 << 19
-
-
-# ---------------------------------------------------------------------------
-# The fused evaluation plan
-# ---------------------------------------------------------------------------
-
-
-class _Plan:
-    """All criteria and rules of a model folded into as few operations per block as possible.
-
-    Low-rank score terms (one-hot / multi-hot encodings and small tables) are
-    concatenated into one pair of factors, so the weighted sum of every such
-    criterion is a single matrix product; sparse terms are summed into one
-    sparse matrix. Rule tables are merged into one table over combined codes
-    (one look-up per pair for all of them), or, when that table has very few
-    distinct values on one side, into a product counting violations (float32
-    is exact for these small integers); forbidden pairs are merged too.
-    """
-
-    def __init__(
-        self,
-        shape: tuple[int, int],
-        score_terms: Sequence[tuple[float, Term]],
-        mask_terms: Sequence[MaskTerm],
-    ) -> None:
-        self.shape = shape
-        a_parts: list[np.ndarray] = []
-        b_parts: list[np.ndarray] = []
-        const = 0.0
-        sparse: sp.csr_matrix | None = None
-        others: list[tuple[float, Term]] = []
-        for coef, term in score_terms:
-            if coef == 0.0:
-                continue
-            if isinstance(term, Table) and term.rank <= _LOWRANK_SCORE:
-                term = term.to_lowrank()
-            if isinstance(term, LowRank):
-                a_parts.append(coef * term.a.astype(np.float64, copy=False))
-                b_parts.append(term.b.astype(np.float64, copy=False))
-                const += coef * term.const
-            elif isinstance(term, SparseTerm):
-                part = coef * term.matrix
-                sparse = part if sparse is None else sparse + part
-            else:
-                others.append((coef, term))
-        self.a = np.hstack(a_parts).astype(np.float32, order="C") if a_parts else None
-        self.b = np.hstack(b_parts).astype(np.float32, order="C") if b_parts else None
-        self.const = const
-        self.sparse = SparseTerm(sparse) if sparse is not None and sparse.nnz else None
-        self.others = others
-
-        va: list[np.ndarray] = []
-        vb: list[np.ndarray] = []
-        forbid: sp.csr_matrix | None = None
-        masks: list[MaskTerm] = []
-        for mterm in _merge_tables(mask_terms):
-            if isinstance(mterm, TableMask) and mterm.table.rank <= _LOWRANK_MASK:
-                low = mterm.violations().to_lowrank(np.float32)
-                va.append(low.a)
-                vb.append(low.b)
-            elif isinstance(mterm, ForbidPairs):
-                forbid = mterm.matrix if forbid is None else forbid + mterm.matrix
-            else:
-                masks.append(mterm)
-        self.va = np.ascontiguousarray(np.hstack(va)) if va else None
-        self.vb = np.ascontiguousarray(np.hstack(vb)) if vb else None
-        if forbid is not None and forbid.nnz:
-            masks.append(ForbidPairs(forbid))
-        self.masks = masks
-
-    def transpose(self) -> _Plan:
-        plan = object.__new__(_Plan)
-        plan.shape = (self.shape[1], self.shape[0])
-        plan.a, plan.b = self.b, self.a
-        plan.const = self.const
-        plan.sparse = self.sparse.transpose() if self.sparse is not None else None
-        plan.others = [(coef, t.transpose()) for coef, t in self.others]
-        plan.va, plan.vb = self.vb, self.va
-        plan.masks = [m.transpose() for m in self.masks]
-        return plan
-
-    def block(
-        self, rows: slice, scores: np.ndarray, allowed: np.ndarray, work: np.ndarray
-    ) -> None:
-        """Fill ``scores`` / ``allowed`` (views of shape (len(rows), n_cols)) for ``rows``.
-
-        ``work`` is a float32 buffer of the same shape: the weighted sum is
-        accumulated in single precision (half the memory traffic and twice the
-        BLAS speed; ~1e-7 absolute error on scores in [0, 1]) and written to
-        ``scores`` clipped to [0, 1] in one pass.
-        """
-        cols = slice(None)
-        if self.a is not None and self.b is not None:
-            np.matmul(self.a[rows], self.b.T, out=work)
-        else:
-            work.fill(0.0)
-        if self.const:
-            work += np.float32(self.const)
-        if self.sparse is not None:
-            self.sparse.add_into(work, rows, cols, 1.0)
-        for coef, term in self.others:
-            term.add_into(work, rows, cols, coef)
-        np.clip(work, 0.0, 1.0, out=scores)
-        if self.va is not None and self.vb is not None:
-            violations = np.matmul(self.va[rows], self.vb.T)
-            np.less(violations, 0.5, out=allowed)
-        else:
-            allowed.fill(True)
-        for mterm in self.masks:
-            mterm.apply(allowed, rows, cols)
-
-
-def _combine_codes(
-    codes: Sequence[np.ndarray], sizes: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the distinct combinations of several code columns: (first row of each, codes)."""
-    key = np.zeros(len(codes[0]), dtype=np.int64)
-    for c, size in zip(codes, sizes, strict=True):
-        key = key * size + c
-        # renumber after each column so that the key stays below the number of rows
-        _, key = np.unique(key, return_inverse=True)
-        key = np.asarray(key, dtype=np.int64).ravel()
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first, np.asarray(inverse).ravel()
-
-
-def _merge_tables(terms: Sequence[MaskTerm]) -> list[MaskTerm]:
-    """Merge rule tables into one table over combined codes (one look-up per pair for all).
-
-    Levels, sites, hours and language sets come in few combinations, so the
-    table of every combination of a mentor with a mentee stays small; a group
-    is closed when its table would exceed ``_MAX_MERGED_CELLS``.
-    """
-    tables = [t for t in terms if isinstance(t, TableMask)]
-    rest = [t for t in terms if not isinstance(t, TableMask)]
-    if len(tables) < 2:
-        return list(terms)
-    merged: list[MaskTerm] = []
-    group: list[Table] = []
-
-    def close() -> None:
-        if len(group) == 1:
-            merged.append(TableMask(group[0]))
-        elif group:
-            lf, lc = _combine_codes([g.left for g in group], [g.table.shape[0] for g in group])
-            rf, rc = _combine_codes([g.right for g in group], [g.table.shape[1] for g in group])
-            table = np.ones((len(lf), len(rf)), dtype=bool)
-            for g in group:
-                table &= g.table[g.left[lf]][:, g.right[rf]]
-            merged.append(TableMask(Table(lc, rc, table)))
-        group.clear()
-
-    for t in tables:
-        candidate = [*group, t.table]
-        lf, _ = _combine_codes([g.left for g in candidate], [g.table.shape[0] for g in candidate])
-        rf, _ = _combine_codes([g.right for g in candidate], [g.table.shape[1] for g in candidate])
-        if group and len(lf) * len(rf) > _MAX_MERGED_CELLS:
-            close()
-        group.append(t.table)
-    close()
-    return merged + rest
-
-
-def _auto_block(n_other: int) -> int:
-    return max(8, _BLOCK_ELEMENTS // max(n_other, 1))
-
-
-def _top_k_block(
-    scores: np.ndarray, allowed: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` best allowed entries of each row: (row, column, score), rows ascending.
-
-    Ties are broken towards the lower column index; ``scores`` (in [0, 1]) is
-    overwritten. Each row is cut into ``m >= k`` interleaved chunks (columns
-    ``j, j + m, j + 2m, ...``); the k-th largest chunk maximum ``t`` is a lower
-    bound of the k-th largest entry (k chunks each hold an entry >= t), so
-    only chunks whose maximum reaches ``t`` can hold the top k — typically
-    about k of them. An exact sort of their entries >= t picks the final k.
-    This avoids ``np.partition`` on the whole row, which is many times slower
-    on rows full of ties (what discrete criteria and masks produce).
-    """
-    n_rows, n = scores.shape
-    # disallowed entries drop below -1; allowed ones stay exact (x - 0.0 == x)
-    blocked = ~allowed
-    scores -= blocked
-    scores -= blocked
-    if k >= n:
-        rows, cols = np.nonzero(scores >= 0.0)
-        return rows, cols, scores[rows, cols]
-    m = min(n, 8 * k)
-    full, tail = divmod(n, m)
-    peaks = scores[:, :m].copy()
-    for t in range(1, full):
-        np.maximum(peaks, scores[:, t * m : (t + 1) * m], out=peaks)
-    if tail:
-        np.maximum(peaks[:, :tail], scores[:, full * m :], out=peaks[:, :tail])
-    cut = np.sort(peaks, axis=1)[:, m - k]
-    np.maximum(cut, 0.0, out=cut)  # fewer than k allowed: keep every allowed entry
-    chunk_row, chunk = np.nonzero(peaks >= cut[:, None])
-    cols = chunk[:, None] + m * np.arange(full + (1 if tail else 0), dtype=np.intp)[None, :]
-    inside = cols < n
-    rows = np.broadcast_to(chunk_row[:, None], cols.shape)[inside]
-    cols = cols[inside]
-    values = scores[rows, cols]
-    good = values >= cut[rows]
-    rows, cols, values = rows[good], cols[good], values[good]
-    order = np.lexsort((cols, -values, rows))
-    rows, cols, values = rows[order], cols[order], values[order]
-    first = np.searchsorted(rows, np.arange(n_rows))
-    rank = np.arange(len(rows)) - first[rows]
-    keep = rank < k
-    rows, cols, values = rows[keep], cols[keep], values[keep]
-    order = np.lexsort((cols, rows))
-    return rows[order], cols[order], values[order]
-
 
 # ---------------------------------------------------------------------------
 # Results
@@ -454,6 +211,105 @@ class Compatibility:
         """(number of mentors, number of mentees)."""
         return (len(self.row_ids), len(self.col_ids))
 
+    # -- candidates: every "dense or sparse?" question is answered here ------
+
+    @property
+    def _csr(self) -> sp.csr_matrix:
+        """``scores`` as the sparse matrix it is in the top-k form."""
+        return cast(sp.csr_matrix, self.scores)
+
+    @property
+    def _mask(self) -> np.ndarray:
+        """``allowed`` as the dense mask it is in the dense form."""
+        return cast(np.ndarray, self.allowed)
+
+    @functools.cached_property
+    def _csc(self) -> sp.csc_matrix:
+        # converted once: reasons ask about many columns of a sparse compatibility
+        return self._csr.tocsc()
+
+    def pair_scores(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Scores of the pairs ``(rows[k], cols[k])`` (positions), as a float array.
+
+        >>> import numpy as np
+        >>> c = Compatibility(np.array([[0.5, 0.25]]), np.ones((1, 2), bool),
+        ...                   np.array(["m"]), np.array(["a", "b"]), (), (), ())
+        >>> c.pair_scores(np.array([0, 0]), np.array([1, 0])).tolist()
+        [0.25, 0.5]
+        """
+        if len(rows) == 0:
+            return np.zeros(0)
+        if self.is_sparse:
+            return np.asarray(self._csr[rows, cols]).ravel()
+        return np.asarray(self.scores[rows, cols], dtype=float)
+
+    def candidate_rows(self, col: int) -> np.ndarray:
+        """Rows (mentors) allowed for column ``col``, ascending (the kept candidates if sparse)."""
+        if self.is_sparse:
+            csc = self._csc
+            return np.sort(csc.indices[csc.indptr[col] : csc.indptr[col + 1]].astype(np.intp))
+        return np.flatnonzero(self._mask[:, col])
+
+    def is_candidate(self, row: int, col: int) -> bool:
+        """Whether the pair may be formed: allowed (dense), or a kept candidate (sparse)."""
+        if self.is_sparse:
+            return bool(row in set(self.candidate_rows(col).tolist()))
+        return bool(self._mask[row, col])
+
+    def n_candidates(self, *, row: int | None = None, col: int | None = None) -> int:
+        """How many partners a row (or a column) may be paired with."""
+        if self.is_sparse:
+            s = self._csr
+            if col is not None:
+                return int(s.getcol(col).nnz)
+            return int(s.getrow(row).nnz)
+        if col is not None:
+            return int(self._mask[:, col].sum())
+        return int(self._mask[row].sum())
+
+    def without_columns(
+        self, cols: np.ndarray
+    ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None]:
+        """``(scores, allowed)`` for a solver, with columns ``cols`` taken out of its reach."""
+        if self.is_sparse:
+            coo = self._csr.tocoo()
+            keep = ~np.isin(coo.col, cols)
+            trimmed = sp.csr_matrix(
+                (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape
+            )
+            return trimmed, None
+        allowed = self._mask.copy()
+        allowed[:, cols] = False
+        return self.scores, allowed
+
+    def symmetric(self) -> tuple[np.ndarray, np.ndarray]:
+        """A peer pool's ``(scores, allowed)``: the mean of both directions, allowed both ways.
+
+        Dense form only (a pool is scored whole); nobody is paired with themself.
+        """
+        scores = (self.scores + self.scores.T) / 2.0
+        allowed = self._mask & self._mask.T
+        np.fill_diagonal(allowed, False)
+        return np.asarray(scores), allowed
+
+    def why_no_candidate_row(self, row: int) -> str:
+        """Why row ``row`` (a mentor) has no candidate partner at all."""
+        if self.is_sparse:
+            return (
+                "no mentee kept this mentor among their best-fitting candidates "
+                f"(top_k = {self.top_k})"
+            )
+        return self.why_no_partner_row(row)
+
+    def why_candidates_full(self, n_candidates: int, n_open: int) -> str:
+        """Why a column is unmatched although ``n_open`` of its candidates take partners."""
+        if self.is_sparse:
+            return (
+                f"capacity exhausted among the {n_candidates} best-fitting mentor(s) "
+                f"kept (top_k = {self.top_k}); raise [pairs] top_k to consider more"
+            )
+        return f"capacity exhausted: all {n_open} allowed mentor(s) are full with other mentees"
+
     def _ctx(self) -> _Context:
         if self._context is None:
             raise InputError(
@@ -524,7 +380,7 @@ class Compatibility:
         )
 
     def _stored(self, i: int, j: int) -> bool:
-        col = self.scores[:, [j]].tocsc()
+        col = self._csr[:, [j]].tocsc()
         return bool(np.any(col.indices == i))
 
     def breakdown(
@@ -571,13 +427,16 @@ class Compatibility:
 
     def _why(self, *, col: int | None = None, row: int | None = None) -> str:
         ctx = self._ctx()
+        idx_rows: list[int] | None
+        idx_cols: list[int] | None
         if col is not None:
             idx_rows, idx_cols = None, [col]
             others, me_pos = ctx.mentors, col
             noun = _singular(ctx.mentors, "mentor")
         else:
-            idx_rows, idx_cols = [row], None
-            others, me_pos = ctx.mentees, row
+            me_pos = cast(int, row)
+            idx_rows, idx_cols = [me_pos], None
+            others = ctx.mentees
             noun = _singular(ctx.mentees, "mentee")
         n = len(others)
         keep = np.ones(n, dtype=bool)
@@ -603,7 +462,7 @@ class Compatibility:
             return f"no allowed {noun}: " + ", ".join(parts)
         text = f"{n_ok} of {total} {_plural(noun)} allowed"
         if self.is_sparse and col is not None:
-            kept = int(self.scores[:, [col]].nnz)
+            kept = int(self._csr[:, [col]].nnz)
             text += f" ({kept} kept as candidates)"
         return text + (f"; excluded: {', '.join(parts)}" if parts else "")
 
@@ -640,6 +499,46 @@ class Compatibility:
 # ---------------------------------------------------------------------------
 # The model
 # ---------------------------------------------------------------------------
+
+
+def _check_whole(value: Any, what: str, fix: str) -> None:
+    """``value`` is None or a whole number >= 1 (``top_k``, ``block_size``)."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+    ):
+        raise InputError(
+            f"`{what}` must be a whole number >= 1 or None; got {value!r}. Fix: {fix}"
+        )
+
+
+def _criterion_terms(
+    criteria: Sequence[Criterion], mentors: Roster, mentees: Roster, cache: EncodingCache
+) -> tuple[
+    list[tuple[Criterion, float, list[tuple[float, Term]]]], list[tuple[float, Term]], float
+]:
+    """Each criterion's share of the weight and terms, all terms weighted, and the total weight."""
+    total_weight = float(sum(c.weight for c in criteria))
+    crit_terms = []
+    score_terms: list[tuple[float, Term]] = []
+    for c in criteria:
+        share = float(c.weight) / total_weight if total_weight > 0 else 0.0
+        terms = c.terms(mentors, mentees, cache)
+        crit_terms.append((c, share, terms))
+        score_terms += [(share * coef, t) for coef, t in terms]
+    return crit_terms, score_terms, total_weight
+
+
+def _rule_terms(
+    rules: Sequence[Rule], mentors: Roster, mentees: Roster, cache: EncodingCache
+) -> tuple[list[tuple[Rule, list[MaskTerm]]], list[MaskTerm]]:
+    """Each rule with its mask terms, and all mask terms together."""
+    rule_terms = []
+    mask_terms: list[MaskTerm] = []
+    for r in rules:
+        mterms = r.terms(mentors, mentees, cache, r._at(None, cache))
+        rule_terms.append((r, mterms))
+        mask_terms += mterms
+    return rule_terms, mask_terms
 
 
 def _check_roster(value: Any, what: str) -> None:
@@ -778,67 +677,18 @@ class CompatibilityModel:
         """
         _check_roster(mentors, "mentors")
         _check_roster(mentees, "mentees")
-        if top_k is not None and (
-            isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1
-        ):
-            raise InputError(
-                f"`top_k` must be a whole number >= 1 or None; got {top_k!r}. "
-                "Fix: e.g. top_k=50, or None for the dense matrix."
-            )
-        if block_size is not None and (
-            isinstance(block_size, bool)
-            or not isinstance(block_size, int | np.integer)
-            or block_size < 1
-        ):
-            raise InputError(
-                f"`block_size` must be a whole number >= 1 or None; got {block_size!r}. "
-                "Fix: leave it None (automatic) or use e.g. 256."
-            )
+        _check_whole(top_k, "top_k", "e.g. top_k=50, or None for the dense matrix.")
+        _check_whole(block_size, "block_size", "leave it None (automatic) or use e.g. 256.")
         cache = EncodingCache(at=self.at)
-        notes: list[str] = []
-
-        active_c: list[Criterion] = []
-        for c in self.criteria:
-            if self.skip_missing:
-                missing = c.missing_columns(mentors, mentees)
-                if missing:
-                    notes.append(f"criterion {c.name!r} skipped: no {', '.join(missing)}")
-                    continue
-            c.check_columns(mentors, mentees, allow_protected=self.allow_protected)
-            active_c.append(c)
-        active_r: list[Rule] = []
-        for r in self.rules:
-            if self.skip_missing:
-                missing = r.missing_columns(mentors, mentees)
-                if missing:
-                    notes.append(f"rule {r.name!r} skipped: no {', '.join(missing)}")
-                    continue
-            r.check_columns(mentors, mentees, allow_protected=self.allow_protected)
-            active_r.append(r)
-        for note in notes:
-            logger.info("%s", note)
-
-        total_weight = float(sum(c.weight for c in active_c))
-        crit_terms = []
-        score_terms: list[tuple[float, Term]] = []
-        for c in active_c:
-            share = float(c.weight) / total_weight if total_weight > 0 else 0.0
-            terms = c.terms(mentors, mentees, cache)
-            crit_terms.append((c, share, terms))
-            score_terms += [(share * coef, t) for coef, t in terms]
-        rule_terms = []
-        mask_terms: list[MaskTerm] = []
-        for r in active_r:
-            mterms = r.terms(mentors, mentees, cache, r._at(None, cache))
-            rule_terms.append((r, mterms))
-            mask_terms += mterms
-
+        active_c, active_r, notes = self._active(mentors, mentees)
+        crit_terms, score_terms, total_weight = _criterion_terms(active_c, mentors, mentees, cache)
+        rule_terms, mask_terms = _rule_terms(active_r, mentors, mentees, cache)
         shape = (len(mentors), len(mentees))
         plan = _Plan(shape, score_terms, mask_terms)
         if top_k is None:
-            scores, allowed = self._dense(plan, block_size)
+            scores, allowed = dense_matrices(plan, block_size)
         else:
-            scores, allowed = self._sparse(plan, int(top_k), block_size), None
+            scores, allowed = top_k_matrix(plan, int(top_k), block_size), None
         context = _Context(
             mentors=mentors,
             mentees=mentees,
@@ -861,152 +711,33 @@ class CompatibilityModel:
             _context=context,
         )
 
-    @staticmethod
-    def _dense(plan: _Plan, block_size: int | None) -> tuple[np.ndarray, np.ndarray]:
-        n_m, n_e = plan.shape
-        scores = np.empty((n_m, n_e), dtype=np.float64)
-        allowed = np.empty((n_m, n_e), dtype=bool)
-        step = block_size or _auto_block(n_e)
-        work = np.empty((min(step, n_m), n_e), dtype=np.float32)
-        for r0 in range(0, n_m, step):
-            rows = slice(r0, min(r0 + step, n_m))
-            plan.block(rows, scores[rows], allowed[rows], work[: rows.stop - r0])
-        return scores, allowed
+    def _active(
+        self, mentors: Roster, mentees: Roster
+    ) -> tuple[list[Criterion], list[Rule], list[str]]:
+        """The criteria and rules whose columns the rosters have, and a note for each skipped.
 
-    @staticmethod
-    def _sparse(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
-        n_m, n_e = plan.shape
-        tplan = plan.transpose()  # rows of the transposed plan are mentees
-        step = block_size or _auto_block(n_m)
-        counts = np.zeros(n_e, dtype=np.int64)
-        data_parts: list[np.ndarray] = []
-        index_parts: list[np.ndarray] = []
-        buf_s = np.empty((min(step, n_e), n_m), dtype=np.float64)
-        buf_a = np.empty((min(step, n_e), n_m), dtype=bool)
-        buf_w = np.empty((min(step, n_e), n_m), dtype=np.float32)
-        for c0 in range(0, n_e, step):
-            c1 = min(c0 + step, n_e)
-            s, a = buf_s[: c1 - c0], buf_a[: c1 - c0]
-            tplan.block(slice(c0, c1), s, a, buf_w[: c1 - c0])
-            local, mentor, values = _top_k_block(s, a, k)  # mentors ascending per mentee
-            counts[c0:c1] = np.bincount(local, minlength=c1 - c0)
-            data_parts.append(values)
-            index_parts.append(mentor.astype(np.int32 if n_m < 2**31 else np.int64))
-        indptr = np.zeros(n_e + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        data = np.concatenate(data_parts) if data_parts else np.zeros(0)
-        indices = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int32)
-        csc = sp.csc_matrix((data, indices, indptr), shape=(n_m, n_e))
-        # csc -> csr moves entries without dropping explicit zeros (candidates scoring 0)
-        return csc.tocsr()
-
-
-# ---------------------------------------------------------------------------
-# Default programmes
-# ---------------------------------------------------------------------------
-
-
-def default_model(
-    at: _dt.date | None = None, *, history: pd.DataFrame | None = None
-) -> CompatibilityModel:
-    """The default mentoring programme (mentors two levels above their mentees).
-
-    Criteria (weight): mentor's skills covering the mentee's wants (3), shared
-    goals (2), ranked preferences of the mentee (2), a different function —
-    cross-function exposure (1), a level gap near 2 (1), nearby time zones
-    (1). Rules: mentor at least 2 levels above, not in the mentee's reporting
-    line, same site or 2 h of common working hours, a shared language, opt-in
-    (``opt_in`` column) and — when ``history`` is given — no repeat of
-    earlier pairs.
-
-    Unlike a hand-built model, this one is lenient about columns: a criterion
-    or rule whose columns are absent (or entirely blank) in a roster is
-    skipped with a logged note (listed in ``Compatibility.notes``) instead of
-    raising. So the opt-in rule only applies when a roster has the column.
-
-    Parameters
-    ----------
-    at : datetime.date, optional
-        Day for time-zone offsets; default today.
-    history : pandas.DataFrame, optional
-        Earlier pairs (``mentor_id``, ``mentee_id``); adds ``NoRepeat``.
-
-    Returns
-    -------
-    CompatibilityModel
-
-    Examples
-    --------
-    >>> [c.name for c in default_model().criteria]  # doctest: +NORMALIZE_WHITESPACE
-    ['complement_skills_wants', 'shared_goals', 'preferences', 'different_function',
-     'level_gap', 'close_timezone']
-    """
-    rules: list[Rule] = [
-        NotSelf(),
-        MinLevelGap(2),
-        NotManager(chain=True),
-        Accessible(min_overlap_hours=2.0),
-        SharedLanguage(),
-        OptIn(),
-    ]
-    if history is not None:
-        rules.append(NoRepeat(history))
-    return CompatibilityModel(
-        criteria=(
-            Complement("skills", "wants", "coverage", weight=3.0),
-            SharedGoals(weight=2.0),
-            Preferences(weight=2.0),
-            Different("function", weight=1.0),
-            LevelGap(ideal=2, tolerance=2, weight=1.0),
-            Closeness("timezone", scale=6.0, weight=1.0),
-        ),
-        rules=tuple(rules),
-        at=at,
-        skip_missing=True,
-    )
-
-
-def default_peer_model(
-    at: _dt.date | None = None, *, history: pd.DataFrame | None = None
-) -> CompatibilityModel:
-    """The default peer-learning programme: one pool, partners of about the same level.
-
-    Criteria (weight), all symmetric: shared goals (2), skills meeting wants
-    in both directions (2), a different function (1), nearby time zones (1),
-    ranked preferences of either partner (1). Rules: not oneself, levels
-    within 1, not in each other's reporting line, same site or 2 h of common
-    working hours, a shared language, opt-in, and no repeat when ``history``
-    is given. Lenient about absent columns like :func:`default_model`.
-
-    Parameters
-    ----------
-    at : datetime.date, optional
-    history : pandas.DataFrame, optional
-
-    Returns
-    -------
-    CompatibilityModel
-        Score it with the same roster twice: ``model.score(people, people)``.
-    """
-    rules: list[Rule] = [
-        NotSelf(),
-        LevelWithin(1),
-        NotManager(chain=True),
-        Accessible(min_overlap_hours=2.0),
-        SharedLanguage(),
-        OptIn(),
-    ]
-    if history is not None:
-        rules.append(NoRepeat(history))
-    return CompatibilityModel(
-        criteria=(
-            SharedGoals(weight=2.0),
-            Complement("skills", "wants", "coverage", weight=2.0, mutual=True),
-            Different("function", weight=1.0),
-            Closeness("timezone", scale=6.0, weight=1.0),
-            Preferences(side="both", weight=1.0),
-        ),
-        rules=tuple(rules),
-        at=at,
-        skip_missing=True,
-    )
+        Without ``skip_missing`` every criterion and rule is active and an
+        absent column raises (naming the column and the roster).
+        """
+        notes: list[str] = []
+        active_c: list[Criterion] = []
+        for c in self.criteria:
+            if self.skip_missing:
+                missing = c.missing_columns(mentors, mentees)
+                if missing:
+                    notes.append(f"criterion {c.name!r} skipped: no {', '.join(missing)}")
+                    continue
+            c.check_columns(mentors, mentees, allow_protected=self.allow_protected)
+            active_c.append(c)
+        active_r: list[Rule] = []
+        for r in self.rules:
+            if self.skip_missing:
+                missing = r.missing_columns(mentors, mentees)
+                if missing:
+                    notes.append(f"rule {r.name!r} skipped: no {', '.join(missing)}")
+                    continue
+            r.check_columns(mentors, mentees, allow_protected=self.allow_protected)
+            active_r.append(r)
+        for note in notes:
+            logger.info("%s", note)
+        return active_c, active_r, notes

@@ -1,28 +1,51 @@
-"""The TOML programme file: parsed, checked key by key, and turned into a :class:`Program`.
+"""The TOML programme file: parsed, checked key by key and built into a :class:`Program`.
 
 A programme file says which criteria score a pair (with weights), which rules
 forbid one, how many mentees a mentor takes, how learning groups are formed and
 how long the solver may run. Every key is checked: an unknown key is an error
 with a "did you mean" hint, a value of the wrong type names the key, the
 expected type and the file. With no file, :func:`default_program` gives the
-embedded default programme (``pairwise/data/default_program.toml``).
+embedded default programme (``pairwise/data/default_program.toml``), the one
+source of the defaults: :func:`default_model` and :func:`default_peer_model`
+are built from it too.
+
+One registry per concept: :data:`CRITERIA` (criterion kinds) and the key
+tables of :data:`SCHEMA` (``[program]``, ``[rules]``, ``[pairs]``,
+``[peers]``, ``[groups]``) each hold, per entry, the type and value checks
+*and* what the entry builds (a criterion, rules, a field of :class:`Program`
+or :class:`GroupOptions`), so checking and building read the same entry.
+Valid choices come from the module that owns them (complement methods from
+:mod:`pairwise.criteria`, objectives from :mod:`pairwise.solvers.assignment`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from . import criteria as C
+from . import rules as R
+from .compatibility import CompatibilityModel
+from .criteria import _COMPLEMENT_METHODS
 from .errors import InputError
+from .program import GroupOptions, Program
+from .solvers.assignment import OBJECTIVES
 
 __all__ = [
     "DEFAULT_PROGRAM_TOML",
+    "build_program",
+    "default_model",
+    "default_peer_model",
     "default_program",
     "load_program",
     "merge_programs",
@@ -30,96 +53,389 @@ __all__ = [
 ]
 
 _NUMBER = (int, float)
+_Expected = type | tuple[type, ...]
+#: A value check yields (key suffix, what was expected, what was got) per problem.
+_Check = Callable[[Any, Mapping[str, Any]], Iterator[tuple[str, str, Any]]]
 
-#: Keys allowed in each criterion table, besides ``kind`` and ``weight``.
-CRITERIA_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "same": {"column": str},
-    "different": {"column": str},
-    "complement": {"offer": str, "want": str, "method": str},
-    "closeness": {"column": str, "scale": _NUMBER},
-    "level_gap": {"ideal": _NUMBER, "tolerance": _NUMBER},
-    "preferences": {"column": str, "side": str},
-    "shared_goals": {"column": str},
+
+@dataclass(frozen=True)
+class _Build:
+    """What building needs besides a table: the programme's date, strictness and folder."""
+
+    at: _dt.date | None
+    allow_protected: bool
+    lenient: bool
+    base_dir: Path
+
+
+#: Builds the rules of one key from its value and its whole table.
+_RuleBuilder = Callable[[Any, Mapping[str, Any], _Build], list[R.Rule]]
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One key of a programme table: its type, checks and default, and what it builds.
+
+    ``off`` names the value for keys that ``false`` turns off (``true`` is then
+    refused as ambiguous); ``value`` (and ``target``) make the key a field of
+    :class:`Program` or :class:`GroupOptions`; ``rules`` makes it rules.
+    """
+
+    expected: _Expected
+    default: Any = None
+    kind: str = "value"  # "value", "criteria" (array of tables) or "rename" (free mapping)
+    off: str | None = None
+    names: bool = False  # a list of column names
+    table: Mapping[str, _Key] | None = None  # a sub-table whose keys are checked too
+    check: _Check | None = None  # value checks, run once every type is right
+    value: Callable[[Any], Any] | None = None
+    target: str | None = None  # the field ``value`` fills, when not named as the key
+    rules: _RuleBuilder | None = None
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One criterion kind: the keys its table may hold (besides kind and weight), its builder."""
+
+    keys: Mapping[str, _Expected]
+    build: Callable[[Mapping[str, Any]], C.Criterion]
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def _weight(t: Mapping[str, Any]) -> Any:
+    return t.get("weight", 1.0)
+
+
+#: Criterion kinds of ``[[criteria]]`` / ``[[peers.criteria]]``: keys and constructor together.
+CRITERIA: dict[str, _Kind] = {
+    "same": _Kind({"column": str}, lambda t: C.Same(column=t["column"], weight=_weight(t))),
+    "different": _Kind(
+        {"column": str}, lambda t: C.Different(column=t["column"], weight=_weight(t))
+    ),
+    "complement": _Kind(
+        {"offer": str, "want": str, "method": str, "mutual": bool},
+        lambda t: C.Complement(
+            offer=t.get("offer", "skills"),
+            want=t.get("want", "wants"),
+            method=t.get("method", "coverage"),
+            weight=_weight(t),
+            mutual=bool(t.get("mutual", False)),
+        ),
+        choices={"method": _COMPLEMENT_METHODS},
+    ),
+    "closeness": _Kind(
+        {"column": str, "scale": _NUMBER},
+        lambda t: C.Closeness(
+            column=t["column"],
+            scale=None if t.get("scale") is None else float(t["scale"]),
+            weight=_weight(t),
+        ),
+    ),
+    "level_gap": _Kind(
+        {"ideal": _NUMBER, "tolerance": _NUMBER},
+        lambda t: C.LevelGap(
+            ideal=float(t.get("ideal", 2)),
+            tolerance=float(t.get("tolerance", 2)),
+            weight=_weight(t),
+        ),
+    ),
+    "preferences": _Kind(
+        {"column": str, "side": str},
+        lambda t: C.Preferences(
+            column=t.get("column", "preferences"), side=t.get("side", "mentee"), weight=_weight(t)
+        ),
+    ),
+    "shared_goals": _Kind(
+        {"column": str},
+        lambda t: C.SharedGoals(column=t.get("column", "goals"), weight=_weight(t)),
+    ),
 }
 
-#: The schema of every table: key -> expected type (a dict is a sub-table).
-SCHEMA: dict[str, Any] = {
-    "program": {
-        "name": str,
-        "date": (_dt.date, str),
-        "seed": int,
-        "time_limit": _NUMBER,
-        "objective": str,
-        "allow_protected": bool,
-        "strict": bool,
-    },
-    "columns": "rename",  # free mapping: input column -> pairwise column
-    "criteria": "criteria",  # array of tables
-    "rules": {
-        "min_level_gap": (int, bool),
-        "max_level_gap": (int, bool),
-        "not_manager": (str, bool),
-        "accessibility": (dict, bool),
-        "shared_language": bool,
-        "exclude": list,
-        "require": list,
-        "history": (str, bool),
-        "only_failed": bool,
-        "opt_in": (str, bool),
-    },
-    "pairs": {
-        "capacity": int,
-        "capacity_column": str,
-        "min_load": int,
-        "priority_column": (str, bool),
-        "top_k": int,
-    },
-    "peers": {
-        "level_within": (int, bool),
-        "criteria": "criteria",
-        "accessibility": (dict, bool),
-        "shared_language": bool,
-    },
-    "groups": {
-        "min_size": int,
-        "max_size": int,
-        "min_distinct": dict,
-        "max_count": dict,
-        "no_isolation": list,
-        "common_hours": (_NUMBER, bool),
-        "shared_language": bool,
-        "diversity_columns": list,
-        "diversity_weight": _NUMBER,
-        "min_level_gap": (int, bool),
-        "priority_column": (str, bool),
-    },
+
+# ---------------------------------------------------------------------------
+# Value conversions, value checks and rule builders that the key tables use
+# ---------------------------------------------------------------------------
+
+
+def _is_off(value: Any) -> bool:
+    # ``false`` turns a rule off; 0 is a value (e.g. a level gap of 0)
+    return value is False or value is None
+
+
+def _column_or_none(value: Any) -> str | None:
+    return None if value is False or value is None or value == "" else str(value)
+
+
+def _as_date(value: Any) -> _dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    return _dt.date.fromisoformat(str(value))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _one_of(choices: Sequence[str]) -> _Check:
+    def check(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+        if isinstance(v, str) and v not in choices:
+            yield "", " or ".join(map(repr, choices)), v
+
+    return check
+
+
+def _positive_seconds(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(v, _NUMBER) and not isinstance(v, bool) and v <= 0:
+        yield "", "a positive number of seconds", v
+
+
+def _iso_date(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(v, str):
+        try:
+            _dt.date.fromisoformat(v)
+        except ValueError:
+            yield "", "a date such as 2027-03-01", v
+
+
+def _chain_or_direct(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(v, str) and v not in ("chain", "direct"):
+        yield "", '"chain", "direct" or false', v
+
+
+def _id_pairs(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(v, list):
+        for item in v:
+            if not (
+                isinstance(item, list)
+                and len(item) == 2
+                and all(isinstance(x, str | int) for x in item)
+            ):
+                yield "", 'a list of ["mentor id", "mentee id"] pairs', item
+                return
+
+
+def _at_least_zero(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if _is_int(v) and v < 0:
+        yield "", "a whole number ≥ 0", v
+
+
+def _group_sizes(v: Any, table: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    hi = table.get("max_size", 7)
+    if isinstance(v, int) and isinstance(hi, int) and not 1 <= v <= hi:
+        yield "", f"a whole number from 1 to max_size ({hi})", v
+
+
+def _counts_per_column(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(v, dict):
+        for column, n in v.items():
+            if not _is_int(n) or n < 1:
+                yield f".{column}", "a whole number ≥ 1", n
+
+
+def _min_level_gap(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [] if _is_off(v) else [R.MinLevelGap(int(v))]
+
+
+def _max_level_gap(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [] if _is_off(v) else [R.MaxLevelGap(int(v))]
+
+
+def _level_within(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [] if _is_off(v) else [R.LevelWithin(int(v))]
+
+
+def _not_manager(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [] if _is_off(v) else [R.NotManager(chain=(v == "chain"))]
+
+
+def _opt_in(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [] if _is_off(v) else [R.OptIn(column=str(v))]
+
+
+def _shared_language(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [R.SharedLanguage()] if v else []
+
+
+def _exclude(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [R.Exclude(tuple((str(x), str(y)) for x, y in v))] if v else []
+
+
+def _require(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    return [R.Require(tuple((str(x), str(y)) for x, y in v))] if v else []
+
+
+def _history(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    if _is_off(v):
+        return []
+    only_failed = bool(t.get("only_failed", False))
+    return [R.NoRepeat(_read_history(b.base_dir / str(v)), only_failed=only_failed)]
+
+
+#: ``accessibility = { ... }`` (in ``[rules]`` and ``[peers]``); ``true`` takes these defaults.
+ACCESSIBILITY: dict[str, _Key] = {
+    "min_overlap_hours": _Key(_NUMBER, default=2.0),
+    "same_site": _Key(bool, default=True),
+    "remote_column": _Key(str, default="remote_ok"),
 }
 
-_ACCESSIBILITY = {"min_overlap_hours": _NUMBER, "same_site": bool, "remote_column": str}
 
-#: Keys whose value is a number or a column name, or ``false`` to turn the rule off
-#: (``true`` would be ambiguous, so it is refused).
-_FALSE_OR_VALUE = {
-    "rules.min_level_gap": "a whole number of levels",
-    "rules.max_level_gap": "a whole number of levels",
-    "rules.history": "a file name",
-    "rules.opt_in": "a column name",
-    "pairs.priority_column": "a column name",
-    "peers.level_within": "a whole number of levels",
-    "groups.min_level_gap": "a whole number of levels",
-    "groups.common_hours": "a number of hours",
-    "groups.priority_column": "a column name",
+def _accessible(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
+    if _is_off(v):
+        return []
+    spec = {} if v is True else dict(v)
+
+    def get(key: str) -> Any:
+        return spec.get(key, ACCESSIBILITY[key].default)
+
+    return [
+        R.Accessible(
+            min_overlap_hours=float(get("min_overlap_hours")),
+            same_site=bool(get("same_site")),
+            remote_column=get("remote_column"),
+            at=b.at,
+        )
+    ]
+
+
+def _read_history(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(
+            f"history file {path} does not exist. Fix: check `rules.history` in the programme."
+        )
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(
+            f"history file {path} cannot be read as CSV ({type(exc).__name__}). "
+            "Fix: save it as a UTF-8 CSV with columns mentor_id, mentee_id."
+        ) from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in ("mentor_id", "mentee_id") if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"history file {path} must have columns mentor_id and mentee_id; "
+            f"missing {', '.join(missing)} (found {', '.join(frame.columns)}). "
+            "Fix: rename the columns."
+        )
+    return frame
+
+
+# ---------------------------------------------------------------------------
+# The key tables: one entry per key, checking and building together
+# ---------------------------------------------------------------------------
+
+_LEVELS = "a whole number of levels"
+_COLUMN = "a column name"
+
+# Value checks run table by table in :data:`SCHEMA` order and key by key in
+# each table's order, so the entries below keep the order problems are listed in.
+PROGRAM: dict[str, _Key] = {
+    "name": _Key(str, default="Mentoring programme", value=str),
+    "objective": _Key(str, default="total", check=_one_of(OBJECTIVES), value=str),
+    "time_limit": _Key(_NUMBER, default=30.0, check=_positive_seconds, value=float),
+    "date": _Key((_dt.date, str), check=_iso_date, value=_as_date, target="at"),
+    "seed": _Key(int, default=0, value=int),
+    "allow_protected": _Key(bool, default=False),
+    "strict": _Key(bool, default=False),
 }
+
+#: ``[rules]``: in the order the pair model applies them (the order of reasons).
+RULES: dict[str, _Key] = {
+    "min_level_gap": _Key((int, bool), default=2, off=_LEVELS, rules=_min_level_gap),
+    "max_level_gap": _Key((int, bool), off=_LEVELS, rules=_max_level_gap),
+    "not_manager": _Key((str, bool), default="chain", check=_chain_or_direct, rules=_not_manager),
+    "opt_in": _Key((str, bool), off=_COLUMN, rules=_opt_in),
+    "accessibility": _Key((dict, bool), default=True, table=ACCESSIBILITY, rules=_accessible),
+    "shared_language": _Key(bool, default=True, rules=_shared_language),
+    "exclude": _Key(list, check=_id_pairs, rules=_exclude),
+    "require": _Key(list, check=_id_pairs, rules=_require),
+    "history": _Key((str, bool), off="a file name", rules=_history),
+    "only_failed": _Key(bool, default=False),  # read by ``history``
+}
+
+PAIRS: dict[str, _Key] = {
+    "capacity": _Key(int, default=1, check=_at_least_zero, value=int),
+    "capacity_column": _Key(str, default="capacity", value=_column_or_none),
+    "min_load": _Key(int, default=0, check=_at_least_zero, value=int),
+    "priority_column": _Key((str, bool), default="priority", off=_COLUMN, value=_column_or_none),
+    "top_k": _Key(int, default=0, check=_at_least_zero, value=int),
+}
+
+PEERS: dict[str, _Key] = {
+    "level_within": _Key((int, bool), default=1, off=_LEVELS, rules=_level_within),
+    "criteria": _Key(list, kind="criteria"),
+    "accessibility": _Key((dict, bool), default=True, table=ACCESSIBILITY, rules=_accessible),
+    "shared_language": _Key(bool, default=True, rules=_shared_language),
+}
+
+#: ``[groups]``: every key is a field of :class:`GroupOptions`; two also make group rules.
+GROUPS: dict[str, _Key] = {
+    "min_size": _Key(int, default=5, check=_group_sizes, value=int),
+    "max_size": _Key(int, default=7, value=int),
+    "min_level_gap": _Key(
+        (int, bool),
+        default=2,
+        off=_LEVELS,
+        value=lambda v: None if _is_off(v) else int(v),
+        rules=_min_level_gap,
+    ),
+    "min_distinct": _Key(dict, default={}, check=_counts_per_column, value=dict),
+    "max_count": _Key(dict, default={}, check=_counts_per_column, value=dict),
+    "no_isolation": _Key(list, default=(), names=True, value=tuple),
+    "common_hours": _Key(
+        (*_NUMBER, bool),
+        default=1.0,
+        off="a number of hours",
+        value=lambda v: None if _is_off(v) else float(v),
+    ),
+    "shared_language": _Key(bool, default=True, value=bool, rules=_shared_language),
+    "diversity_columns": _Key(list, default=(), names=True, value=tuple),
+    "diversity_weight": _Key(_NUMBER, default=0.0, value=float),
+    "priority_column": _Key((str, bool), default="priority", off=_COLUMN, value=_column_or_none),
+}
+
+#: The schema of a programme file: every top-level table or array, and its keys.
+SCHEMA: dict[str, _Key] = {
+    "program": _Key(dict, table=PROGRAM),
+    "columns": _Key(dict, kind="rename"),  # free mapping: input column -> pairwise column
+    "criteria": _Key(list, kind="criteria"),
+    "rules": _Key(dict, table=RULES),
+    "groups": _Key(dict, table=GROUPS),
+    "pairs": _Key(dict, table=PAIRS),
+    "peers": _Key(dict, table=PEERS),
+}
+
+#: Which keys make each model's rules, in order, after ``NotSelf`` (the order of reasons).
+#: ``not_manager`` and ``opt_in`` (who may develop whom) apply to all three models.
+_COMMON = ("not_manager", "opt_in")
+_PAIR_RULES = (("rules", tuple(k for k, v in RULES.items() if v.rules)),)
+_PEER_RULES = (
+    ("peers", ("level_within",)),
+    ("rules", _COMMON),
+    ("peers", ("accessibility", "shared_language")),
+)
+# pair-specific rules (exclude, require, history) name mentor-mentee pairs: not for groups
+_GROUP_RULES = (
+    ("groups", ("min_level_gap",)),
+    ("rules", _COMMON),
+    ("rules", ("accessibility",)),
+    ("groups", ("shared_language",)),
+)
 
 #: Tables that a programme file replaces whole rather than merging into the default.
 REPLACED_WHOLE = frozenset({("groups", "min_distinct"), ("groups", "max_count")})
 
-_OBJECTIVES = ("total", "fair")
-_NOT_MANAGER = ("chain", "direct")
-_COMPLEMENT_METHODS = ("coverage", "jaccard")
+
+# ---------------------------------------------------------------------------
+# Checking
+# ---------------------------------------------------------------------------
 
 
-def _type_name(expected: type | tuple[type, ...]) -> str:
+def _type_name(expected: _Expected) -> str:
     names = {
         str: "text",
         int: "a whole number",
@@ -152,7 +468,7 @@ class _Checker:
             f"Fix: set `{key}` to {expected}."
         )
 
-    def typed(self, key: str, value: Any, expected: type | tuple[type, ...]) -> bool:
+    def typed(self, key: str, value: Any, expected: _Expected) -> bool:
         kinds = expected if isinstance(expected, tuple) else (expected,)
         # TOML true/false are bools; a bool is not a number here
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
@@ -160,37 +476,33 @@ class _Checker:
             self.bad(key, _type_name(expected), value)
         return ok
 
-    def table(self, data: Mapping[str, Any], schema: Mapping[str, Any], where: str) -> None:
+    def table(self, data: Mapping[str, Any], schema: Mapping[str, _Key], where: str) -> None:
+        """Keys known and of the right type, sub-tables and criteria arrays included."""
         for key, value in data.items():
             if key not in schema:
                 self.unknown(key, where, list(schema))
                 continue
-            expected = schema[key]
-            if expected == "criteria":
-                self.criteria(value, f"{where}{key}")
-            elif expected == "rename":
+            spec, here = schema[key], f"{where}{key}"
+            if spec.kind == "criteria":
+                self.criteria(value, here)
+            elif spec.kind == "rename":
                 if not isinstance(value, dict) or not all(
                     isinstance(v, str) for v in value.values()
                 ):
-                    self.bad(
-                        f"{where}{key}", 'a table of "input column" = "pairwise column"', value
-                    )
-            elif isinstance(expected, dict):
-                if self.typed(f"{where}{key}", value, dict):
-                    self.table(value, expected, f"{where}{key}.")
-            elif key == "accessibility":
-                if self.typed(f"{where}{key}", value, expected) and isinstance(value, dict):
-                    self.table(value, _ACCESSIBILITY, f"{where}{key}.")
+                    self.bad(here, 'a table of "input column" = "pairwise column"', value)
+            elif spec.table is not None:
+                if self.typed(here, value, spec.expected) and isinstance(value, dict):
+                    self.table(value, spec.table, f"{here}.")
             else:
-                self.typed(f"{where}{key}", value, expected)
-            if value is True and f"{where}{key}" in _FALSE_OR_VALUE:
-                self.bad(f"{where}{key}", _FALSE_OR_VALUE[f"{where}{key}"] + " (or false)", value)
+                self.typed(here, value, spec.expected)
+            if value is True and spec.off is not None:
+                self.bad(here, spec.off + " (or false)", value)
             if (
-                key in ("no_isolation", "diversity_columns")
+                spec.names
                 and isinstance(value, list)
                 and not all(isinstance(v, str) for v in value)
             ):
-                self.bad(f"{where}{key}", "a list of column names", value)
+                self.bad(here, "a list of column names", value)
 
     def criteria(self, value: Any, where: str) -> None:
         if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
@@ -199,19 +511,18 @@ class _Checker:
         for i, table in enumerate(value, start=1):
             here = f"{where}[{i}]"
             kind = table.get("kind")
-            if kind not in CRITERIA_KEYS:
-                hint = difflib.get_close_matches(str(kind), list(CRITERIA_KEYS), n=1)
+            if kind not in CRITERIA:
+                hint = difflib.get_close_matches(str(kind), list(CRITERIA), n=1)
                 fix = (
-                    f"did you mean `{hint[0]}`?"
-                    if hint
-                    else "valid kinds: " + ", ".join(CRITERIA_KEYS)
+                    f"did you mean `{hint[0]}`?" if hint else "valid kinds: " + ", ".join(CRITERIA)
                 )
                 self.problems.append(
-                    f"`{here}.kind` must be one of {', '.join(CRITERIA_KEYS)}; got {kind!r} "
+                    f"`{here}.kind` must be one of {', '.join(CRITERIA)}; got {kind!r} "
                     f"in {self.source}; {fix}"
                 )
                 continue
-            allowed = {"kind": str, "weight": _NUMBER, **CRITERIA_KEYS[kind]}
+            spec = CRITERIA[kind]
+            allowed = {"kind": str, "weight": _NUMBER, **spec.keys}
             for key, item in table.items():
                 if key not in allowed:
                     self.unknown(key, f"{here}.", list(allowed))
@@ -220,57 +531,21 @@ class _Checker:
             weight = table.get("weight", 1.0)
             if isinstance(weight, _NUMBER) and not isinstance(weight, bool) and weight < 0:
                 self.bad(f"{here}.weight", "a number ≥ 0", weight)
-            method = table.get("method")
-            if kind == "complement" and method is not None and method not in _COMPLEMENT_METHODS:
-                self.bad(f"{here}.method", " or ".join(map(repr, _COMPLEMENT_METHODS)), method)
+            for key, choices in spec.choices.items():
+                chosen = table.get(key)
+                if chosen is not None and chosen not in choices:
+                    self.bad(f"{here}.{key}", " or ".join(map(repr, choices)), chosen)
 
     def values(self, data: Mapping[str, Any]) -> None:
-        """Checks on values (types already checked)."""
-        program = data.get("program", {})
-        objective = program.get("objective", "total")
-        if isinstance(objective, str) and objective not in _OBJECTIVES:
-            self.bad("program.objective", " or ".join(map(repr, _OBJECTIVES)), objective)
-        limit = program.get("time_limit")
-        if isinstance(limit, _NUMBER) and not isinstance(limit, bool) and limit <= 0:
-            self.bad("program.time_limit", "a positive number of seconds", limit)
-        date = program.get("date")
-        if isinstance(date, str):
-            try:
-                _dt.date.fromisoformat(date)
-            except ValueError:
-                self.bad("program.date", "a date such as 2027-03-01", date)
-        rules = data.get("rules", {})
-        nm = rules.get("not_manager")
-        if isinstance(nm, str) and nm not in _NOT_MANAGER:
-            self.bad("rules.not_manager", '"chain", "direct" or false', nm)
-        for key in ("exclude", "require"):
-            pairs = rules.get(key)
-            if isinstance(pairs, list):
-                for item in pairs:
-                    if not (
-                        isinstance(item, list)
-                        and len(item) == 2
-                        and all(isinstance(x, str | int) for x in item)
-                    ):
-                        self.bad(
-                            f"rules.{key}", 'a list of ["mentor id", "mentee id"] pairs', item
-                        )
-                        break
-        groups = data.get("groups", {})
-        lo, hi = groups.get("min_size", 5), groups.get("max_size", 7)
-        if isinstance(lo, int) and isinstance(hi, int) and not 1 <= lo <= hi:
-            self.bad("groups.min_size", f"a whole number from 1 to max_size ({hi})", lo)
-        for key in ("min_distinct", "max_count"):
-            spec = groups.get(key)
-            if isinstance(spec, dict):
-                for column, n in spec.items():
-                    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                        self.bad(f"groups.{key}.{column}", "a whole number ≥ 1", n)
-        pairs = data.get("pairs", {})
-        for key in ("capacity", "min_load", "top_k"):
-            v = pairs.get(key)
-            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
-                self.bad(f"pairs.{key}", "a whole number ≥ 0", v)
+        """Checks on values (types already checked), table by table in :data:`SCHEMA` order."""
+        for section, spec in SCHEMA.items():
+            table = data.get(section, {})
+            for name, key in (spec.table or {}).items():
+                value = table.get(name, key.default)
+                if key.check is None or value is None:
+                    continue
+                for suffix, expected, got in key.check(value, table):
+                    self.bad(f"{section}.{name}{suffix}", expected, got)
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -278,6 +553,192 @@ class _Checker:
             more = len(self.problems) - len(shown)
             text = "; ".join(shown) + (f"; … and {more} more" if more > 0 else "")
             raise InputError(text, self.problems)
+
+
+# ---------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------
+
+
+def _criteria(tables: Sequence[Mapping[str, Any]]) -> tuple[C.Criterion, ...]:
+    return tuple(CRITERIA[t["kind"]].build(t) for t in tables)
+
+
+def _fields(table: Mapping[str, Any], keys: Mapping[str, _Key]) -> dict[str, Any]:
+    """The dataclass fields a table's keys fill (absent keys take their defaults)."""
+    return {
+        key.target or name: key.value(table.get(name, key.default))
+        for name, key in keys.items()
+        if key.value is not None
+    }
+
+
+def _rules(
+    data: Mapping[str, Any], recipe: Sequence[tuple[str, Sequence[str]]], build: _Build
+) -> tuple[R.Rule, ...]:
+    """``NotSelf`` and the rules the recipe's keys make, in the recipe's order."""
+    out: list[R.Rule] = [R.NotSelf()]
+    for section, names in recipe:
+        table = dict(data.get(section, {}))
+        keys = SCHEMA[section].table or {}
+        for name in names:
+            make = keys[name].rules
+            if make is not None:
+                out += make(table.get(name, keys[name].default), table, build)
+    return tuple(out)
+
+
+def _model(
+    criteria: Sequence[C.Criterion], rules: Sequence[R.Rule], build: _Build
+) -> CompatibilityModel:
+    return CompatibilityModel(
+        criteria=tuple(criteria),
+        rules=tuple(rules),
+        allow_protected=build.allow_protected,
+        at=build.at,
+        skip_missing=build.lenient,
+    )
+
+
+def build_program(
+    data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+) -> Program:
+    """Build a programme from a checked programme mapping (see :func:`parse_program`).
+
+    Keys the mapping leaves out take their registry defaults (the peer criteria
+    those of the default programme). Relative paths (``rules.history``) are
+    resolved against ``base_dir`` (default: the current folder).
+
+    Examples
+    --------
+    >>> program = build_program({"program": {"seed": 3}, "pairs": {"capacity": 2}})
+    >>> program.seed, program.capacity, program.objective
+    (3, 2, 'total')
+    """
+    build = _settings(data, Path(base_dir) if base_dir is not None else Path.cwd(), None)
+    return _build_program(data, build)
+
+
+def _settings(data: Mapping[str, Any], base_dir: Path, at: _dt.date | None) -> _Build:
+    """The programme-wide settings every model shares; ``at`` overrides ``program.date``."""
+    prog = dict(data.get("program", {}))
+    return _Build(
+        at=at if at is not None else _as_date(prog.get("date")),
+        allow_protected=bool(prog.get("allow_protected", False)),
+        # lenient by default: a criterion or rule on a column the rosters lack is
+        # skipped with a note in the result (strict = true makes it an error)
+        lenient=not bool(prog.get("strict", False)),
+        base_dir=base_dir,
+    )
+
+
+def _build_program(data: Mapping[str, Any], build: _Build) -> Program:
+    crit = _criteria(data.get("criteria", []))
+    peers_cfg = dict(data.get("peers", {}))
+    # without its own [[peers.criteria]], a pool uses the default programme's peer
+    # criteria (mutual skills <-> wants, shared goals, mutual preferences, ...)
+    peer_tables = peers_cfg.get("criteria", _default_data()["peers"]["criteria"])
+    return Program(
+        model=_model(crit, _rules(data, _PAIR_RULES, build), build),
+        peer_model=_model(_criteria(peer_tables), _rules(data, _PEER_RULES, build), build),
+        group_model=_model(crit, _rules(data, _GROUP_RULES, build), build),
+        **_fields(data.get("program", {}), PROGRAM),
+        **_fields(data.get("pairs", {}), PAIRS),
+        groups_options=GroupOptions(**_fields(data.get("groups", {}), GROUPS)),
+        rename=dict(data.get("columns", {})),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Default models: the default programme's, for code that builds its own
+# ---------------------------------------------------------------------------
+
+
+def _default_data() -> dict[str, Any]:
+    return parse_toml_text(DEFAULT_PROGRAM_TOML, "the default programme")
+
+
+def _default_build(at: _dt.date | None) -> Program:
+    data = _default_data()
+    return _build_program(data, _settings(data, Path.cwd(), at))
+
+
+def _with_history(model: CompatibilityModel, history: pd.DataFrame | None) -> CompatibilityModel:
+    if history is None:
+        return model
+    return dataclasses.replace(model, rules=(*model.rules, R.NoRepeat(history)))
+
+
+def default_model(
+    at: _dt.date | None = None, *, history: pd.DataFrame | None = None
+) -> CompatibilityModel:
+    """The default programme's mentoring model (``load_program().model``), built in code.
+
+    Criteria (weight): mentor's skills covering the mentee's wants (3), shared
+    goals (2), ranked preferences of the mentee (2), a different function —
+    cross-function exposure (1), a level gap near 2 (1), nearby time zones
+    (1). Rules: not oneself, mentor at least 2 levels above, not in the
+    mentee's reporting line, same site or 2 h of common working hours, a
+    shared language and — when ``history`` is given — no repeat of earlier
+    pairs. Both lists come from ``pairwise/data/default_program.toml``, where
+    the opt-in rule is off: add ``rules.opt_in`` to a programme (or
+    :class:`pairwise.rules.OptIn` to a model) to use it.
+
+    Like the default programme, this model is lenient about columns: a
+    criterion or rule whose columns are absent (or entirely blank) in a
+    roster is skipped with a logged note (listed in ``Compatibility.notes``)
+    instead of raising.
+
+    Parameters
+    ----------
+    at : datetime.date, optional
+        Day for time-zone offsets; default today.
+    history : pandas.DataFrame, optional
+        Earlier pairs (``mentor_id``, ``mentee_id``); adds ``NoRepeat``.
+
+    Returns
+    -------
+    CompatibilityModel
+
+    Examples
+    --------
+    >>> [c.name for c in default_model().criteria]  # doctest: +NORMALIZE_WHITESPACE
+    ['complement_skills_wants', 'shared_goals', 'preferences', 'different_function',
+     'level_gap', 'close_timezone']
+    """
+    return _with_history(_default_build(at).model, history)
+
+
+def default_peer_model(
+    at: _dt.date | None = None, *, history: pd.DataFrame | None = None
+) -> CompatibilityModel:
+    """The default programme's peer-learning model (``load_program().peer_model``).
+
+    Criteria (weight), all symmetric: shared goals (2), skills meeting wants
+    in both directions (2), a different function (1), nearby time zones (1),
+    ranked preferences of either partner (1). Rules: not oneself, levels
+    within 1, not in each other's reporting line, same site or 2 h of common
+    working hours, a shared language, and no repeat when ``history`` is
+    given. From ``[peers]`` of the default programme file; lenient about
+    absent columns like :func:`default_model`.
+
+    Parameters
+    ----------
+    at : datetime.date, optional
+    history : pandas.DataFrame, optional
+
+    Returns
+    -------
+    CompatibilityModel
+        Score it with the same roster twice: ``model.score(people, people)``.
+
+    Examples
+    --------
+    >>> [c.name for c in default_peer_model().criteria]  # doctest: +NORMALIZE_WHITESPACE
+    ['shared_goals', 'complement_skills_wants', 'different_function', 'close_timezone',
+     'preferences']
+    """
+    return _with_history(_default_build(at).peer_model, history)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -334,7 +795,7 @@ DEFAULT_PROGRAM_TOML: str = (
 )
 
 
-def load_program(path: str | os.PathLike[str] | None = None) -> Any:
+def load_program(path: str | os.PathLike[str] | None = None) -> Program:
     """Load a programme from a TOML file (or the embedded default when ``path`` is None).
 
     Parameters
@@ -363,15 +824,11 @@ def load_program(path: str | os.PathLike[str] | None = None) -> Any:
     >>> program.groups_options.min_size, program.groups_options.max_size
     (5, 7)
     """
-    from .program import Program
-
     if path is None:
-        data = parse_toml_text(DEFAULT_PROGRAM_TOML, "the default programme")
-        return Program.from_config(parse_program(data, source="the default programme"))
+        return build_program(parse_program(_default_data(), source="the default programme"))
     p = Path(path)
     data = parse_program(_read_toml(p), source=str(p))
-    default = parse_toml_text(DEFAULT_PROGRAM_TOML, "the default programme")
-    return Program.from_config(merge_programs(default, data), base_dir=p.parent)
+    return build_program(merge_programs(_default_data(), data), base_dir=p.parent)
 
 
 def merge_programs(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -406,6 +863,6 @@ def _merge(
     return out
 
 
-def default_program() -> Any:
+def default_program() -> Program:
     """The embedded default programme (same as ``load_program()``)."""
     return load_program(None)

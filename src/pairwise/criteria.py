@@ -34,7 +34,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._terms import (
-    _DENSE_VOCAB,  # noqa: F401  (see below)
     ColumnChecks,
     EncodingCache,
     Index,
@@ -55,10 +54,6 @@ from ._terms import (
 )
 from .errors import InputError
 from .roster import LIST_COLUMNS
-
-# ``_DENSE_VOCAB`` lives in ``_terms``; it is bound here only so that
-# tests/test_compatibility.py, which patches ``criteria._DENSE_VOCAB``, still runs
-# until it patches ``pairwise._terms`` instead. Patching it here changes nothing.
 
 if TYPE_CHECKING:
     from .roster import Roster

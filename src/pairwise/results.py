@@ -1,8 +1,9 @@
 """Programme results: solver indices joined back to ids, with reasons, summaries and files.
 
-A solver answers in indices (:mod:`pairwise.solvers`); the classes here turn
-those into what a coordinator reads and an HR system stores: one row per pair
-or group member, one row per participant left out *with the reason*, a short
+A solver answers in indices (:mod:`pairwise.solvers`); the builders here
+(:func:`pairs_result`, :func:`peers_result`, :func:`groups_result`) turn those
+into what a coordinator reads and an HR system stores: one row per pair or
+group member, one row per participant left out *with the reason*, a short
 summary, and CSV / JSON / HTML renderings. Every input participant appears in
 exactly one of ``pairs`` / ``groups`` and ``unmatched``.
 """
@@ -12,20 +13,29 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from .solvers._result import _gap
+from .reports import composition_audit, group_summary
+from .roster import LIST_COLUMNS, Roster
+from .solvers._result import GroupingResult, MatchingResult, _gap
+
+if TYPE_CHECKING:
+    from .compatibility import Compatibility
 
 __all__ = [
     "GroupsResult",
     "PairsResult",
     "PeersResult",
     "escape_formulas",
+    "groups_result",
+    "pairs_result",
+    "peers_result",
     "unmatched_path_for",
 ]
 
@@ -133,6 +143,10 @@ class _ResultBase:
             lines.append("left out: nobody")
         lines.extend(f"note: {note}" for note in self.options.get("notes", ()))
         return lines
+
+    def summary(self) -> str:
+        """A few lines a coordinator can read (each kind adds its counts first)."""
+        return "\n".join(self._headline())
 
     def to_csv(
         self,
@@ -329,3 +343,298 @@ class GroupsResult(_ResultBase):
         out["audit"] = _records(self.audit)
         out["violations"] = list(self.violations)
         return out
+
+
+# ---------------------------------------------------------------------------
+# Builders: solver indices -> ids, with a reason for everyone left out
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a programme adds to each of its results: its name, objective and seed."""
+
+    programme: str
+    objective: str
+    seed: int
+
+
+class GroupRules(Protocol):
+    """The group options a groups result reads (``pairwise.GroupOptions`` has them)."""
+
+    @property
+    def min_size(self) -> int: ...
+    @property
+    def min_distinct(self) -> Mapping[str, int]: ...
+    @property
+    def max_count(self) -> Mapping[str, int]: ...
+    @property
+    def no_isolation(self) -> tuple[str, ...]: ...
+    @property
+    def diversity_columns(self) -> tuple[str, ...]: ...
+
+
+def _typed_details(solved: MatchingResult | GroupingResult) -> dict[str, Any]:
+    """The solver's typed details, as the programme result's ``options`` reports them."""
+    if isinstance(solved, GroupingResult):
+        out: dict[str, Any] = {} if solved.scale is None else {"scale": solved.scale}
+        out["diagnosis"] = list(solved.diagnosis)
+        return out
+    out = {"min_score": solved.min_score}
+    if solved.scale is not None:
+        out.update(scale=solved.scale, tolerance=solved.tolerance)
+    return out
+
+
+def _shared_fields(
+    solved: MatchingResult | GroupingResult,
+    compat: Compatibility,
+    unmatched: list[dict[str, str]],
+    run: RunInfo,
+    offset: float = 0.0,
+) -> dict[str, Any]:
+    """The result fields every mode shares; ``offset`` adds pairs formed outside the solver."""
+    return {
+        "unmatched": pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
+        "status": solved.status,
+        "objective": float(solved.objective) + offset,
+        "bound": None if solved.bound is None else float(solved.bound) + offset,
+        "wall_time": float(solved.wall_time),
+        "method": solved.method,
+        "seed": run.seed,
+        "options": {
+            **solved.options,
+            **_typed_details(solved),
+            "objective": run.objective,
+            "programme": run.programme,
+            "notes": list(compat.notes),
+        },
+    }
+
+
+def _ids(roster: Roster, positions: np.ndarray) -> np.ndarray:
+    return roster.ids[positions].astype(str) if len(positions) else np.array([], dtype=str)
+
+
+def pairs_result(
+    compat: Compatibility,
+    solved: MatchingResult,
+    mentors: Roster,
+    mentees: Roster,
+    *,
+    capacity: np.ndarray,
+    weights: np.ndarray | None,
+    fixed_rows: np.ndarray,
+    fixed_cols: np.ndarray,
+    fixed_reasons: Mapping[int, str],
+    run: RunInfo,
+) -> PairsResult:
+    """The pairs the solver formed plus the required ones (``fixed_*``), joined to ids.
+
+    The objective adds the required pairs' scores (weighted by priority) to
+    the solver's; every mentee and mentor in no pair is listed with the reason
+    (``fixed_reasons`` for required pairs that broke another rule).
+    """
+    rows = np.concatenate([np.asarray(solved.rows, dtype=np.intp), fixed_rows])
+    cols = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])
+    order = np.argsort(cols, kind="stable")
+    rows, cols = rows[order], cols[order]
+    objective = float(solved.objective)
+    if len(fixed_cols):
+        w = weights[fixed_cols] if weights is not None else 1.0
+        objective += float(np.sum(compat.pair_scores(fixed_rows, fixed_cols) * w))
+    pairs = pd.DataFrame({"mentor_id": _ids(mentors, rows), "mentee_id": _ids(mentees, cols)})
+    breakdown = compat.breakdown(rows, cols)
+    pairs = pd.concat([pairs, breakdown.reset_index(drop=True)], axis=1)
+    if "score" not in pairs.columns:
+        pairs.insert(2, "score", compat.pair_scores(rows, cols))
+    unmatched = _unmatched_mentees(compat, mentees, cols, capacity, fixed_reasons)
+    unmatched += _unmatched_mentors(compat, mentors, rows, capacity)
+    return PairsResult(
+        pairs=pairs,
+        **_shared_fields(solved, compat, unmatched, run, offset=objective - solved.objective),
+        n_mentors=len(mentors),
+        n_mentees=len(mentees),
+    )
+
+
+def _unmatched_mentees(
+    compat: Compatibility,
+    mentees: Roster,
+    cols: np.ndarray,
+    capacity: np.ndarray,
+    fixed_reasons: Mapping[int, str],
+) -> list[dict[str, str]]:
+    """A row per mentee in no pair, with the first reason that applies."""
+    matched = np.zeros(len(mentees), dtype=bool)
+    matched[cols] = True
+    out = []
+    for j in np.flatnonzero(~matched):
+        candidates = compat.candidate_rows(int(j))
+        open_candidates = candidates[capacity[candidates] > 0]
+        if j in fixed_reasons:
+            reason = fixed_reasons[int(j)]
+        elif len(candidates) == 0:
+            reason = compat.why_no_partner(int(j))
+        elif len(open_candidates) == 0:
+            reason = (
+                f"no allowed mentor takes mentees: all {len(candidates)} allowed "
+                "mentor(s) have capacity 0"
+            )
+        else:
+            reason = compat.why_candidates_full(len(candidates), len(open_candidates))
+        out.append({"id": str(mentees.ids[j]), "role": "mentee", "reason": reason})
+    return out
+
+
+def _unmatched_mentors(
+    compat: Compatibility, mentors: Roster, rows: np.ndarray, capacity: np.ndarray
+) -> list[dict[str, str]]:
+    """A row per mentor with no mentee, with the reason."""
+    load = np.bincount(rows, minlength=len(mentors)) if len(mentors) else np.zeros(0, int)
+    out = []
+    for i in np.flatnonzero(load == 0):
+        if capacity[i] <= 0:
+            reason = "capacity is 0: this mentor takes no mentees this cohort"
+        elif compat.n_candidates(row=int(i)) == 0:
+            reason = compat.why_no_candidate_row(int(i))
+        else:
+            reason = (
+                "no mentee assigned: each allowed mentee was matched to another mentor "
+                "with a better overall fit"
+            )
+        out.append({"id": str(mentors.ids[i]), "role": "mentor", "reason": reason})
+    return out
+
+
+def peers_result(
+    compat: Compatibility,
+    solved: MatchingResult,
+    people: Roster,
+    *,
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    run: RunInfo,
+) -> PeersResult:
+    """Peer pairs joined to ids; everyone without a partner listed with the reason.
+
+    ``scores`` / ``allowed`` are the symmetric matrices the solver received.
+    """
+    rows, cols = np.asarray(solved.rows), np.asarray(solved.cols)
+    pairs = pd.DataFrame(
+        {
+            "person_a": _ids(people, rows),
+            "person_b": _ids(people, cols),
+            "score": scores[rows, cols] if len(rows) else np.array([], dtype=float),
+        }
+    )
+    matched = np.zeros(len(people), dtype=bool)
+    matched[rows] = True
+    matched[cols] = True
+    unmatched = []
+    for i in np.flatnonzero(~matched):
+        n_allowed = int(allowed[i].sum())
+        if n_allowed == 0:
+            reason = compat.why_no_partner_row(int(i)).replace("mentee", "partner")
+        else:
+            reason = (
+                f"no partner left: all {n_allowed} allowed partner(s) were paired with "
+                "others (odd numbers leave one out)"
+            )
+        unmatched.append({"id": str(people.ids[i]), "role": "person", "reason": reason})
+    return PeersResult(
+        pairs=pairs, **_shared_fields(solved, compat, unmatched, run), n_people=len(people)
+    )
+
+
+def groups_result(
+    compat: Compatibility,
+    solved: GroupingResult,
+    leaders: Roster,
+    proteges: Roster,
+    *,
+    fit: np.ndarray,
+    options: GroupRules,
+    violations: Sequence[str],
+    run: RunInfo,
+) -> GroupsResult:
+    """Groups joined to ids (numbered 1.. in leader order), reasons, summary and audit.
+
+    ``violations`` are the broken rules :func:`pairwise.checks.violations`
+    found; the summary and the composition audit cover the composition rules'
+    columns and the categorical diversity columns.
+    """
+    labels = np.asarray(solved.labels)
+    placed = np.flatnonzero(labels >= 0)
+    used = sorted(set(labels[placed].tolist()))
+    number = {leader: k + 1 for k, leader in enumerate(used)}
+    groups = pd.DataFrame(
+        {
+            "group": [number[int(labels[p])] for p in placed],
+            "leader_id": [str(leaders.ids[labels[p]]) for p in placed],
+            "member_id": [str(proteges.ids[p]) for p in placed],
+            "fit": [float(fit[labels[p], p]) for p in placed],
+        }
+    ).sort_values(["group", "member_id"], kind="stable", ignore_index=True)
+    unmatched = _unmatched_proteges(compat, solved, labels, proteges)
+    unmatched += _unmatched_leaders(solved, number, leaders, options.min_size)
+    columns = _audit_columns(options, proteges)
+    return GroupsResult(
+        groups=groups,
+        **_shared_fields(solved, compat, unmatched, run),
+        group_summary=group_summary(groups, proteges, options, columns),
+        audit=composition_audit(groups, proteges, columns),
+        violations=tuple(violations),
+        n_leaders=len(leaders),
+        n_proteges=len(proteges),
+    )
+
+
+def _unmatched_proteges(
+    compat: Compatibility, solved: GroupingResult, labels: np.ndarray, proteges: Roster
+) -> list[dict[str, str]]:
+    """A row per protégé in no group: the solver's reason, else the rules' account."""
+    out = []
+    for p in np.flatnonzero(labels < 0):
+        reason = solved.reasons.get(str(int(p)))
+        if reason is None:
+            reason = (
+                compat.why_no_partner(int(p))
+                if not compat.n_candidates(col=int(p))
+                else "not placed: no group could take this protégé within the rules"
+            )
+        out.append({"id": str(proteges.ids[p]), "role": "protege", "reason": reason})
+    return out
+
+
+def _unmatched_leaders(
+    solved: GroupingResult, number: Mapping[int, int], leaders: Roster, min_size: int
+) -> list[dict[str, str]]:
+    """A row per leader without a group, with the solver's reason or the default one."""
+    out = []
+    for leader in range(len(leaders)):
+        if leader in number:
+            continue
+        reason = solved.reasons.get(f"leader:{leader}") or (
+            f"no group opened: too few protégés for another group of {min_size} within the rules"
+        )
+        out.append({"id": str(leaders.ids[leader]), "role": "leader", "reason": reason})
+    return out
+
+
+def _audit_columns(options: GroupRules, proteges: Roster) -> list[str]:
+    """Columns the summary and audit cover: rule columns, then categorical diversity ones."""
+    return list(
+        dict.fromkeys(
+            [
+                *options.no_isolation,
+                *options.min_distinct,
+                *options.max_count,
+                *[
+                    c
+                    for c in options.diversity_columns
+                    if proteges.has(c) and c not in LIST_COLUMNS
+                ],
+            ]
+        )
+    )

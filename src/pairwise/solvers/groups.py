@@ -23,8 +23,8 @@ the limit, like :func:`pairwise.solvers._ortools.solve_cp`.
 
 The maximally-diverse-grouping kernels of :mod:`pairwise.solvers.mdgp` are not
 reused: moves here must also weigh the fit to a leader, rule penalties, the
-unassigned pool and the ``together`` mask, which the kernels below track
-together.
+unassigned pool and the ``together`` mask, which the kernels of
+:mod:`._groups_search` track together.
 
 This module is the public entry; the engines live beside it:
 :mod:`._groups_problem` (validation), :mod:`._groups_flow` (construction and

@@ -1,0 +1,268 @@
+"""Learning groups: the validated problem (`_Problem`) and the checks that build it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..diversity import CompositionRules, make_rules
+from ..errors import InputError
+from . import _ortools
+from ._validation import check_max_iterations, check_per_row, check_seed, check_time_limit
+
+#: Values of ``method`` that :func:`pairwise.solvers.groups.learning_groups` accepts.
+METHODS = ("auto", "exact", "heuristic")
+
+
+@dataclass
+class _Problem:
+    """Validated arrays the engines share (never the caller's objects)."""
+
+    fit: np.ndarray  # (L, P) float64, 0 where not allowed
+    allowed: np.ndarray  # (L, P) bool as given
+    cand: np.ndarray  # (L, P) bool: allowed and not excluded by pre-checks
+    min_size: np.ndarray  # (L,) int64
+    max_size: np.ndarray  # (L,) int64
+    weights: np.ndarray | None  # (P,) float64 or None
+    w_int: np.ndarray  # (P,) int64 priority tiers (1 when no weights)
+    rules: CompositionRules
+    conflict: np.ndarray | None  # (P, P) bool: True where two may NOT share a group
+    wd: np.ndarray | None  # (P, P) float64 symmetric diversity_weight * distance, 0 diagonal
+    scale: float
+    fit_int: np.ndarray  # (L, P) int64
+    wd_int: np.ndarray | None  # (P, P) int64
+
+    @property
+    def n_leaders(self) -> int:
+        return self.fit.shape[0]
+
+    @property
+    def n_proteges(self) -> int:
+        return self.fit.shape[1]
+
+
+def _as_sizes(value: Any, n: int, name: str) -> np.ndarray:
+    return check_per_row(value, n, name, "learning_groups", unit="leader", minimum=1)
+
+
+def _validate(
+    fit: Any,
+    *,
+    min_size: Any,
+    max_size: Any,
+    allowed: Any,
+    attributes: Any,
+    min_distinct: Mapping[str, int] | None,
+    max_count: Mapping[str, int] | None,
+    no_isolation: str | Iterable[str] | None,
+    distance: Any,
+    diversity_weight: Any,
+    time_limit: Any,
+    seed: Any,
+    weights: Any,
+    together: Any,
+    max_iterations: Any,
+    method: Any,
+) -> _Problem:
+    """Check every input and build a :class:`_Problem` (its ``allowed`` is the pair mask).
+
+    The checks run in a fixed order (options, ``fit`` and ``allowed``, sizes,
+    ``weights``, ``together``, the diversity term, the composition rules), so
+    the first bad input is the one reported.
+    """
+    if method not in METHODS:
+        raise InputError(
+            f"`method` must be one of {list(METHODS)}; got {method!r}. Fix: use method='auto'."
+        )
+    check_time_limit(time_limit, "learning_groups")
+    check_seed(seed, "learning_groups")
+    check_max_iterations(max_iterations, "learning_groups")
+    fit_arr, allowed_arr = _check_fit(fit, allowed)
+    n_leaders, n_proteges = fit_arr.shape
+    mins, maxs = _check_sizes(min_size, max_size, n_leaders)
+    w_arr = _check_weights(weights, n_proteges)
+    conflict = _check_together(together, n_proteges)
+    wd = _check_diversity(distance, diversity_weight, n_proteges)
+    rules = make_rules(
+        attributes,
+        n_proteges,
+        min_distinct=min_distinct,
+        max_count=max_count,
+        no_isolation=no_isolation,
+    )
+    scale = _shared_scale(fit_arr, allowed_arr, wd, maxs)
+    return _Problem(
+        fit=fit_arr,
+        allowed=allowed_arr,
+        cand=allowed_arr.copy(),
+        min_size=mins,
+        max_size=maxs,
+        weights=w_arr,
+        w_int=_weight_tiers(w_arr, n_proteges),
+        rules=rules,
+        conflict=conflict,
+        wd=wd,
+        scale=scale,
+        fit_int=np.round(fit_arr * scale).astype(np.int64),
+        wd_int=None if wd is None else np.round(wd * scale).astype(np.int64),
+    )
+
+
+def _check_fit(fit: Any, allowed: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``fit`` as a dense float copy (0 where not allowed) and the allowed mask."""
+    if sp.issparse(fit):
+        if allowed is not None:
+            raise InputError(
+                "`allowed` must be omitted when `fit` is sparse (its stored entries are the "
+                "allowed pairs); got both. Fix: drop `allowed`."
+            )
+        coo = fit.tocoo()
+        fit_arr = np.zeros(fit.shape, dtype=np.float64)
+        allowed_arr = np.zeros(fit.shape, dtype=bool)
+        fit_arr[coo.row, coo.col] = coo.data
+        allowed_arr[coo.row, coo.col] = True
+    else:
+        fit_arr = np.array(fit, dtype=np.float64, copy=True)
+        if fit_arr.ndim != 2:
+            raise InputError(
+                f"`fit` must be a 2-D array (leaders × protégés); got {fit_arr.ndim} dimension(s)."
+            )
+        allowed_arr = _check_allowed(allowed, fit_arr.shape)
+    bad = allowed_arr & ~np.isfinite(fit_arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputError(
+            f"`fit` must be finite where pairs are allowed; got {fit_arr[r, c]} at "
+            f"(leader {r}, protégé {c}) and {int(bad.sum()) - 1} more. "
+            "Fix: mark such pairs as not allowed."
+        )
+    return np.where(allowed_arr, fit_arr, 0.0), allowed_arr
+
+
+def _check_allowed(allowed: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A copy of the boolean ``allowed`` mask of ``shape`` (all True when None)."""
+    if allowed is None:
+        return np.ones(shape, dtype=bool)
+    allowed_arr = np.asarray(allowed)
+    if allowed_arr.shape != shape:
+        raise InputError(
+            f"`allowed` must have the shape of `fit` {shape}; "
+            f"got {allowed_arr.shape}. Fix: pass a mask with one entry per pair."
+        )
+    if allowed_arr.dtype != bool:
+        raise InputError(
+            f"`allowed` must be a boolean mask; got dtype {allowed_arr.dtype}. "
+            "Fix: pass allowed.astype(bool)."
+        )
+    return allowed_arr.copy()
+
+
+def _check_sizes(min_size: Any, max_size: Any, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-leader ``min_size`` and ``max_size`` as int64 arrays, each min <= max."""
+    mins = _as_sizes(min_size, n_leaders, "min_size")
+    maxs = _as_sizes(max_size, n_leaders, "max_size")
+    if np.any(mins > maxs):
+        g = int(np.argmax(mins > maxs))
+        raise InputError(
+            f"`min_size` must not exceed `max_size`; got {mins[g]} > {maxs[g]} (leader {g}). "
+            "Fix: swap them or widen the range."
+        )
+    return mins, maxs
+
+
+def _check_weights(weights: Any, n_proteges: int) -> np.ndarray | None:
+    """A float copy of ``weights`` (one finite value >= 0 per protégé), or None."""
+    if weights is None:
+        return None
+    w_arr = np.array(weights, dtype=np.float64, copy=True)
+    if w_arr.shape != (n_proteges,):
+        raise InputError(
+            f"`weights` must hold one number per protégé ({n_proteges}); got shape {w_arr.shape}."
+        )
+    if not np.all(np.isfinite(w_arr)) or np.any(w_arr < 0):
+        raise InputError(
+            "`weights` must be finite and >= 0; got "
+            f"{w_arr[~np.isfinite(w_arr) | (w_arr < 0)][:5].tolist()}. "
+            "Fix: use 1 for ordinary protégés and e.g. 2 for priority ones."
+        )
+    return w_arr
+
+
+def _check_together(together: Any, n_proteges: int) -> np.ndarray | None:
+    """The conflict mask (True where two may NOT share a group), or None when there is none."""
+    if together is None:
+        return None
+    tog = np.asarray(together)
+    if tog.shape != (n_proteges, n_proteges) or tog.dtype != bool:
+        raise InputError(
+            f"`together` must be a boolean protégé × protégé mask ({n_proteges}, "
+            f"{n_proteges}); got shape {tog.shape}, dtype {tog.dtype}."
+        )
+    if not np.array_equal(tog, tog.T):
+        raise InputError(
+            "`together` must be symmetric (p may meet q exactly when q may meet p); got an "
+            "asymmetric mask. Fix: pass together & together.T."
+        )
+    conflict = ~tog
+    np.fill_diagonal(conflict, False)
+    return conflict if conflict.any() else None
+
+
+def _check_diversity(distance: Any, diversity_weight: Any, n_proteges: int) -> np.ndarray | None:
+    """``diversity_weight * distance`` made symmetric (0 diagonal), or None when it is 0."""
+    if isinstance(diversity_weight, bool) or not isinstance(
+        diversity_weight, int | float | np.integer | np.floating
+    ):
+        raise InputError(f"`diversity_weight` must be a number; got {diversity_weight!r}.")
+    if not math.isfinite(float(diversity_weight)):
+        raise InputError(f"`diversity_weight` must be finite; got {diversity_weight!r}.")
+    if distance is None:
+        if float(diversity_weight) != 0.0:
+            raise InputError(
+                "`distance` must be given when `diversity_weight` is not 0; got None. "
+                "Fix: pass a protégé × protégé distance matrix or diversity_weight=0."
+            )
+        return None
+    d = np.array(distance, dtype=np.float64, copy=True)
+    if d.shape != (n_proteges, n_proteges):
+        raise InputError(
+            f"`distance` must be protégé × protégé ({n_proteges}, {n_proteges}); "
+            f"got shape {d.shape}."
+        )
+    upper = np.triu(d, 1)
+    if not np.all(np.isfinite(upper)):
+        raise InputError("`distance` must be finite above the diagonal.")
+    if float(diversity_weight) == 0.0:
+        return None
+    wd = float(diversity_weight) * (upper + upper.T)
+    return wd if wd.any() else None
+
+
+def _shared_scale(
+    fit: np.ndarray, allowed: np.ndarray, wd: np.ndarray | None, max_size: np.ndarray
+) -> float:
+    """One integer scale for fit and the diversity term, so CP-SAT adds them exactly."""
+    n_proteges = fit.shape[1]
+    parts = [fit[allowed]]
+    if wd is not None:
+        parts.append(wd[np.triu_indices(n_proteges, 1)])
+    values = np.concatenate(parts) if parts else np.zeros(0)
+    terms = n_proteges * (1 + (int(max_size.max()) if wd is not None else 0))
+    return _ortools.int_scale(values, terms=max(terms, 1), budget=2.0**50)
+
+
+def _weight_tiers(weights: np.ndarray | None, n: int) -> np.ndarray:
+    """Integer priority per protégé: exact for whole-number weights, else 1e-6 relative."""
+    if weights is None:
+        return np.ones(n, dtype=np.int64)
+    if np.all(weights == np.round(weights)) and weights.max(initial=0) <= 1e6:
+        return weights.astype(np.int64)
+    top = weights.max(initial=0.0)
+    if top <= 0:
+        return np.zeros(n, dtype=np.int64)
+    return np.round(weights / top * 1e6).astype(np.int64)

@@ -1,0 +1,421 @@
+"""Learning groups: penalty-driven local search (move / swap gains, work budget, repair)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._groups_problem import _Problem
+
+#: Work units per second of ``time_limit`` for the local search: one unit is
+#: one element-rule operation of a vectorised gain evaluation (calibrated so a
+#: budget of ``time_limit`` seconds takes about that long on an idle 2-core
+#: machine; a loaded machine takes longer, up to the 3x wall-clock guard).
+_LS_UNITS_PER_SECOND = 6.5e7
+
+#: Local search: lowest penalty weight (in units of the fit range) and the number
+#: of feasible passes without a better grouping before large-neighbourhood search
+#: takes over (measured: lower floors and longer runs did not pay off there).
+_LAM_FLOOR = 1.0
+_LS_STALE = 3
+
+
+class _Search:
+    """Grouping state with incremental counts and vectorised move / swap gains.
+
+    Arrays indexed by group carry one extra slot at the end for "unassigned",
+    so ``arr[label]`` works with label ``-1``; that slot never changes state.
+    """
+
+    def __init__(self, prob: _Problem, labels: np.ndarray) -> None:
+        self.prob = prob
+        L, P = prob.fit.shape
+        self.L, self.P = L, P
+        self.fitp = np.vstack([prob.fit, np.zeros((1, P))])
+        self.candp = np.vstack([prob.cand, np.ones((1, P), dtype=bool)])
+        self.minp = np.append(prob.min_size, 0)
+        self.maxp = np.append(prob.max_size, P)
+        self.wt = prob.w_int.astype(np.float64)
+        rules = prob.rules
+        self.cols: list[tuple[np.ndarray, int, int, int, bool]] = []
+        for c in range(rules.n_columns):
+            if rules.min_distinct[c] < 1 and rules.max_count[c] <= 0 and not rules.no_isolation[c]:
+                continue
+            nv = rules.n_values(c)
+            code = np.where(rules.codes[c] < 0, nv, rules.codes[c]).astype(np.int64)
+            self.cols.append(
+                (
+                    code,
+                    nv,
+                    int(rules.min_distinct[c]),
+                    int(rules.max_count[c]),
+                    bool(rules.no_isolation[c]),
+                )
+            )
+        self.wd = prob.wd
+        self.conf = None if prob.conflict is None else prob.conflict.astype(np.int32)
+        self.work = 0.0
+        self.proven = False
+        self.reset(labels)
+
+    # -- state -------------------------------------------------------------
+    def reset(self, labels: np.ndarray) -> None:
+        L, P = self.L, self.P
+        self.lab = labels.astype(np.int64).copy()
+        placed = self.lab >= 0
+        self.size = np.append(np.bincount(self.lab[placed], minlength=L), 0)
+        self.cnt = []
+        self.dist = []
+        for code, nv, *_ in self.cols:
+            cnt = np.zeros((L + 1, nv + 1), dtype=np.int64)
+            np.add.at(cnt, (self.lab[placed], code[placed]), 1)
+            self.cnt.append(cnt)
+            self.dist.append(np.count_nonzero(cnt[:, :nv], axis=1))
+        if self.wd is not None:
+            onehot = np.zeros((P, L + 1))
+            onehot[np.flatnonzero(placed), self.lab[placed]] = 1.0
+            self.ds = self.wd @ onehot
+            self.ds[:, L] = 0.0
+        if self.conf is not None:
+            onehot = np.zeros((P, L + 1), dtype=np.int32)
+            onehot[np.flatnonzero(placed), self.lab[placed]] = 1
+            self.kc = self.conf @ onehot
+            self.kc[:, L] = 0
+        # conflicting pairs per group (`together`), counted in the penalty
+        self.clash = np.zeros(L + 1, dtype=np.int64)
+        if self.conf is not None and placed.any():
+            per = self.kc[np.flatnonzero(placed), self.lab[placed]]
+            self.clash[:L] = np.bincount(self.lab[placed], weights=per, minlength=L) // 2
+        self.pen = np.zeros(L + 1, dtype=np.int64)
+        for g in range(L):
+            self.pen[g] = self._group_pen(g)
+
+    def _group_pen(self, g: int) -> int:
+        if g < 0 or self.size[g] == 0:
+            return 0
+        total = int(self.clash[g])
+        for k, (_, nv, md, mc, iso) in enumerate(self.cols):
+            row = self.cnt[k][g, :nv]
+            if md > 0:
+                total += max(0, md - int(self.dist[k][g]))
+            if mc > 0:
+                total += int(np.maximum(0, row - mc).sum())
+            if iso:
+                total += int(np.count_nonzero(row == 1))
+        return total
+
+    def relocate(self, p: int, b: int) -> None:
+        """Move protégé ``p`` to group ``b`` (``-1``: unassign) and update everything."""
+        a = int(self.lab[p])
+        if a == b:
+            return
+        L = self.L
+        self.lab[p] = b
+        for k, (code, nv, *_) in enumerate(self.cols):
+            v = code[p]
+            if a >= 0:
+                self.cnt[k][a, v] -= 1
+                self.dist[k][a] = np.count_nonzero(self.cnt[k][a, :nv])
+            if b >= 0:
+                self.cnt[k][b, v] += 1
+                self.dist[k][b] = np.count_nonzero(self.cnt[k][b, :nv])
+        if a >= 0:
+            self.size[a] -= 1
+        if b >= 0:
+            self.size[b] += 1
+        if self.wd is not None:
+            col = self.wd[:, p]
+            if a >= 0:
+                self.ds[:, a] -= col
+            if b >= 0:
+                self.ds[:, b] += col
+        if self.conf is not None:
+            col = self.conf[:, p]
+            if a >= 0:
+                self.kc[:, a] -= col
+                self.clash[a] -= self.kc[p, a]
+            if b >= 0:
+                self.clash[b] += self.kc[p, b]
+                self.kc[:, b] += col
+        if a >= 0:
+            self.pen[a] = self._group_pen(a)
+        if b >= 0:
+            self.pen[b] = self._group_pen(b)
+        self.pen[L] = 0
+
+    # -- evaluation --------------------------------------------------------
+    def _replace(self, k: int, g: Any, vo: Any, vi: Any) -> np.ndarray:
+        """Penalty change in groups ``g`` when a member of value ``vo`` is replaced by ``vi``.
+
+        Value ``nv`` (unknown) stands for "nobody", so a pure removal is
+        ``vi = nv`` and a pure addition ``vo = nv``. The unassigned slot
+        never changes penalty.
+        """
+        _, nv, md, mc, iso = self.cols[k]
+        cnt = self.cnt[k]
+        xo = cnt[g, vo]
+        xi = cnt[g, vi]
+        ko = vo != nv
+        ki = vi != nv
+        diff = vo != vi
+        delta = np.zeros(np.broadcast(g, vo, vi).shape, dtype=np.int64)
+        if md > 0:
+            dist = self.dist[k][g]
+            dd = (ki & (xi == 0)).astype(np.int64) - (ko & (xo == 1))
+            delta += np.maximum(0, md - dist - dd) - np.maximum(0, md - dist)
+        if mc > 0:
+            delta += (ki & (xi >= mc)).astype(np.int64) - (ko & (xo > mc))
+        if iso:
+            delta += (ki & (xi == 0)).astype(np.int64) - (ki & (xi == 1))
+            delta += (ko & (xo == 2)).astype(np.int64) - (ko & (xo == 1))
+        return np.where(diff & (np.asarray(g) != self.L), delta, 0)
+
+    def best_move(
+        self, p: int, lam: float, lam_w: float, allow_eject: bool = False
+    ) -> tuple[float, int]:
+        """Best relocation of ``p`` (into another open group with room, or out)."""
+        a = int(self.lab[p])
+        L = self.L
+        if a >= 0 and self.size[a] <= self.minp[a] and not allow_eject:
+            return -np.inf, -2
+        groups = np.arange(L)
+        ok = self.candp[:L, p] & (self.size[:L] > 0) & (self.size[:L] < self.maxp[:L])
+        if a >= 0:
+            ok[a] = False
+            if self.size[a] <= self.minp[a]:
+                ok[:] = False
+        dpen = np.zeros(L, dtype=np.int64)
+        out_pen = 0
+        if self.conf is not None:
+            dpen += self.kc[p, :L]
+            out_pen -= int(self.kc[p, a]) if a >= 0 else 0
+        for k, (code, nv, *_) in enumerate(self.cols):
+            v = code[p]
+            out_pen += int(self._replace(k, a, v, nv))
+            dpen += self._replace(k, groups, nv, v)
+        dpen += out_pen
+        dobj = self.fitp[:L, p] - self.fitp[a, p]
+        if self.wd is not None:
+            dobj = dobj + self.ds[p, :L] - self.ds[p, a]
+        dw = self.wt[p] if a < 0 else 0.0
+        gain = lam_w * dw + dobj - lam * dpen
+        if dw != 0:
+            ok &= dpen <= 0
+        self.work += L * (2 + 4 * len(self.cols))
+        best_gain, best_b = -np.inf, -2
+        if ok.any():
+            gain = np.where(ok, gain, -np.inf)
+            b = int(np.argmax(gain))
+            best_gain, best_b = float(gain[b]), b
+        if allow_eject and a >= 0:
+            # leaving the group: only to repair rules
+            g_out = -lam_w * self.wt[p] - self.fitp[a, p] - lam * out_pen
+            if self.wd is not None:
+                g_out -= self.ds[p, a]
+            if self.size[a] - 1 >= self.minp[a] and out_pen < 0 and g_out > best_gain:
+                best_gain, best_b = float(g_out), -1
+        return best_gain, best_b
+
+    def best_swap(
+        self, p: int, lam: float, lam_w: float, qs: np.ndarray | None = None
+    ) -> tuple[float, int]:
+        """Best exchange of ``p`` with another protégé (possibly an unassigned one)."""
+        a = int(self.lab[p])
+        lab = self.lab
+        if qs is None:
+            qs = np.arange(self.P)
+        b = lab[qs]
+        ok = (b != a) & self.candp[b, p] & self.candp[a, qs]
+        if a < 0:
+            ok &= b >= 0
+        if not ok.any():
+            return -np.inf, -1
+        dpen = np.zeros(len(qs), dtype=np.int64)
+        if self.conf is not None:
+            # p leaves a and joins b without q; q leaves b and joins a without p
+            cpq = self.conf[p, qs]
+            kc = self.kc
+            dpen += kc[p, b] - cpq * (b >= 0) - kc[p, a] * (a >= 0)
+            dpen += (kc[qs, a] - cpq) * (a >= 0) - kc[qs, b] * (b >= 0)
+        for k, (code, _nv, *_) in enumerate(self.cols):
+            vp = code[p]
+            vq = code[qs]
+            dpen += self._replace(k, a, vp, vq)
+            dpen += self._replace(k, b, vq, vp)
+        fitp = self.fitp
+        dobj = fitp[b, p] - fitp[a, p] + fitp[a, qs] - fitp[b, qs]
+        if self.wd is not None:
+            wpq = self.wd[p, qs]
+            ds = self.ds
+            dobj = (
+                dobj
+                + ds[p, b]
+                - wpq * (b >= 0)
+                + ds[qs, a]
+                - (wpq if a >= 0 else 0.0)
+                - ds[p, a]
+                - ds[qs, b]
+            )
+        if a < 0:
+            dw = self.wt[p] - self.wt[qs] * 1.0
+            dw = np.where(b >= 0, dw, 0.0)
+        else:
+            dw = np.where(b < 0, self.wt[qs] - self.wt[p], 0.0)
+        ok &= (dw == 0) | (dpen <= 0)
+        ok &= dw >= 0
+        gain = lam_w * dw + dobj - lam * dpen
+        self.work += len(qs) * (4 + 6 * len(self.cols))
+        gain = np.where(ok, gain, -np.inf)
+        i = int(np.argmax(gain))
+        return float(gain[i]), int(qs[i])
+
+    def swap(self, p: int, q: int) -> None:
+        a, b = int(self.lab[p]), int(self.lab[q])
+        # through the unassigned slot, so no group ever exceeds its bounds midway
+        self.relocate(p, -1)
+        self.relocate(q, a)
+        self.relocate(p, b)
+
+    @property
+    def total_pen(self) -> int:
+        return int(self.pen[: self.L].sum())
+
+    def objective(self) -> float:
+        return _objective(self.prob, self.lab)
+
+    def placed_weight(self) -> int:
+        return int(self.prob.w_int[self.lab >= 0].sum())
+
+
+def _objective(prob: _Problem, labels: np.ndarray) -> float:
+    """Σ fit of placed protégés + Σ weighted distance of pairs sharing a group."""
+    placed = np.flatnonzero(labels >= 0)
+    total = float(prob.fit[labels[placed], placed].sum())
+    if prob.wd is not None and len(placed):
+        sub = labels[placed]
+        same = sub[:, None] == sub[None, :]
+        total += 0.5 * float((prob.wd[np.ix_(placed, placed)] * same).sum())
+    return total
+
+
+@dataclass
+class _Budget:
+    """Deterministic work budget in calibrated seconds, with a wall-clock guard."""
+
+    limit: float | None
+    max_iterations: int | None
+    start: float = field(default_factory=time.perf_counter)
+    used: float = 0.0
+    iterations: int = 0
+    first_feasible: float | None = None
+
+    def spend(self, seconds: float) -> None:
+        self.used += seconds
+
+    @property
+    def remaining(self) -> float:
+        if self.limit is None:
+            return math.inf
+        return self.limit - self.used
+
+    def exhausted(self) -> bool:
+        if self.max_iterations is not None and self.iterations >= self.max_iterations:
+            return True
+        if self.limit is None:
+            return False
+        if self.used >= self.limit:
+            return True
+        return time.perf_counter() - self.start > 3.0 * self.limit + 1.0
+
+
+def _local_search(
+    search: _Search,
+    budget: _Budget,
+    rng: np.random.Generator,
+    *,
+    lam_w: float,
+    lam0: float,
+    max_passes: int = 50,
+) -> np.ndarray:
+    """Move / swap descent with an adaptive rule penalty; returns the best rule-feasible labels.
+
+    The penalty weight doubles after every pass that ends with broken rules
+    and halves after passes spent feasible (strategic oscillation between
+    the feasible and infeasible sides of the rule boundary), down to the fit
+    range. When a pass improves nothing and rules are still broken,
+    protégés may leave the groups that break them (only as far as
+    ``min_size`` allows); if that is not enough, groups that still break them
+    are closed, so a rule-feasible grouping always results.
+    """
+    lam = 4.0 * lam0
+    best: np.ndarray | None = None
+    best_key = (-math.inf, -math.inf)
+    stale = 0
+    eject = False
+    for _ in range(max_passes):
+        if budget.exhausted():
+            break
+        before = search.work
+        improved = False
+        for p in rng.permutation(search.P):
+            gm, b = search.best_move(p, lam, lam_w, allow_eject=eject)
+            gs, q = search.best_swap(p, lam, lam_w)
+            if max(gm, gs) <= 1e-9 * max(lam0, 1e-12):
+                continue
+            improved = True
+            if gm >= gs:
+                search.relocate(int(p), b)
+            else:
+                search.swap(int(p), q)
+        budget.spend((search.work - before) / _LS_UNITS_PER_SECOND)
+        budget.iterations += 1
+        pen = search.total_pen
+        if pen == 0:
+            key = (search.placed_weight(), search.objective())
+            if key > best_key:
+                best_key, best = key, search.lab.copy()
+                stale = 0
+            else:
+                stale += 1
+            at_floor = lam <= _LAM_FLOOR * lam0
+            lam = max(_LAM_FLOOR * lam0, lam / 2.0)
+            if stale >= _LS_STALE or (not improved and at_floor):
+                break
+        else:
+            lam = min(lam * 2.0, 1e6 * lam0)
+            if not improved:
+                if eject:
+                    _close_broken(search)
+                eject = True
+    if best is None:
+        _eject_broken(search)
+        _close_broken(search)
+        best = search.lab.copy()
+    return best
+
+
+def _eject_broken(search: _Search) -> None:
+    """Take members out of rule-breaking groups while that lowers the penalty."""
+    for g in np.flatnonzero(search.pen[: search.L] > 0):
+        while search.pen[g] > 0 and search.size[g] > search.minp[g]:
+            members = np.flatnonzero(search.lab == g)
+            best_p, best_pen = -1, search.pen[g]
+            for p in members:
+                search.relocate(int(p), -1)
+                if search.pen[g] < best_pen:
+                    best_p, best_pen = int(p), search.pen[g]
+                search.relocate(int(p), int(g))
+            if best_p < 0:
+                break
+            search.relocate(best_p, -1)
+
+
+def _close_broken(search: _Search) -> None:
+    """Unassign every member of a group that still breaks a rule (always rule-feasible)."""
+    for g in np.flatnonzero(search.pen[: search.L] > 0):
+        for p in np.flatnonzero(search.lab == g):
+            search.relocate(int(p), -1)

@@ -253,7 +253,10 @@ def _shared_scale(
         parts.append(wd[np.triu_indices(n_proteges, 1)])
     values = np.concatenate(parts) if parts else np.zeros(0)
     terms = n_proteges * (1 + (int(max_size.max()) if wd is not None else 0))
-    return _ortools.int_scale(values, terms=max(terms, 1), budget=2.0**50)
+    # fit scores lie in [0, 1]: a scaled peak of 2**21 keeps at least 10**6 units per
+    # point of fit (the old fixed scale) while CP-SAT's coefficients stay small
+    scaling = _ortools.integer_scale(values, limit=2.0**50, terms=max(terms, 1), max_peak=2.0**21)
+    return scaling.scale
 
 
 def _weight_tiers(weights: np.ndarray | None, n: int) -> np.ndarray:

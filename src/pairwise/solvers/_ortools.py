@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "DEFAULT_SCALE",
     "MAX_SCALED_PEAK",
     "Scaling",
     "cp_model",
-    "int_scale",
     "integer_scale",
     "linear_sum_assignment",
     "lsa_cost_limit",
@@ -29,10 +27,6 @@ __all__ = [
     "min_cost_flow",
     "solve_cp",
 ]
-
-#: Default number of integer units per unit of score when a float matrix is
-#: handed to an integer solver: scores in [0, 1] keep six decimals.
-DEFAULT_SCALE = 1_000_000
 
 
 def cp_model() -> Any:
@@ -137,28 +131,6 @@ def integer_scale(
     # Largest power of two within the limits (below 1 when scores are huge).
     cap = min(float(limit) / terms, max_peak) / peak
     return Scaling(2.0 ** math.floor(math.log2(cap)), False)
-
-
-def int_scale(values: np.ndarray, *, budget: float = 2.0**52, terms: int = 1) -> float:
-    """The scale that turns ``values`` into integers without overflow.
-
-    Scores that are already integral keep scale 1 (exact). Otherwise the
-    scale is :data:`DEFAULT_SCALE`, lowered when ``terms`` scaled values (the
-    number of terms an objective can add up) could exceed ``budget``.
-    The caller records the scale it used in the result's ``options``.
-    """
-    finite = values[np.isfinite(values)] if values.size else values
-    if finite.size == 0:
-        return 1.0
-    peak = float(np.max(np.abs(finite)))
-    if np.all(finite == np.round(finite)) and peak * max(terms, 1) < budget:
-        return 1.0
-    scale = float(DEFAULT_SCALE)
-    if peak > 0:
-        limit = budget / (peak * max(terms, 1))
-        if scale > limit:
-            scale = float(2 ** math.floor(math.log2(max(limit, 1.0))))
-    return scale
 
 
 def solve_cp(

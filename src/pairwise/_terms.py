@@ -147,7 +147,7 @@ class EncodingCache:
         rosters = tuple(rosters)
         full = (*(id(r) for r in rosters), *key)
         try:
-            return self._store[full]  # type: ignore[no-any-return]
+            return self._store[full]
         except KeyError:
             pass
         for r in rosters:

@@ -118,7 +118,7 @@ class _ResultBase:
 
     @property
     def main(self) -> pd.DataFrame:
-        return getattr(self, self._main_name)  # type: ignore[no-any-return]
+        return getattr(self, self._main_name)
 
     @property
     def gap(self) -> float | None:

@@ -197,7 +197,7 @@ class Rule(ColumnChecks):
     def _at(self, at: _dt.date | None, cache: EncodingCache) -> _dt.date | None:
         own = getattr(self, "at", None)
         if own is not None:
-            return own  # type: ignore[no-any-return]
+            return own
         return at if at is not None else cache.at
 
     def mask(

@@ -168,15 +168,37 @@ def violations(
     ...            no_isolation=["gender"])
     ["leader 0's group has exactly one member with gender='F'; no_isolation gender"]
     """
-    result = None
-    if hasattr(result_or_labels, "labels"):
-        result = result_or_labels
-        labels_in = result.labels
-    else:
-        labels_in = result_or_labels
+    result = result_or_labels if hasattr(result_or_labels, "labels") else None
+    labels_in = result.labels if result is not None else result_or_labels
     labels = [int(v) for v in np.asarray(labels_in).ravel()]
-    n_proteges = len(labels)
+    fit, allowed, n_leaders = _check_shapes(labels, fit, allowed, min_size, max_size, n_leaders)
+    lows = _per_group(min_size, n_leaders, "min_size")
+    highs = _per_group(max_size, n_leaders, "max_size")
     out: list[str] = []
+    members = _members(labels, n_leaders, out)
+    out += _size_violations(members, lows, highs, allowed)
+    if together is not None:
+        out += _together_violations(members, np.asarray(together, dtype=bool))
+    out += _composition_violations(
+        members, len(labels), attributes, min_distinct, max_count, no_isolation
+    )
+    if result is not None:
+        out += _result_violations(
+            result, labels, members, n_leaders, fit, distance, diversity_weight
+        )
+    return out
+
+
+def _check_shapes(
+    labels: list[int],
+    fit: np.ndarray | None,
+    allowed: np.ndarray | None,
+    min_size: Any,
+    max_size: Any,
+    n_leaders: int | None,
+) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """``fit`` and ``allowed`` as arrays of matching shapes, and the number of leaders."""
+    n_proteges = len(labels)
     if fit is not None:
         fit = np.asarray(fit, dtype=float)
         n_leaders = fit.shape[0]
@@ -195,13 +217,15 @@ def violations(
     if n_leaders is None:
         for value in (min_size, max_size):
             if np.ndim(value) == 1:
-                n_leaders = len(value)  # type: ignore[arg-type]
+                n_leaders = len(value)
                 break
     if n_leaders is None:
         n_leaders = max(labels, default=-1) + 1
-    lows = _per_group(min_size, n_leaders, "min_size")
-    highs = _per_group(max_size, n_leaders, "max_size")
+    return fit, allowed, n_leaders
 
+
+def _members(labels: list[int], n_leaders: int, out: list[str]) -> dict[int, list[int]]:
+    """Protégés per leader; a label that is no leader index is reported in ``out``."""
     members: dict[int, list[int]] = {}
     for p, g in enumerate(labels):
         if g == -1:
@@ -212,6 +236,16 @@ def violations(
             )
             continue
         members.setdefault(g, []).append(p)
+    return members
+
+
+def _size_violations(
+    members: dict[int, list[int]],
+    lows: list[int],
+    highs: list[int],
+    allowed: np.ndarray | None,
+) -> list[str]:
+    out: list[str] = []
     for g in sorted(members):
         size = len(members[g])
         if size < lows[g]:
@@ -222,88 +256,125 @@ def violations(
             for p in members[g]:
                 if not allowed[g, p]:
                     out.append(f"protégé {p} is in leader {g}'s group, a pair that is not allowed")
-    if together is not None:
-        tog = np.asarray(together, dtype=bool)
-        for g in sorted(members):
-            group = members[g]
-            for i, p in enumerate(group):
-                for q in group[i + 1 :]:
-                    if not (tog[p, q] and tog[q, p]):
-                        out.append(
-                            f"protégés {p} and {q} share leader {g}'s group but may not meet "
-                            "(together)"
-                        )
+    return out
 
+
+def _together_violations(members: dict[int, list[int]], tog: np.ndarray) -> list[str]:
+    out: list[str] = []
+    for g in sorted(members):
+        group = members[g]
+        for i, p in enumerate(group):
+            for q in group[i + 1 :]:
+                if not (tog[p, q] and tog[q, p]):
+                    out.append(
+                        f"protégés {p} and {q} share leader {g}'s group but may not meet "
+                        "(together)"
+                    )
+    return out
+
+
+def _rule_columns(
+    attributes: Any,
+    n_proteges: int,
+    min_distinct: Mapping[str, int] | None,
+    max_count: Mapping[str, int] | None,
+    iso: list[str],
+) -> list[str]:
+    """The columns the composition rules name, checked against ``attributes``."""
     rule_cols: list[str] = []
-    iso = [no_isolation] if isinstance(no_isolation, str) else list(no_isolation or [])
     for spec in (min_distinct or {}, max_count or {}, dict.fromkeys(iso)):
         for col in spec:
             if col not in rule_cols:
                 rule_cols.append(col)
-    if rule_cols:
-        if attributes is None:
+    if not rule_cols:
+        return rule_cols
+    if attributes is None:
+        raise InputError(
+            "`attributes` must be given when composition rules are checked; got None. "
+            "Fix: pass the protégé table."
+        )
+    if len(attributes) != n_proteges:
+        raise InputError(
+            f"`attributes` must have one row per protégé ({n_proteges}); got {len(attributes)}."
+        )
+    for col in rule_cols:
+        if col not in attributes.columns:
             raise InputError(
-                "`attributes` must be given when composition rules are checked; got None. "
-                "Fix: pass the protégé table."
+                f"rule column {col!r} is not in `attributes`; available columns: "
+                f"{list(attributes.columns)}. Fix: name one of them."
             )
-        if len(attributes) != n_proteges:
-            raise InputError(
-                f"`attributes` must have one row per protégé ({n_proteges}); "
-                f"got {len(attributes)}."
-            )
-        for col in rule_cols:
-            if col not in attributes.columns:
-                raise InputError(
-                    f"rule column {col!r} is not in `attributes`; available columns: "
-                    f"{list(attributes.columns)}. Fix: name one of them."
-                )
-        values = {col: [_value(v) for v in attributes[col].tolist()] for col in rule_cols}
-        for g in sorted(members):
-            for col in rule_cols:
-                counts = Counter(
-                    values[col][p] for p in members[g] if values[col][p] is not _UNKNOWN
-                )
-                if min_distinct and col in min_distinct and len(counts) < min_distinct[col]:
-                    out.append(
-                        f"leader {g}'s group has {len(counts)} distinct {col} value(s); "
-                        f"min_distinct {col}={min_distinct[col]}"
-                    )
-                if max_count and col in max_count:
-                    for v, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
-                        if n > max_count[col]:
-                            out.append(
-                                f"leader {g}'s group has {n} members with {col}={v!r}; "
-                                f"max_count {col}={max_count[col]}"
-                            )
-                if col in iso:
-                    for v, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
-                        if n == 1:
-                            out.append(
-                                f"leader {g}'s group has exactly one member with {col}={v!r}; "
-                                f"no_isolation {col}"
-                            )
+    return rule_cols
 
-    if result is not None:
-        reasons = getattr(result, "reasons", {}) or {}
-        for p, g in enumerate(labels):
-            if g == -1 and str(p) not in reasons:
-                out.append(f"protégé {p} is unassigned but has no reason")
-        for g in range(n_leaders):
-            if g not in members and f"leader:{g}" not in reasons:
-                out.append(f"leader {g} has no group but no reason")
-        if fit is not None:
-            recomputed = objective_of_grouping(labels, fit, distance, diversity_weight)
-            reported = float(result.objective)
-            if not math.isclose(reported, recomputed, rel_tol=1e-9, abs_tol=1e-6):
+
+def _composition_violations(
+    members: dict[int, list[int]],
+    n_proteges: int,
+    attributes: Any,
+    min_distinct: Mapping[str, int] | None,
+    max_count: Mapping[str, int] | None,
+    no_isolation: str | Iterable[str] | None,
+) -> list[str]:
+    iso = [no_isolation] if isinstance(no_isolation, str) else list(no_isolation or [])
+    rule_cols = _rule_columns(attributes, n_proteges, min_distinct, max_count, iso)
+    out: list[str] = []
+    if not rule_cols:
+        return out
+    values = {col: [_value(v) for v in attributes[col].tolist()] for col in rule_cols}
+    for g in sorted(members):
+        for col in rule_cols:
+            counts = Counter(values[col][p] for p in members[g] if values[col][p] is not _UNKNOWN)
+            if min_distinct and col in min_distinct and len(counts) < min_distinct[col]:
                 out.append(
-                    f"reported objective {reported:.9g} differs from the recomputed "
-                    f"{recomputed:.9g}"
+                    f"leader {g}'s group has {len(counts)} distinct {col} value(s); "
+                    f"min_distinct {col}={min_distinct[col]}"
                 )
-        bound = getattr(result, "bound", None)
-        if bound is not None and float(bound) < float(result.objective) - 1e-6 * max(
-            1.0, abs(float(result.objective))
-        ):
-            out.append(f"bound {bound:.9g} is below the objective {result.objective:.9g}")
+            ordered = sorted(counts.items(), key=lambda kv: str(kv[0]))
+            if max_count and col in max_count:
+                out.extend(
+                    f"leader {g}'s group has {n} members with {col}={v!r}; "
+                    f"max_count {col}={max_count[col]}"
+                    for v, n in ordered
+                    if n > max_count[col]
+                )
+            if col in iso:
+                out.extend(
+                    f"leader {g}'s group has exactly one member with {col}={v!r}; "
+                    f"no_isolation {col}"
+                    for v, n in ordered
+                    if n == 1
+                )
+    return out
+
+
+def _result_violations(
+    result: Any,
+    labels: list[int],
+    members: dict[int, list[int]],
+    n_leaders: int,
+    fit: np.ndarray | None,
+    distance: np.ndarray | None,
+    diversity_weight: float,
+) -> list[str]:
+    """A result's own promises: reasons for everyone left out, its objective and bound."""
+    out: list[str] = []
+    reasons = getattr(result, "reasons", {}) or {}
+    for p, g in enumerate(labels):
+        if g == -1 and str(p) not in reasons:
+            out.append(f"protégé {p} is unassigned but has no reason")
+    for g in range(n_leaders):
+        if g not in members and f"leader:{g}" not in reasons:
+            out.append(f"leader {g} has no group but no reason")
+    if fit is not None:
+        recomputed = objective_of_grouping(labels, fit, distance, diversity_weight)
+        reported = float(result.objective)
+        if not math.isclose(reported, recomputed, rel_tol=1e-9, abs_tol=1e-6):
+            out.append(
+                f"reported objective {reported:.9g} differs from the recomputed {recomputed:.9g}"
+            )
+    bound = getattr(result, "bound", None)
+    objective = float(result.objective)
+    if bound is not None and float(bound) < objective - 1e-6 * max(1.0, abs(objective)):
+        out.append(f"bound {bound:.9g} is below the objective {result.objective:.9g}")
     return out
 
 

@@ -552,8 +552,10 @@ def peer_pairs(
     -----
     *Exact* (small pools): Edmonds' blossom algorithm
     (``networkx.max_weight_matching(maxcardinality=True)``) on integer weights
-    (the scale is recorded; exact when the scores lie on that grid), which is
-    precisely "most pairs, then best total". ``objective="fair"`` first finds
+    that are the scores exactly (every float is a whole multiple of a power of
+    two; Python integers do not overflow), which is precisely "most pairs,
+    then best total". The fast method says ``"optimal"`` only when its total
+    meets its bound up to float64 rounding. ``objective="fair"`` first finds
     the largest threshold keeping the maximum number of pairs (binary search,
     one cardinality matching per step).
 

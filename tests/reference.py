@@ -180,22 +180,30 @@ def brute_force_groups(
 # ---------------------------------------------------------------------------
 
 
-def matching_key(scores, rows, cols, *, weights=None, fair=False, ndigits=9):
-    """Lexicographic key ``(count, [min score], total)`` of a set of pairs."""
+def matching_key(scores, rows, cols, *, weights=None, fair=False, ndigits=9, priority=None):
+    """Lexicographic key ``(count, [priority], [min score], total)`` of a set of pairs.
+
+    ``priority`` adds the total priority of the matched mentees right after the
+    count (the solvers' documented order).
+    """
     scores = np.asarray(scores, dtype=float)
     rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
     raw = scores[rows, cols] if rows.size else np.empty(0)
     w = np.ones(scores.shape[1]) if weights is None else np.asarray(weights, dtype=float)
     total = float(np.sum(raw * w[cols])) if rows.size else 0.0
     low = float(raw.min()) if raw.size else float("inf")
-    key = (int(rows.size), round(low, ndigits)) if fair else (int(rows.size),)
+    key: tuple = (int(rows.size),)
+    if priority is not None:
+        key = (*key, float(np.sum(np.asarray(priority, dtype=float)[cols])))
+    if fair:
+        key = (*key, round(low, ndigits))
     return (*key, total)
 
 
 def brute_force_assignment(
-    scores, allowed=None, *, capacity=1, min_load=0, weights=None, fair=False
+    scores, allowed=None, *, capacity=1, min_load=0, weights=None, fair=False, priority=None
 ):
-    """Best key ``(count, [min], total)`` over every assignment (tiny cases).
+    """Best key ``(count, [priority], [min], total)`` over every assignment (tiny cases).
 
     Each mentee takes one allowed mentor or none; mentors keep
     ``min_load <= load <= capacity``. Returns None when ``min_load`` cannot be
@@ -216,7 +224,7 @@ def brute_force_assignment(
             continue
         cols = [j for j, i in enumerate(choice) if i >= 0]
         rows = [choice[j] for j in cols]
-        key = matching_key(scores, rows, cols, weights=weights, fair=fair)
+        key = matching_key(scores, rows, cols, weights=weights, fair=fair, priority=priority)
         if best is None or _key_better(key, best):
             best = key
     return best

@@ -294,15 +294,18 @@ def test_sparse_explicit_zero_is_a_candidate():
     assert res.rows.tolist() == [1] and res.cols.tolist() == [1]
 
 
-def test_non_grid_floats_record_tolerance():
+def test_non_grid_floats_solved_exactly():
+    # Issue 7 (exactness): these floats fit no integer grid within the solver's
+    # range; they used to be rounded (tolerance > 0 under status "optimal"). The
+    # sparse block is now solved in floating point: optimal for the scores given.
     rng = np.random.default_rng(0)
     allowed = rng.random((60, 60)) < 0.2
     S = rng.random((60, 60))
     rows, cols = np.nonzero(allowed)
     res = one_to_one(sp.csr_matrix((S[rows, cols], (rows, cols)), shape=S.shape))
     _, total = scipy_assignment(S, allowed)
-    assert 0 < res.tolerance < 1e-6
-    assert res.objective == pytest.approx(total, abs=res.tolerance)
+    assert res.status == "optimal" and res.tolerance == 0.0 and "lsa-sparse" in res.method
+    assert res.objective == pytest.approx(total, rel=1e-13)
 
 
 def test_empty_inputs():

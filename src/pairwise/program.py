@@ -230,16 +230,17 @@ class Program:
         e = _as_roster(mentees, "mentee", self.rename)
         compat = self._score(self.model, m, e)
         cap = self._capacity(m)
-        weights = self._weights(e, self.priority_column)
+        # The priority column places mentees first; it never multiplies scores.
+        priority = self._weights(e, self.priority_column)
         fixed_rows, fixed_cols, fixed_reasons = self._required_pairs(compat, m, e, cap)
-        solved = self._solve_pairs(compat, cap, weights, fixed_rows, fixed_cols)
+        solved = self._solve_pairs(compat, cap, priority, fixed_rows, fixed_cols)
         return pairs_result(
             compat,
             solved,
             m,
             e,
             capacity=cap,
-            weights=weights,
+            weights=None,
             fixed_rows=fixed_rows,
             fixed_cols=fixed_cols,
             fixed_reasons=fixed_reasons,
@@ -250,7 +251,7 @@ class Program:
         self,
         compat: Compatibility,
         cap: np.ndarray,
-        weights: np.ndarray | None,
+        priority: np.ndarray | None,
         fixed_rows: np.ndarray,
         fixed_cols: np.ndarray,
     ) -> MatchingResult:
@@ -270,7 +271,7 @@ class Program:
                 scores,
                 allowed,
                 objective=self.objective,
-                weights=weights,
+                priority=priority,
                 time_limit=self.time_limit,
                 seed=self.seed,
             )
@@ -281,7 +282,7 @@ class Program:
             allowed,
             min_load=min_load,
             objective=self.objective,
-            weights=weights,
+            priority=priority,
             time_limit=self.time_limit,
             seed=self.seed,
         )

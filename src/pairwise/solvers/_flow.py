@@ -8,6 +8,8 @@ polynomial (OR-Tools ``SimpleMaxFlow`` / ``SimpleMinCostFlow``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pairwise.errors import InfeasibleError, SolverError
@@ -16,7 +18,15 @@ from pairwise.solvers._lsap import Solved, bottleneck, empty, to_cost
 from pairwise.solvers._ortools import Scaling, integer_scale
 from pairwise.solvers._validation import ScoreProblem
 
-__all__ = ["fair_threshold", "max_count", "mcf_assign", "min_load_reasons", "solve_capacitated"]
+__all__ = [
+    "fair_threshold",
+    "max_count",
+    "mcf_assign",
+    "min_load_reasons",
+    "priority_tiers",
+    "solve_capacitated",
+    "tier_counts",
+]
 
 
 def _flow_network(
@@ -74,12 +84,24 @@ def fair_threshold(
     capacity: np.ndarray,
     min_load: np.ndarray,
     count: int,
+    tier: np.ndarray | None = None,
+    tiers_best: np.ndarray | None = None,
 ) -> float:
-    """Largest score threshold that still lets ``count`` mentees be matched."""
+    """Largest score threshold that still lets ``count`` mentees be matched.
+
+    With ``tier``, the arcs at or above the threshold must also still reach
+    every tier maximum ``tiers_best`` (priority is placed before fairness).
+    """
 
     def counter(rr: np.ndarray, cc: np.ndarray) -> int:
         got = max_count(n, m, rr, cc, capacity, min_load)
-        return -1 if got is None else got
+        if got is None or got < count:
+            return -1
+        if tier is not None and tiers_best is not None:
+            reached = tier_counts(n, m, rr, cc, capacity, min_load, count, tier)
+            if np.any(reached < tiers_best):
+                return -1
+        return got
 
     return bottleneck(n, m, r, c, s, count, counter)
 
@@ -124,6 +146,111 @@ def min_load_reasons(
     return reasons or ["min_load cannot be met. Fix: lower min_load or allow more pairs."]
 
 
+def priority_tiers(priority: np.ndarray | None) -> np.ndarray | None:
+    """Tier per mentee, 0 for the highest priority value; None when all are equal.
+
+    Only the order of the priorities matters for who is placed (see
+    :func:`tier_counts`), so the tiers are the distinct values, highest first.
+    """
+    if priority is None:
+        return None
+    values, tier = np.unique(-priority, return_inverse=True)
+    return tier.astype(np.int64).ravel() if values.size > 1 else None
+
+
+def _solve_network(
+    n: int,
+    m: int,
+    r: np.ndarray,
+    c: np.ndarray,
+    capacity: np.ndarray,
+    min_load: np.ndarray,
+    count: int,
+    *,
+    arc_costs: np.ndarray,
+    tier: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
+    chain_costs: np.ndarray | None = None,
+) -> tuple[Any, np.ndarray, np.ndarray] | None:
+    """Min-cost flow matching exactly ``count`` mentees; None when infeasible.
+
+    Network: source → mentor (capacity, lower bound ``min_load``), mentor →
+    mentee (``arc_costs``), mentee → its tier node, tier ``k`` → tier ``k + 1``
+    → … → sink. The flow on the chain arc out of tier ``k`` is the number of
+    matched mentees of tiers ``0..k``; ``lower[k]`` is a lower bound on it and
+    ``chain_costs[k]`` its unit cost. Without tiers, mentee → sink. Lower
+    bounds move into node supplies (the standard transform). Returns the
+    solved flow, the ids of the mentor → mentee arcs and of the chain arcs.
+    """
+    k = 0 if tier is None else int(tier.max()) + 1
+    source, sink = n + m + k, n + m + k + 1
+    mentee_head = np.full(m, sink) if tier is None else n + m + tier
+    chain_t = n + m + np.arange(k)
+    chain_h = np.append(chain_t[1:], sink) if k else chain_t
+    chain_low = np.zeros(k, np.int64) if lower is None else np.append(lower, 0)
+    tails = np.concatenate([np.full(n, source), r, n + np.arange(m), chain_t])
+    heads = np.concatenate([np.arange(n), n + c, mentee_head, chain_h])
+    caps = np.concatenate(
+        [capacity - min_load, np.ones(r.size + m, np.int64), np.full(k, m) - chain_low]
+    )
+    chain_cost = np.zeros(k, np.int64) if chain_costs is None else chain_costs
+    costs = np.concatenate([np.zeros(n, np.int64), arc_costs, np.zeros(m, np.int64), chain_cost])
+    flow = _ortools.min_cost_flow().SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int64), heads.astype(np.int64), caps.astype(np.int64), costs
+    )
+    supply = np.zeros(n + m + k + 2, np.int64)
+    supply[source] = count - int(min_load.sum())
+    supply[sink] = -count
+    supply[:n] = min_load
+    np.subtract.at(supply, chain_t, chain_low)
+    np.add.at(supply, chain_h, chain_low)
+    nodes = np.flatnonzero(supply)
+    flow.set_nodes_supplies(nodes, supply[nodes])
+    status = flow.solve()
+    if status == flow.INFEASIBLE:
+        return None
+    if status != flow.OPTIMAL:
+        raise SolverError(f"min-cost flow stopped with status {status.name} (please report)")
+    return flow, arcs[n : n + r.size], arcs[n + r.size + m :]
+
+
+def tier_counts(
+    n: int,
+    m: int,
+    r: np.ndarray,
+    c: np.ndarray,
+    capacity: np.ndarray,
+    min_load: np.ndarray,
+    count: int,
+    tier: np.ndarray,
+) -> np.ndarray:
+    """Most mentees of tiers ``0..k`` matched, for each ``k``, among ``count``-matchings.
+
+    The sets of mentees that a maximum matching (subject to ``min_load``) can
+    cover are the bases of a matroid (any two such flows differ by cycles, which
+    exchange one covered mentee for another), so one basis reaches every one
+    of these maxima at once and it is exactly a basis of greatest total
+    priority, for any positive priority values in this order. Each maximum
+    is one min-cost flow with unit costs (exact, small integers), holding
+    the earlier tiers at their maxima.
+    """
+    k_tiers = int(tier.max()) + 1
+    best = np.zeros(k_tiers - 1, np.int64)
+    zero = np.zeros(r.size, np.int64)
+    for k in range(k_tiers - 1):
+        chain = np.zeros(k_tiers, np.int64)
+        chain[k] = -1
+        solved = _solve_network(
+            n, m, r, c, capacity, min_load, count,
+            arc_costs=zero, tier=tier, lower=best, chain_costs=chain,
+        )  # fmt: skip
+        if solved is None:
+            raise SolverError("internal: a tier count is infeasible (please report)")
+        best[k] = -int(solved[0].optimal_cost())
+    return best
+
+
 def mcf_assign(
     n: int,
     m: int,
@@ -133,27 +260,26 @@ def mcf_assign(
     capacity: np.ndarray,
     min_load: np.ndarray,
     count: int,
+    tier: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Scaling]:
-    """Best total with exactly ``count`` mentees matched (min-cost flow)."""
-    source, sink, tails, heads = _flow_network(n, m, r, c)
-    scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n + m + 2))
-    flow = _ortools.min_cost_flow().SimpleMinCostFlow()
-    caps = np.concatenate([capacity - min_load, np.ones(r.size + m, np.int64)])
-    costs = np.concatenate(
-        [np.zeros(n, np.int64), to_cost(values, scaling), np.zeros(m, np.int64)]
-    )
-    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    if np.any(min_load):
-        nodes = np.concatenate([[source, sink], np.arange(n)])
-        supplies = np.concatenate([[count - int(min_load.sum()), -count], min_load])
-        flow.set_nodes_supplies(nodes, supplies)
-        status = flow.solve()
-    else:
-        flow.set_nodes_supplies(np.array([source, sink]), np.array([count, -count]))
-        status = flow.solve_max_flow_with_min_cost()
-    if status != flow.OPTIMAL:
-        raise SolverError(f"min-cost flow stopped with status {status.name} (please report)")
-    used = flow.flows(arcs[n : n + r.size]) > 0
+    """Best total with exactly ``count`` mentees matched (min-cost flow).
+
+    With ``tier`` and ``lower``, at least ``lower[k]`` of the matched mentees
+    are of tiers ``0..k`` (see :func:`tier_counts`). Every solution adds up
+    ``count`` scores, so the smallest score is subtracted before scaling.
+    """
+    k = 0 if tier is None else int(tier.max()) + 1
+    n_nodes = n + m + k + 2
+    scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n_nodes), shift=True)
+    solved = _solve_network(
+        n, m, r, c, capacity, min_load, count,
+        arc_costs=to_cost(values, scaling), tier=tier, lower=lower,
+    )  # fmt: skip
+    if solved is None:
+        raise SolverError("internal: the matched count is infeasible (please report)")
+    flow, pair_arcs, _ = solved
+    used = flow.flows(pair_arcs) > 0
     return r[used], c[used], scaling
 
 
@@ -163,9 +289,13 @@ def solve_capacitated(
     capacity: np.ndarray,
     min_load: np.ndarray,
     fair: bool,
+    priority: np.ndarray | None = None,
 ) -> tuple[Solved, float | None]:
-    """Most mentees (subject to ``min_load``), then the fair threshold, then the best total.
+    """Most mentees (subject to ``min_load``), then priority, then fairness, then the total.
 
+    In this order: (1) the number of matched mentees; (2) the total
+    ``priority`` of the matched mentees (see :func:`tier_counts`); (3) with
+    ``fair``, the lowest matched score; (4) the total (weighted) score.
     Returns the pairs and the threshold (None unless ``fair`` and someone is
     matched). Raises :class:`InfeasibleError` when ``min_load`` cannot be met.
     """
@@ -177,14 +307,17 @@ def solve_capacitated(
     if count is None:
         reasons = min_load_reasons(n, m, r, c, min_load)
         raise InfeasibleError("min_load cannot be met: " + reasons[0], reasons)
+    if count == 0:
+        return empty(), None
+    tier = priority_tiers(priority)
+    best = None if tier is None else tier_counts(n, m, r, c, capacity, min_load, count, tier)
     threshold: float | None = None
-    if fair and count > 0:
-        threshold = fair_threshold(n, m, r, c, s, capacity, min_load, count)
+    if fair:
+        threshold = fair_threshold(n, m, r, c, s, capacity, min_load, count, tier, best)
         keep = s >= threshold
         r, c, s = r[keep], c[keep], s[keep]
-    if count == 0:
-        return empty(), threshold
     values = s * weights[c] if weights is not None else s
-    rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count)
-    method = "min_cost_flow" if threshold is None else "bottleneck+min_cost_flow"
+    rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count, tier, best)
+    method = "min_cost_flow" if tier is None else "priority+min_cost_flow"
+    method = method if threshold is None else f"bottleneck+{method}"
     return Solved(rows, cols, method, scaling), threshold

@@ -68,6 +68,8 @@ _PRUNE_K = 16
 _PRUNE_ROUNDS = 3
 # Aggregate identical rows/columns only when the type graph is this much smaller.
 _AGGREGATE_FACTOR = 8
+# Pruned solve: dual slack accepted as rounding noise, relative to the largest score.
+_CERTIFY_RTOL = 2.0**-44
 
 
 def check_objective(objective: Any, where: str) -> str:
@@ -287,7 +289,9 @@ def _transport(T: np.ndarray) -> np.ndarray | None:
     a_r, a_c = np.nonzero(np.isfinite(block))
     values = block[a_r, a_c]
     n_nodes = kr + kc + 2
-    scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n_nodes) / max(n, 1))
+    # Every solution sends n units: an offset shifts every total alike.
+    limit = _ortools.mcf_cost_limit(n_nodes) / max(n, 1)
+    scaling = integer_scale(values, limit=limit, shift=True)
     if not scaling.exact:
         return None
     count_r = np.bincount(row_type, minlength=kr)
@@ -413,7 +417,9 @@ def _pruned_certified(
     info: dict[str, Any] = {"rounds": 0}
     r, c = _candidates(T, safety, rng)
     finite_max = float(np.max(np.abs(T[r, c])))
-    tol = 1e-9 * max(1.0, finite_max)
+    # Float noise of the dual arithmetic only (relative to the largest score): a
+    # looser tolerance would certify matchings that lose real score differences.
+    tol = _CERTIFY_RTOL * finite_max
     for round_ in range(_PRUNE_ROUNDS):
         info["rounds"] = round_ + 1
         info["arcs"] = int(r.size)
@@ -492,24 +498,29 @@ def _square_arcs(
 
 def ortools_full(
     n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, Scaling]:
+) -> tuple[np.ndarray, np.ndarray, Scaling | None]:
     """Maximum-weight matching saturating the smaller side, on arcs.
 
     A full matching of the smaller side must exist. Returns matched
     ``(rows, cols, scaling)``. OR-Tools' assignment wants a square problem
     (see :func:`_square_arcs`); the integer scale is chosen on the real arcs'
-    values only.
+    values only, after subtracting their minimum (every full matching has the
+    same number of real arcs). When no integer grid holds the scores exactly,
+    SciPy's sparse LAPJV solves the block in floating point instead
+    (``scaling`` None), so the answer is optimal for the scores given.
     """
     if n > m:
         cc, rr, scaling = ortools_full(m, n, c, r, values)
         return rr, cc, scaling
     module = _ortools.linear_sum_assignment()
     tails, heads, vals, n_left = _square_arcs(n, m, r, c, values)
-    scaling = integer_scale(values, limit=_ortools.lsa_cost_limit(n_left))
+    scaling = integer_scale(values, limit=_ortools.lsa_cost_limit(n_left), shift=True)
+    if not scaling.exact:
+        return np.arange(n, dtype=np.int64), _sparse_float_full(n, m, r, c, values), None
+    costs = np.zeros(vals.size, dtype=np.int64)  # dummy arcs (after the real ones) cost 0
+    costs[: values.size] = to_cost(values, scaling)
     solver = module.SimpleLinearSumAssignment()
-    solver.add_arcs_with_cost(
-        tails.astype(np.int64), heads.astype(np.int64), to_cost(vals, scaling)
-    )
+    solver.add_arcs_with_cost(tails.astype(np.int64), heads.astype(np.int64), costs)
     status = solver.solve()
     if status != solver.OPTIMAL:
         raise SolverError(
@@ -613,7 +624,9 @@ def solve_sparse(n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarra
     if k == 0:
         return empty()
     blocks = [(np.arange(n), np.arange(m))] if k == min(n, m) else dm_blocks(n, m, r, c, mate)
-    rows_out, cols_out, scalings = [], [], []
+    rows_out, cols_out = [], []
+    scalings: list[Scaling] = []
+    floats = 0
     for R, C in blocks:
         pos_r = np.full(n, -1, np.int64)
         pos_r[R] = np.arange(R.size)
@@ -625,11 +638,17 @@ def solve_sparse(n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarra
         )
         rows_out.append(R[br])
         cols_out.append(C[bc])
-        scalings.append(scaling)
-    method = "lsa-ortools" if len(blocks) == 1 else "dm:lsa-ortools"
-    return Solved(
-        np.concatenate(rows_out), np.concatenate(cols_out), method, Scaling.combine(scalings)
-    )
+        if scaling is None:
+            floats += 1
+        else:
+            scalings.append(scaling)
+    names = (["lsa-ortools"] if scalings else []) + (["lsa-sparse"] if floats else [])
+    method = "+".join(names)
+    method = method if len(blocks) == 1 else f"dm:{method}"
+    # Exact integer grids and float solves are both exact: no scaling record is needed
+    # unless an integer block was rounded (never, as inexact blocks go to floats).
+    record = Scaling.combine(scalings) if scalings else None
+    return Solved(np.concatenate(rows_out), np.concatenate(cols_out), method, record)
 
 
 def bottleneck(
@@ -733,16 +752,23 @@ def finish(
     """The :class:`MatchingResult` of the pairs ``solved``, objective recomputed from the input.
 
     ``bound`` is used only when ``status`` is not optimal (an optimal result is
-    its own bound); ``solved.scaling`` records the integer grid, if any.
+    its own bound); ``solved.scaling`` records the integer grid, if any. A
+    result is ``"optimal"`` only when it is optimal for the scores given: when
+    the grid rounded the scores (``tolerance > 0``) an ``"optimal"`` status
+    becomes ``"feasible"`` with ``bound = objective + tolerance``.
     """
     rows = np.asarray(solved.rows, dtype=np.int64)
     cols = np.asarray(solved.cols, dtype=np.int64)
     scaling = solved.scaling
+    tolerance = 0.0 if scaling is None else scaling.tolerance(rows.size)
     order = np.lexsort((rows, cols)) if sort_by == "col" else np.lexsort((cols, rows))
     rows, cols = rows[order], cols[order]
     raw = _pair_scores(problem, rows, cols)
     values = raw * weights[cols] if weights is not None else raw
     objective = float(np.sum(values, dtype=np.float64))
+    if tolerance > 0 and status == "optimal":
+        # Optimal on a rounded grid only: claim no more than the rounding allows.
+        status, bound = "feasible", objective + tolerance
     return MatchingResult(
         rows=rows,
         cols=cols,
@@ -755,5 +781,5 @@ def finish(
         options=dict(options),
         min_score=float(raw.min()) if raw.size else None,
         scale=None if scaling is None else float(scaling.scale),
-        tolerance=0.0 if scaling is None else scaling.tolerance(rows.size),
+        tolerance=tolerance,
     )

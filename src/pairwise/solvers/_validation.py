@@ -30,6 +30,7 @@ __all__ = [
     "check_choice",
     "check_max_iterations",
     "check_per_row",
+    "check_priority",
     "check_scores",
     "check_seed",
     "check_time_limit",
@@ -175,6 +176,38 @@ def check_weights(weights: Any, n_cols: int, where: str) -> np.ndarray | None:
             f"priority mentees."
         )
     return w
+
+
+def check_priority(priority: Any, n_cols: int, where: str) -> np.ndarray | None:
+    """One positive, finite priority per mentee (column), or None.
+
+    Only the order of the values matters (higher is placed first); None when
+    every mentee has the same priority, as then priority changes nothing.
+    """
+    if priority is None:
+        return None
+    p = np.asarray(priority)
+    if p.ndim != 1 or p.shape[0] != n_cols:
+        raise InputError(
+            f"`priority` must have one entry per mentee ({n_cols}); got shape "
+            f"{fmt_shape(p.shape)} ({where}). Fix: pass a 1-D array aligned with the columns "
+            f"of `scores` (in a programme: one value per mentee in the priority column)."
+        )
+    if p.dtype == bool or not np.issubdtype(p.dtype, np.number):
+        raise InputError(
+            f"`priority` must be numbers; got dtype {p.dtype} ({where}). "
+            f"Fix: pass 1 for ordinary mentees and 2 for priority mentees."
+        )
+    p = p.astype(np.float64)
+    bad = ~np.isfinite(p) | (p <= 0)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"`priority` must be positive and finite; got {p[j].item()!r} for mentee {j} "
+            f"({where}). Fix: use 1 for ordinary mentees and a larger value (e.g. 2) for "
+            f"priority mentees."
+        )
+    return None if p.size == 0 or np.all(p == p[0]) else p
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Exact mentor–mentee assignment: one-to-one pairs and one-to-many (mentor capacity).
 
-Both solvers maximise, in this order: the number of matched mentees; with
-``objective="fair"`` the lowest matched score; the (weighted) total score.
+Both solvers maximise, in this order: (1) the number of matched mentees;
+(2) the total ``priority`` of the matched mentees (priority mentees are placed
+first); (3) with ``objective="fair"`` the lowest matched score; (4) the
+(weighted) total score. Every step is exact: no big-M bonus mixes them.
 
 How the exact answer is reached, fastest first (see :func:`one_to_one`):
 
@@ -14,8 +16,15 @@ How the exact answer is reached, fastest first (see :func:`one_to_one`):
   certified by LP duals on the whole matrix, and finally SciPy's dense solver.
 * **Sparse score matrix** (stored entries are the candidates): the same
   decomposition, then OR-Tools' cost-scaling assignment on integer costs.
-* **One-to-many**: OR-Tools min-cost flow, maximum flow first, then minimum
-  cost; lower bounds (``min_load``) by the standard flow transform.
+* **One-to-many**, and one-to-one with ``priority``: OR-Tools min-cost flow,
+  maximum flow first, then one small unit-cost flow per priority tier, then
+  the minimum cost with the tier counts as lower bounds; ``min_load`` lower
+  bounds by the standard flow transform.
+
+Integer solvers see the scores on an exact integer grid when there is one
+(:func:`pairwise.solvers._ortools.integer_scale`); otherwise sparse blocks are
+solved in floating point, and a flow whose grid had to round says so
+(``status="feasible"``, ``tolerance > 0``, ``bound = objective + tolerance``).
 
 This module holds the public entries; the engines are ``_lsap.py`` (assignment)
 and ``_flow.py`` (min-cost flow).
@@ -37,6 +46,7 @@ from pairwise.solvers._lsap import OBJECTIVES, check_objective, finish
 from pairwise.solvers._result import MatchingResult
 from pairwise.solvers._validation import (
     check_per_row,
+    check_priority,
     check_scores,
     check_seed,
     check_time_limit,
@@ -51,15 +61,22 @@ def one_to_one(
     allowed: npt.ArrayLike | None = None,
     *,
     objective: str = "total",
+    priority: npt.ArrayLike | None = None,
     weights: npt.ArrayLike | None = None,
     time_limit: float | None = None,
     seed: int = 0,
 ) -> MatchingResult:
     """Pair each mentee with at most one mentor and each mentor with at most one mentee.
 
-    Maximises, in this order: (1) the number of pairs; (2) with
-    ``objective="fair"``, the lowest score of a pair (unweighted); (3) the total
-    score, ``sum(weights[j] * scores[i, j])`` over the pairs.
+    Maximises, in this order: (1) the number of pairs; (2) the total
+    ``priority`` of the matched mentees; (3) with ``objective="fair"``, the
+    lowest score of a pair (unweighted); (4) the total score,
+    ``sum(weights[j] * scores[i, j])`` over the pairs.
+
+    Why count before priority: a priority mentee never displaces two ordinary
+    mentees (a mentee left out while an allowed mentor had room is a defect),
+    but among the largest matchings the priority mentees are placed first,
+    whatever their scores.
 
     Parameters
     ----------
@@ -73,12 +90,19 @@ def one_to_one(
     objective : {"total", "fair"}
         ``"fair"`` first raises the lowest matched score as far as possible
         (bottleneck), then maximises the total among such matchings.
+    priority : array_like (n_mentees,), optional
+        Positive number per mentee, e.g. 1 for ordinary and 2 for priority
+        mentees. Among the matchings with the most pairs, the one matching the
+        greatest total priority is chosen, before any score is looked at: a
+        priority mentee scoring 0.1 keeps its only mentor against an ordinary
+        mentee scoring 0.3. Only the order of the values matters (the
+        matchable sets of mentees form a matroid, so the greatest total is
+        reached by placing higher priorities first, for any values).
     weights : array_like (n_mentees,), optional
-        Positive priority per mentee; ``weights[j]`` multiplies every score of
-        mentee ``j``. Weights never trade away a pair (cardinality comes first),
-        but among maximum matchings they decide who is left out: with
-        non-negative scores a priority mentee's pairs are worth more, so when
-        not everyone can be matched, priority mentees are kept in first.
+        Positive score multiplier per mentee: ``weights[j]`` multiplies every
+        score of mentee ``j`` in the total (step 4). It never trades away a
+        pair and never overrides ``priority``; use ``priority`` to place
+        mentees first.
     time_limit : float, optional
         Accepted for a uniform interface; every method here is exact and
         polynomial, so it is not used.
@@ -91,16 +115,19 @@ def one_to_one(
     -------
     MatchingResult
         ``rows``/``cols`` sorted by column; ``objective`` recomputed in float64
-        from the input; ``status="optimal"``; ``min_score`` is the lowest
-        matched score; for integer solvers ``scale`` (integer units per score
-        unit) and ``tolerance`` (0 when the scores lie on that grid, else the
-        most the rounding can cost); ``options`` holds ``objective``.
+        from the input; ``status="optimal"`` (optimal for the scores given;
+        ``"feasible"`` with ``bound = objective + tolerance`` only if an
+        integer grid had to round them); ``min_score`` is the lowest matched
+        score; for integer solvers ``scale`` (integer units per score unit)
+        and ``tolerance`` (0 when the scores lie on that grid, else the most
+        the rounding can cost); ``options`` holds ``objective`` and, with
+        ``priority``, ``"priority": True``.
 
     Raises
     ------
     InputError
         Bad shapes, dtypes, NaN/inf on allowed pairs, unknown ``objective``,
-        bad ``weights``, ``time_limit`` or ``seed``.
+        bad ``priority``, ``weights``, ``time_limit`` or ``seed``.
 
     Notes
     -----
@@ -125,12 +152,16 @@ def one_to_one(
     3. Sparse input: OR-Tools' cost-scaling ``SimpleLinearSumAssignment`` on
        integer costs. It is robust to heavy ties, where SciPy's sparse LAPJV
        can be two orders of magnitude slower. The integer scale is the
-       smallest grid (1, 2, 4, 10, 100, ...) that makes the scores exact,
-       else a power of two within the solver's overflow limit (recorded in
-       ``scale`` and ``tolerance``).
+       smallest grid (1, 2, 3, ..., 10, 100, ..., then the power of two of
+       the scores' last bits) that holds every score exactly, after the
+       block's smallest score is subtracted (every full matching of a block
+       has the same number of pairs). When no grid fits the solver's range,
+       SciPy's sparse LAPJV solves the block in floating point instead.
     4. ``objective="fair"``: binary search over the distinct scores for the
        largest threshold that keeps the maximum cardinality (one
        Hopcroft–Karp per step), then the total on the pairs at or above it.
+    5. With ``priority`` (two or more distinct values) the problem goes to
+       the min-cost-flow engine of :func:`one_to_many` with every capacity 1.
 
     Examples
     --------
@@ -146,6 +177,7 @@ def one_to_one(
     where = "one_to_one"
     problem = check_scores(scores, allowed, where)
     objective = check_objective(objective, where)
+    prio = check_priority(priority, problem.shape[1], where)
     w = check_weights(weights, problem.shape[1], where)
     time_limit = check_time_limit(time_limit, where)
     seed = check_seed(seed, where)
@@ -157,6 +189,14 @@ def one_to_one(
         return finish(
             problem, _lsap.empty(), weights=w, started=started, seed=seed, options=options
         )
+    if prio is not None:
+        options["priority"] = True
+        ones = np.ones(problem.shape[0], np.int64)
+        solved, threshold = _flow.solve_capacitated(
+            problem, w, ones, 0 * ones, fair=objective == "fair", priority=prio
+        )
+        options["threshold"] = threshold
+        return finish(problem, solved, weights=w, started=started, seed=seed, options=options)
     if objective == "fair":
         threshold = options["threshold"] = _lsap.fair_threshold(problem)
     solved = _lsap.solve_problem(problem, w, threshold, seed)
@@ -189,6 +229,7 @@ def one_to_many(
     *,
     min_load: int | npt.ArrayLike = 0,
     objective: str = "total",
+    priority: npt.ArrayLike | None = None,
     weights: npt.ArrayLike | None = None,
     time_limit: float | None = None,
     seed: int = 0,
@@ -196,8 +237,10 @@ def one_to_many(
     """Give each mentee at most one mentor; mentor ``i`` takes up to ``capacity[i]`` mentees.
 
     Maximises, in this order: (1) the number of matched mentees, subject to
-    ``min_load``; (2) with ``objective="fair"`` the lowest matched score;
-    (3) the weighted total score.
+    ``min_load``; (2) the total ``priority`` of the matched mentees (priority
+    mentees placed first; see :func:`one_to_one` for why the count comes
+    first); (3) with ``objective="fair"`` the lowest matched score; (4) the
+    weighted total score.
 
     Parameters
     ----------
@@ -213,9 +256,11 @@ def one_to_many(
         ``min_load`` can cost pairs elsewhere; when it cannot be met at all an
         :class:`InfeasibleError` names the mentors and what to relax.
     objective : {"total", "fair"}
-    weights : array_like (n_mentees,), optional
-        Positive priority per mentee, multiplying its scores (see
+    priority : array_like (n_mentees,), optional
+        Positive number per mentee; higher is placed first (see
         :func:`one_to_one`).
+    weights : array_like (n_mentees,), optional
+        Positive score multiplier per mentee (see :func:`one_to_one`).
     time_limit : float, optional
         Not used: min-cost flow is exact and polynomial.
     seed : int
@@ -243,6 +288,10 @@ def one_to_many(
     mentees, then best total" in one exact solve. With ``min_load``, the lower
     bounds move into node supplies; a first unit-cost circulation finds the
     largest feasible count, a second solve the best total at that count.
+    With ``priority``, mentees feed a chain of tier nodes (highest priority
+    first); one unit-cost flow per tier finds the most mentees of that tier
+    and above that a maximum matching can hold, and the final solve keeps
+    these counts as lower bounds on the chain (exact integers throughout).
     ``objective="fair"`` runs the bottleneck search of :func:`one_to_one`
     with maximum flow as the cardinality check. When every capacity is 1 and
     there is no ``min_load`` the problem is handed to :func:`one_to_one`.
@@ -260,17 +309,28 @@ def one_to_many(
     n, m = problem.shape
     cap, low = _check_loads(capacity, min_load, n, where)
     objective = check_objective(objective, where)
+    prio = check_priority(priority, m, where)
     w = check_weights(weights, m, where)
     time_limit = check_time_limit(time_limit, where)
     seed = check_seed(seed, where)
     if np.all(cap == 1) and not np.any(low):
         res = one_to_one(
-            scores, allowed, objective=objective, weights=weights, time_limit=time_limit, seed=seed
+            scores,
+            allowed,
+            objective=objective,
+            priority=priority,
+            weights=weights,
+            time_limit=time_limit,
+            seed=seed,
         )
         wall_time = time.perf_counter() - started
         return dataclasses.replace(
             res, wall_time=wall_time, options=dict(res.options, capacity=1, min_load=0)
         )
-    solved, threshold = _flow.solve_capacitated(problem, w, cap, low, fair=objective == "fair")
+    solved, threshold = _flow.solve_capacitated(
+        problem, w, cap, low, fair=objective == "fair", priority=prio
+    )
     options = {"objective": objective, "time_limit": time_limit, "threshold": threshold}
+    if prio is not None:
+        options["priority"] = True
     return finish(problem, solved, weights=w, started=started, seed=seed, options=options)

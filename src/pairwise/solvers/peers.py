@@ -23,7 +23,7 @@ from pairwise.solvers._lsap import (
     solve_dense,
     solve_sparse,
 )
-from pairwise.solvers._ortools import Scaling, integer_scale
+from pairwise.solvers._ortools import Scaling, exact_integers, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_scores, check_seed, check_time_limit
 
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 EXACT_WORK = 4_000_000
 _SECONDS_PER_WORK = 1.5e-6  # conservative estimate for the time_limit decision
 _SYMMETRY_TOL = 1e-9
+_SUM_RTOL = 2.0**-50  # rounding per term when a total is added up in float64
 
 
 def _check_symmetric(problem: ScoreProblem, where: str) -> None:
@@ -113,7 +114,9 @@ def _edges(problem: ScoreProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------
 
 
-def _blossom(n: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray | None) -> list[tuple]:
+def _blossom(
+    n: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray | list[int] | None
+) -> list[tuple]:
     import networkx as nx
 
     graph = nx.Graph()
@@ -121,7 +124,8 @@ def _blossom(n: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray | None) ->
     if weight is None:
         graph.add_edges_from(zip(u.tolist(), v.tolist(), strict=True), weight=1)
     else:
-        graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), weight.tolist(), strict=True))
+        w = weight.tolist() if isinstance(weight, np.ndarray) else weight
+        graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w, strict=True))
     pairs = nx.max_weight_matching(graph, maxcardinality=True)
     return [(min(a, b), max(a, b)) for a, b in pairs]
 
@@ -150,9 +154,18 @@ def _exact(
         info["threshold"] = threshold = _blossom_threshold(n, u, v, s)
         keep = s >= threshold
         u, v, s = u[keep], v[keep], s[keep]
-    # Python integers keep the blossom algorithm's dual arithmetic exact.
-    scaling = integer_scale(s, limit=2.0**52)
-    pairs = _blossom(n, u, v, scaling.integers(s))
+    # Python integers keep the blossom algorithm's dual arithmetic exact, at any
+    # size: every float score is a whole multiple of a power of two, so the
+    # weights below are the scores exactly (minus the smallest, which shifts
+    # every maximum-cardinality matching's total alike).
+    scaling = integer_scale(s, limit=2.0**52, shift=True)
+    weights: np.ndarray | list[int] = scaling.integers(s)
+    if not scaling.exact:
+        exact = exact_integers(s)
+        if exact is not None:
+            weights, scale = exact
+            scaling = Scaling(scale, True)
+    pairs = _blossom(n, u, v, weights)
     rows = np.array([p[0] for p in pairs], dtype=np.int64)
     cols = np.array([p[1] for p in pairs], dtype=np.int64)
     return rows, cols, info, scaling
@@ -479,7 +492,9 @@ def _settle(result: MatchingResult, objective: str) -> MatchingResult:
     """A fast result with its bound; optimal when it meets a maximum-cardinality bound."""
     status: Status = "feasible"
     bound = float(result.options["bound"])
-    tol = 1e-9 * max(1.0, abs(bound))
+    # Float rounding of the two sums only (never a relative 1e-9, which would call
+    # a matching optimal while it loses real score differences on large scores).
+    tol = _SUM_RTOL * (result.n_matched + 2) * (abs(bound) + abs(result.objective))
     if (
         objective == "total"
         and result.options.get("max_cardinality")
@@ -537,8 +552,10 @@ def peer_pairs(
     -----
     *Exact* (small pools): Edmonds' blossom algorithm
     (``networkx.max_weight_matching(maxcardinality=True)``) on integer weights
-    (the scale is recorded; exact when the scores lie on that grid), which is
-    precisely "most pairs, then best total". ``objective="fair"`` first finds
+    that are the scores exactly (every float is a whole multiple of a power of
+    two; Python integers do not overflow), which is precisely "most pairs,
+    then best total". The fast method says ``"optimal"`` only when its total
+    meets its bound up to float64 rounding. ``objective="fair"`` first finds
     the largest threshold keeping the maximum number of pairs (binary search,
     one cardinality matching per step).
 

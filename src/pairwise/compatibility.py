@@ -786,7 +786,7 @@ def _required_message(key: str, missing: Sequence[str]) -> str:
     """A programme key names a criterion or rule whose column the rosters lack."""
     leaf = key.rsplit(".", 1)[-1]
     return (
-        f"`{key}` names {' and '.join(missing)}, which is absent or blank. "
+        f"`{key}` needs the column {' and '.join(missing)}, which is absent or blank. "
         f"Fix: add the column (or map yours to it under [columns] in the programme), "
         f"or remove `{leaf}` from the programme."
     )

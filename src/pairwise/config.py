@@ -275,7 +275,8 @@ def _shared_language(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
 
 
 def _exclude(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
-    return [R.Exclude(tuple((str(x), str(y)) for x, y in v))] if v else []
+    # a programme's exclusions must name people in the rosters (never ignored silently)
+    return [R.Exclude(tuple((str(x), str(y)) for x, y in v), strict=True)] if v else []
 
 
 def _require(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:

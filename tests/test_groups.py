@@ -363,7 +363,9 @@ def test_only_one_of_a_value_under_no_isolation():
     attrs["gender"] = ["F", "M"] * 5 + ["X", "F"]
     res = learning_groups(fit, attributes=attrs, no_isolation=["gender"], time_limit=2)
     assert res.labels[10] == -1
-    assert "the only protégé with gender='X'" in res.reasons["10"]
+    # gender is protected: the reason says why without stating the person's value
+    assert "only member of their gender in a group (`no_isolation` on gender)" in res.reasons["10"]
+    assert "'X'" not in res.reasons["10"]
 
 
 def test_min_distinct_with_too_few_values_is_infeasible():

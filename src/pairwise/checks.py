@@ -125,6 +125,7 @@ def violations(
     distance: np.ndarray | None = None,
     diversity_weight: float = 0.0,
     n_leaders: int | None = None,
+    protected: Iterable[str] = (),
 ) -> list[str]:
     """Every broken rule of a grouping, as plain sentences (empty when all hold).
 
@@ -150,6 +151,10 @@ def violations(
         For the objective recomputation.
     n_leaders : int, optional
         Number of leaders when neither ``fit`` nor ``allowed`` gives it.
+    protected : iterable of str
+        Protected columns (a programme passes its ``[program] protected``):
+        a sentence about a group names "one <column> value" instead of the
+        value, so that no member's protected value can be read from it.
 
     Returns
     -------
@@ -167,6 +172,9 @@ def violations(
     >>> violations([0, 0, 0], min_size=2, max_size=3, attributes=frame,
     ...            no_isolation=["gender"])
     ["leader 0's group has exactly one member with gender='F'; no_isolation gender"]
+    >>> violations([0, 0, 0], min_size=2, max_size=3, attributes=frame,
+    ...            no_isolation=["gender"], protected=["gender"])
+    ["leader 0's group has exactly one member with one gender value; no_isolation gender"]
     """
     result = None
     if hasattr(result_or_labels, "labels"):
@@ -258,6 +266,11 @@ def violations(
                     f"{list(attributes.columns)}. Fix: name one of them."
                 )
         values = {col: [_value(v) for v in attributes[col].tolist()] for col in rule_cols}
+        shielded = frozenset([protected] if isinstance(protected, str) else protected)
+
+        def said(col: str, v: Any) -> str:
+            return f"one {col} value" if col in shielded else f"{col}={v!r}"
+
         for g in sorted(members):
             for col in rule_cols:
                 counts = Counter(
@@ -272,14 +285,14 @@ def violations(
                     for v, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
                         if n > max_count[col]:
                             out.append(
-                                f"leader {g}'s group has {n} members with {col}={v!r}; "
+                                f"leader {g}'s group has {n} members with {said(col, v)}; "
                                 f"max_count {col}={max_count[col]}"
                             )
                 if col in iso:
                     for v, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
                         if n == 1:
                             out.append(
-                                f"leader {g}'s group has exactly one member with {col}={v!r}; "
+                                f"leader {g}'s group has exactly one member with {said(col, v)}; "
                                 f"no_isolation {col}"
                             )
 
@@ -322,6 +335,7 @@ def check_grouping(
     distance: np.ndarray | None = None,
     diversity_weight: float = 0.0,
     n_leaders: int | None = None,
+    protected: Iterable[str] = (),
 ) -> None:
     """Raise :class:`InputError` listing every violation found by :func:`violations`.
 
@@ -350,6 +364,7 @@ def check_grouping(
         distance=distance,
         diversity_weight=diversity_weight,
         n_leaders=n_leaders,
+        protected=protected,
     )
     if found:
         shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")

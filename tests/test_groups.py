@@ -321,8 +321,7 @@ def test_capacity_shortfall_gives_reasons_not_an_error():
     for p in waiting:
         assert res.reasons[str(p)] == "all groups full: 7 × 10 leaders = 70 places for 75 protégés"
     assert any(
-        "75 protégés but 10 leaders × max 7 = 70 places: 5 will wait" in n
-        for n in res.diagnosis
+        "75 protégés but 10 leaders × max 7 = 70 places: 5 will wait" in n for n in res.diagnosis
     )
 
 
@@ -334,8 +333,7 @@ def test_leader_with_too_few_allowed_protégés():
     assert res.labels.tolist().count(2) == 0
     assert res.reasons["leader:2"] == "only 4 allowed protégés, fewer than min_size 5"
     assert any(
-        "leader 2 has only 4 allowed protégés, fewer than min_size 5" in n
-        for n in res.diagnosis
+        "leader 2 has only 4 allowed protégés, fewer than min_size 5" in n for n in res.diagnosis
     )
 
 

@@ -643,9 +643,7 @@ class CompatibilityModel:
                 f"`at` must be a datetime.date; got {self.at!r}. "
                 "Fix: e.g. datetime.date(2025, 3, 1)."
             )
-        if isinstance(self.protected, str) or not all(
-            isinstance(p, str) for p in self.protected
-        ):
+        if isinstance(self.protected, str) or not all(isinstance(p, str) for p in self.protected):
             raise InputError(
                 f"`protected` must be a list of column names; got {self.protected!r}. "
                 'Fix: e.g. protected=("gender", "ethnicity").'

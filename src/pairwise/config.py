@@ -612,9 +612,7 @@ def _rules(
     return tuple(out), required
 
 
-def _named_criteria(
-    criteria: Sequence[C.Criterion], build: _Build, *path: str
-) -> dict[str, str]:
+def _named_criteria(criteria: Sequence[C.Criterion], build: _Build, *path: str) -> dict[str, str]:
     """Criterion name -> ``criteria[i]`` for the criteria the user's file lists (all or none)."""
     where: Any = build.user
     for part in path:

@@ -541,7 +541,7 @@ def diagnose(
     largest = int(np.max(max_size)) if n_leaders else 0
     max_groups = n_leaders
     pool = eligible.copy()
-    for c, col in enumerate(rules.columns):
+    for c in range(rules.n_columns):
         codes = rules.codes[c]
         lab = rules.labels[c]
         if rules.no_isolation[c]:
@@ -640,9 +640,7 @@ def _isolated_reason(rules: CompositionRules, c: int, v: int) -> str:
     )
 
 
-def _value_list(
-    rules: CompositionRules, c: int, present: np.ndarray, counts: np.ndarray
-) -> str:
+def _value_list(rules: CompositionRules, c: int, present: np.ndarray, counts: np.ndarray) -> str:
     """The values present (six at most); protected ones held by few people are not named."""
     col = rules.columns[c]
     shown = [

@@ -121,7 +121,9 @@ class GroupOptions:
                 for c in lacking
             ]
             kept = [c for c in value if c not in lacking]
-            changes[key] = {c: value[c] for c in kept} if isinstance(value, Mapping) else tuple(kept)
+            changes[key] = (
+                {c: value[c] for c in kept} if isinstance(value, Mapping) else tuple(kept)
+            )
         if absent:
             found = ", ".join(map(str, proteges.frame.columns[:12]))
             named = "; ".join(f"`groups.{k}` names column `{c}`" for k, c in absent[:5])

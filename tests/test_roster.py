@@ -305,9 +305,12 @@ def test_missing_id_column_suggests_close_name() -> None:
     assert_sentence(err, "`id`", "rename={'ids': 'id'}")
 
 
-def test_semicolon_separated_file_message(tmp_path: Path) -> None:
+def test_semicolon_separated_file_is_read(tmp_path: Path) -> None:
+    # was refused as "not comma-separated"; a file European Excel saves is now read
     path = write(tmp_path, "id;name;level\nE1;Ann;2\n")
-    assert_sentence(error_of(path), str(path), "comma-separated")
+    roster = load_roster(path)
+    assert list(roster.frame.columns) == ["id", "name", "level"]
+    assert roster.frame["level"].tolist() == [2.0]
 
 
 def test_required_column_message() -> None:

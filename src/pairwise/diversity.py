@@ -156,7 +156,7 @@ class CompositionRules:
     no_isolation: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     protected: frozenset[str] = frozenset(PROTECTED_COLUMNS)
 
-    def value_text(self, c: int, v: int, count: int | None = None) -> str:
+    def value_text(self, c: int, v: int | np.integer, count: int | None = None) -> str:
         """``function='Eng'``, or for a protected column ``one ethnicity value``.
 
         ``count`` is how many people of the pool hold the value: a protected
@@ -625,7 +625,7 @@ def diagnose(
     return Diagnosis(fatal=fatal, notes=notes, excluded=excluded, max_groups=max(0, max_groups))
 
 
-def _isolated_reason(rules: CompositionRules, c: int, v: int) -> str:
+def _isolated_reason(rules: CompositionRules, c: int, v: int | np.integer) -> str:
     """Why the only protégé of a value waits (a protected value is not stated)."""
     col = rules.columns[c]
     if col in rules.protected:

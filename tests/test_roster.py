@@ -305,9 +305,12 @@ def test_missing_id_column_suggests_close_name() -> None:
     assert_sentence(err, "`id`", "rename={'ids': 'id'}")
 
 
-def test_semicolon_separated_file_message(tmp_path: Path) -> None:
+def test_semicolon_separated_file_is_read(tmp_path: Path) -> None:
+    # was refused as "not comma-separated"; a file European Excel saves is now read
     path = write(tmp_path, "id;name;level\nE1;Ann;2\n")
-    assert_sentence(error_of(path), str(path), "comma-separated")
+    roster = load_roster(path)
+    assert list(roster.frame.columns) == ["id", "name", "level"]
+    assert roster.frame["level"].tolist() == [2.0]
 
 
 def test_required_column_message() -> None:
@@ -470,3 +473,65 @@ def test_option_names_are_matched_like_columns() -> None:
     frame = pd.DataFrame({"ID": ["a"], "Skills": ["x;y"], "Capacity": ["1"]})
     roster = load_roster(frame, list_columns=("SKILLS",), required=("Id", "capacity"))
     assert roster.frame.loc[0, "skills"] == ("x", "y")
+
+
+# ---------------------------------------------------------------------------
+# Decimal commas, ;-separated files, id suggestions, long lists
+# ---------------------------------------------------------------------------
+
+
+def test_decimal_commas_are_read() -> None:
+    frame = pd.DataFrame({"id": ["a", "b"], "level": ["2,5", "3"], "priority": ["1,5", "2"]})
+    roster = load_roster(frame)
+    assert roster.frame["level"].tolist() == [2.5, 3.0]
+    assert roster.frame["priority"].tolist() == [1.5, 2.0]
+
+
+def test_decimal_comma_capacity_is_refused_as_not_whole() -> None:
+    err = error_of(pd.DataFrame({"id": ["a"], "capacity": ["2,5"]}))
+    assert_sentence(err, "`capacity` must be a whole number", "'2,5'")
+
+
+@pytest.mark.parametrize("column", ["level", "priority", "capacity"])
+def test_thousands_or_decimal_comma_is_refused_with_the_fix(column: str) -> None:
+    err = error_of(pd.DataFrame({"id": ["a"], column: ["1,000"]}))
+    assert_sentence(err, f"`{column}` must be a number with a decimal point", "'1,000'")
+    assert "write 1000 for thousands or 1.000 for a decimal" in str(err)
+
+
+def test_semicolon_file_lists_use_quotes_bars_or_commas(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'id;level;skills;capacity\nm1;5;"Python;SQL";2\nm2;4,5;Excel|Word;1\nm3;3;Go, Rust;\n',
+    )
+    roster = load_roster(path)
+    skills = roster.frame["skills"].tolist()
+    assert skills == [("Python", "SQL"), ("Excel", "Word"), ("Go", "Rust")]
+    assert roster.frame["level"].tolist() == [5.0, 4.5, 3.0]
+    assert roster.frame["capacity"].tolist() == [2, 1, pd.NA]
+
+
+def test_comma_file_lists_keep_commas_inside_items(tmp_path: Path) -> None:
+    path = write(tmp_path, 'id,skills\nm1,"Python, advanced;SQL"\n')
+    assert load_roster(path).frame["skills"].tolist() == [("Python, advanced", "SQL")]
+
+
+def test_unreadable_semicolon_file_is_named_as_such(tmp_path: Path) -> None:
+    path = write(tmp_path, "id;name;level\nm1;Ann;5;x;y\nm2;Bob;4\n")
+    err = error_of(path)
+    assert_sentence(err, "(read as semicolon-separated)", "line 2", "semicolon")
+
+
+def test_missing_id_prefers_columns_whose_values_look_like_ids() -> None:
+    frame = pd.DataFrame(
+        {"Age": [30, 40, 50], "EmployeeCount": [1, 1, 1], "EmployeeNumber": [7, 2, 9]}
+    )
+    err = error_of(frame)
+    assert_sentence(err, "rename={'EmployeeNumber': 'id'}")
+    assert "EmployeeCount" not in str(err).split("Fix:", 1)[1]
+
+
+def test_duplicate_id_lines_are_cut_to_five_and_a_count(tmp_path: Path) -> None:
+    path = write(tmp_path, "id\n" + "a\n" * 400)
+    err = error_of(path)
+    assert "lines 2, 3, 4, 5, 6 and 395 more" in str(err)

@@ -148,3 +148,46 @@ def test_public_helpers_stay_importable_from_the_roster_module() -> None:
     assert roster.parse_timezone is parse_timezone
     assert roster.parse_work_hours is parse_work_hours
     assert roster.overlap_minutes is overlap_minutes
+
+
+# ---------------------------------------------------------------------------
+# Ambiguous working hours: read by the documented rule
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("9-5", (540, 1020)),  # was read as 09:00-05:00, a 20-hour night shift
+        ("8:30-4:30", (510, 990)),
+        ("11-1", (660, 780)),
+        ("9am-5pm", (540, 1020)),
+        ("9:30am-5:30pm", (570, 1050)),
+        ("0900-1700", (540, 1020)),
+        ("9h-17h", (540, 1020)),
+        ("9h30-17h30", (570, 1050)),
+        ("9 - 5", (540, 1020)),
+    ],
+)
+def test_day_windows_read_as_meant(text: str, window: tuple[int, int]) -> None:
+    assert parse_work_hours(text) == window
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("22-6", (1320, 360)),
+        ("20:00-08:00", (1200, 480)),  # 12 hours: still a night shift
+        ("14-2", (840, 120)),
+        ("9pm-5am", (1260, 300)),
+        ("9-5am", (540, 300)),  # an explicit am is taken as written
+        ("16:00-00:00", (960, 1440)),
+    ],
+)
+def test_night_shifts_stay_overnight(text: str, window: tuple[int, int]) -> None:
+    assert parse_work_hours(text) == window
+
+
+def test_the_afternoon_rule_is_documented_in_the_docstring() -> None:
+    doc = parse_work_hours.__doc__ or ""
+    assert '"9-5"' in doc and "afternoon" in doc and "12 hours" in doc

@@ -196,8 +196,25 @@ def require_column(roster: Roster, column: str, side: str, owner: str) -> None:
     )
 
 
-def check_protected(columns: Iterable[str], owner: str, allow_protected: bool) -> None:
-    """Refuse protected attributes (gender, ethnicity) unless explicitly allowed.
+def check_protected(
+    columns: Iterable[str],
+    owner: str,
+    allow_protected: bool,
+    protected: Iterable[str] = PROTECTED_COLUMNS,
+) -> None:
+    """Refuse protected attributes (by default gender, ethnicity) unless explicitly allowed.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The columns a criterion or rule reads.
+    owner : str
+        What reads them, for the message (e.g. ``"criterion 'same_race'"``).
+    allow_protected : bool
+        When True nothing is refused.
+    protected : iterable of str
+        The protected columns: the programme's ``[program] protected`` list
+        (default :data:`pairwise.roster.PROTECTED_COLUMNS`).
 
     Raises
     ------
@@ -206,13 +223,15 @@ def check_protected(columns: Iterable[str], owner: str, allow_protected: bool) -
     """
     if allow_protected:
         return
+    shielded = frozenset(protected)
     for column in columns:
-        if column in PROTECTED_COLUMNS:
+        if column in shielded:
             raise InputError(
                 f"`{column}` must not enter compatibility scores or pairing rules; got "
-                f"{owner} using the protected column `{column}`. Fix: use it in diversity "
-                "rules instead, or build the model with allow_protected=True if your "
-                "programme explicitly intends it."
+                f"{owner} using the protected column `{column}` (protected: "
+                f"{', '.join(sorted(shielded))}). Fix: use it in group diversity rules "
+                "instead, or set `allow_protected = true` under [program] (allow_protected=True "
+                "in code) if your programme explicitly intends it."
             )
 
 

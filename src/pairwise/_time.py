@@ -27,7 +27,7 @@ DAY = 1440
 _OFFSET_RE = re.compile(
     r"(?:(?:UTC|GMT)\s*)?([+\-\u2212])\s*(\d{1,2})(?:(?::|h)?(\d{2}))?", re.IGNORECASE
 )
-_TIME = r"(\d{1,2})(?:[:.h]?(\d{2}))?\s*([ap])?\.?(?:m\.?)?"
+_TIME = r"(\d{1,2})(?:[:.h]?(\d{2})|h)?\s*([ap])?\.?(?:m\.?)?"
 _HOURS_RE = re.compile(rf"{_TIME}\s*(?:-|\u2013|\u2014|\u2212|to|until)\s*{_TIME}", re.IGNORECASE)
 # Names people write that are not IANA keys; used only to suggest a fix.
 _TZ_ALIASES = {
@@ -60,6 +60,8 @@ HOURS_FIX = (
     "write e.g. '09:00-17:00' (an end before the start is an overnight shift, "
     "'00:00-24:00' the whole day)"
 )
+#: The longest window an end before the start is read as an overnight shift (minutes).
+NIGHT_SHIFT_MAX = 12 * 60
 
 
 # ---------------------------------------------------------------------------
@@ -194,8 +196,15 @@ def parse_work_hours(text: str) -> tuple[int, int]:
     ----------
     text : str
         ``"09:00-17:00"``, ``"9-17"``, ``"09:00–17:00"`` (en dash),
-        ``"0830-1630"``, ``"9am-5pm"``; ``"22:00-06:00"`` is an overnight shift
-        and ``"00:00-24:00"`` the whole day.
+        ``"0830-1630"``, ``"9am-5pm"``, ``"9:30am-5:30pm"``, ``"9h-17h"``,
+        ``"9h30-17h30"``; ``"22:00-06:00"`` is an overnight shift and
+        ``"00:00-24:00"`` the whole day.
+
+        An end before the start is an overnight shift when that shift lasts
+        at most 12 hours (``"22-6"``, ``"20:00-08:00"``). Otherwise, when the
+        end has no am/pm and its hour is 1 to 11, the end is read in the
+        afternoon: ``"9-5"`` is 09:00-17:00 and ``"8:30-4:30"`` 08:30-16:30
+        (a 20-hour night shift is not what anyone means by ``9-5``).
 
     Returns
     -------
@@ -215,6 +224,8 @@ def parse_work_hours(text: str) -> tuple[int, int]:
     (540, 1020)
     >>> parse_work_hours("22:00–06:00")
     (1320, 360)
+    >>> parse_work_hours("9-5")
+    (540, 1020)
     """
     match = _HOURS_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     times = None
@@ -227,6 +238,8 @@ def parse_work_hours(text: str) -> tuple[int, int]:
     assert start is not None and end is not None
     if end == 0 and start > 0:
         end = DAY  # "16:00-00:00" ends at midnight, it is not an overnight shift
+    elif end < start and end + DAY - start > NIGHT_SHIFT_MAX and not p2 and 1 <= int(h2) <= 11:
+        end += 12 * 60  # "9-5": 09:00-17:00, not a 20-hour night shift
     if start >= DAY or start == end:
         raise _hours_error(text)
     return start, end

@@ -125,6 +125,7 @@ def violations(
     distance: np.ndarray | None = None,
     diversity_weight: float = 0.0,
     n_leaders: int | None = None,
+    protected: Iterable[str] = (),
 ) -> list[str]:
     """Every broken rule of a grouping, as plain sentences (empty when all hold).
 
@@ -150,6 +151,10 @@ def violations(
         For the objective recomputation.
     n_leaders : int, optional
         Number of leaders when neither ``fit`` nor ``allowed`` gives it.
+    protected : iterable of str
+        Protected columns (a programme passes its ``[program] protected``):
+        a sentence about a group names "one <column> value" instead of the
+        value, so that no member's protected value can be read from it.
 
     Returns
     -------
@@ -167,6 +172,9 @@ def violations(
     >>> violations([0, 0, 0], min_size=2, max_size=3, attributes=frame,
     ...            no_isolation=["gender"])
     ["leader 0's group has exactly one member with gender='F'; no_isolation gender"]
+    >>> violations([0, 0, 0], min_size=2, max_size=3, attributes=frame,
+    ...            no_isolation=["gender"], protected=["gender"])
+    ["leader 0's group has exactly one member with one gender value; no_isolation gender"]
     """
     result = result_or_labels if hasattr(result_or_labels, "labels") else None
     labels_in = result.labels if result is not None else result_or_labels
@@ -180,7 +188,7 @@ def violations(
     if together is not None:
         out += _together_violations(members, np.asarray(together, dtype=bool))
     out += _composition_violations(
-        members, len(labels), attributes, min_distinct, max_count, no_isolation
+        members, len(labels), attributes, min_distinct, max_count, no_isolation, protected
     )
     if result is not None:
         out += _result_violations(
@@ -313,6 +321,7 @@ def _composition_violations(
     min_distinct: Mapping[str, int] | None,
     max_count: Mapping[str, int] | None,
     no_isolation: str | Iterable[str] | None,
+    protected: Iterable[str] = (),
 ) -> list[str]:
     iso = [no_isolation] if isinstance(no_isolation, str) else list(no_isolation or [])
     rule_cols = _rule_columns(attributes, n_proteges, min_distinct, max_count, iso)
@@ -320,6 +329,11 @@ def _composition_violations(
     if not rule_cols:
         return out
     values = {col: [_value(v) for v in attributes[col].tolist()] for col in rule_cols}
+    shielded = frozenset([protected] if isinstance(protected, str) else protected)
+
+    def said(col: str, v: Any) -> str:
+        return f"one {col} value" if col in shielded else f"{col}={v!r}"
+
     for g in sorted(members):
         for col in rule_cols:
             counts = Counter(values[col][p] for p in members[g] if values[col][p] is not _UNKNOWN)
@@ -331,14 +345,14 @@ def _composition_violations(
             ordered = sorted(counts.items(), key=lambda kv: str(kv[0]))
             if max_count and col in max_count:
                 out.extend(
-                    f"leader {g}'s group has {n} members with {col}={v!r}; "
+                    f"leader {g}'s group has {n} members with {said(col, v)}; "
                     f"max_count {col}={max_count[col]}"
                     for v, n in ordered
                     if n > max_count[col]
                 )
             if col in iso:
                 out.extend(
-                    f"leader {g}'s group has exactly one member with {col}={v!r}; "
+                    f"leader {g}'s group has exactly one member with {said(col, v)}; "
                     f"no_isolation {col}"
                     for v, n in ordered
                     if n == 1
@@ -393,6 +407,7 @@ def check_grouping(
     distance: np.ndarray | None = None,
     diversity_weight: float = 0.0,
     n_leaders: int | None = None,
+    protected: Iterable[str] = (),
 ) -> None:
     """Raise :class:`InputError` listing every violation found by :func:`violations`.
 
@@ -421,6 +436,7 @@ def check_grouping(
         distance=distance,
         diversity_weight=diversity_weight,
         n_leaders=n_leaders,
+        protected=protected,
     )
     if found:
         shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")

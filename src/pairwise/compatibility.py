@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -40,6 +40,7 @@ from .criteria import (
     Criterion,
 )
 from .errors import InputError
+from .roster import PROTECTED_COLUMNS
 from .rules import (
     Rule,
 )
@@ -561,19 +562,29 @@ class CompatibilityModel:
     rules : sequence of Rule
         A pair is allowed when every rule allows it.
     allow_protected : bool
-        Allow criteria or rules on protected columns (gender, ethnicity);
-        refused by default — those belong in diversity rules.
+        Allow criteria or rules on protected columns; refused by default —
+        those belong in group diversity rules.
+    protected : sequence of str
+        The protected columns (the programme's ``[program] protected``);
+        default :data:`pairwise.roster.PROTECTED_COLUMNS` (gender, ethnicity).
     at : datetime.date, optional
         Day for time-zone offsets (summer time); default today.
     skip_missing : bool
         Skip (with a logged note) criteria and rules whose columns are absent
         or blank in a roster, instead of raising. The default models set it.
+    required : mapping of str to str
+        Names of criteria and rules that are never skipped, each mapped to the
+        programme key that named it (e.g. ``{"opt_in": "rules.opt_in"}``): a
+        criterion or rule the *user's* programme file names is kept or refused,
+        only those of the embedded default programme are skipped. When one of
+        their columns is absent or blank, :meth:`score` raises an
+        :class:`InputError` naming that key, the column, the roster and the fix.
 
     Raises
     ------
     InputError
         For a criterion / rule of the wrong type, duplicate criterion names,
-        or a protected column without ``allow_protected``.
+        or a protected column (one of ``protected``) without ``allow_protected``.
 
     Examples
     --------
@@ -602,6 +613,8 @@ class CompatibilityModel:
     allow_protected: bool = field(default=False, kw_only=True)
     at: _dt.date | None = field(default=None, kw_only=True)
     skip_missing: bool = field(default=False, kw_only=True)
+    protected: Sequence[str] = field(default=PROTECTED_COLUMNS, kw_only=True)
+    required: Mapping[str, str] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self) -> None:
         crit = tuple(self.criteria)
@@ -630,14 +643,25 @@ class CompatibilityModel:
                 f"`at` must be a datetime.date; got {self.at!r}. "
                 "Fix: e.g. datetime.date(2025, 3, 1)."
             )
-        for c in crit:
+        if isinstance(self.protected, str) or not all(isinstance(p, str) for p in self.protected):
+            raise InputError(
+                f"`protected` must be a list of column names; got {self.protected!r}. "
+                'Fix: e.g. protected=("gender", "ethnicity").'
+            )
+        object.__setattr__(self, "protected", tuple(self.protected))
+        object.__setattr__(self, "required", dict(self.required))
+        for owner, columns in [
+            *((f"criterion {c.name!r}", c.columns()) for c in crit),
+            *((f"rule {r.name!r}", r.columns()) for r in rules),
+        ]:
             check_protected(
-                (col for _, col in c.columns()), f"criterion {c.name!r}", self.allow_protected
+                (col for _, col in columns), owner, self.allow_protected, self.protected
             )
         for r in rules:
-            check_protected(
-                (col for _, col in r.columns()), f"rule {r.name!r}", self.allow_protected
-            )
+            # rules that read a column of their own outside ``columns()`` (opt-in, manager)
+            own = getattr(r, "column", None)
+            if isinstance(own, str):
+                check_protected([own], f"rule {r.name!r}", self.allow_protected, self.protected)
         object.__setattr__(self, "criteria", crit)
         object.__setattr__(self, "rules", rules)
 
@@ -716,28 +740,51 @@ class CompatibilityModel:
     ) -> tuple[list[Criterion], list[Rule], list[str]]:
         """The criteria and rules whose columns the rosters have, and a note for each skipped.
 
-        Without ``skip_missing`` every criterion and rule is active and an
-        absent column raises (naming the column and the roster).
+        A criterion or rule named in ``required`` is never skipped: an absent
+        or blank column raises, naming the programme key. Others are skipped
+        with a note under ``skip_missing``; without it an absent column raises
+        (naming the column and the roster).
         """
         notes: list[str] = []
         active_c: list[Criterion] = []
         for c in self.criteria:
-            if self.skip_missing:
-                missing = c.missing_columns(mentors, mentees)
-                if missing:
-                    notes.append(f"criterion {c.name!r} skipped: no {', '.join(missing)}")
-                    continue
-            c.check_columns(mentors, mentees, allow_protected=self.allow_protected)
-            active_c.append(c)
+            if self._keep(c, "criterion", mentors, mentees, notes):
+                active_c.append(c)
         active_r: list[Rule] = []
         for r in self.rules:
-            if self.skip_missing:
-                missing = r.missing_columns(mentors, mentees)
-                if missing:
-                    notes.append(f"rule {r.name!r} skipped: no {', '.join(missing)}")
-                    continue
-            r.check_columns(mentors, mentees, allow_protected=self.allow_protected)
-            active_r.append(r)
+            if self._keep(r, "rule", mentors, mentees, notes):
+                active_r.append(r)
         for note in notes:
             logger.info("%s", note)
         return active_c, active_r, notes
+
+    def _keep(
+        self,
+        item: Criterion | Rule,
+        kind: str,
+        mentors: Roster,
+        mentees: Roster,
+        notes: list[str],
+    ) -> bool:
+        """Whether ``item`` applies to these rosters (False: skipped, with a note)."""
+        key = self.required.get(item.name)
+        if key is not None or self.skip_missing:
+            missing = item.missing_columns(mentors, mentees)
+            if missing and key is not None:
+                raise InputError(_required_message(key, missing))
+            if missing:
+                notes.append(f"{kind} {item.name!r} skipped: no {', '.join(missing)}")
+                return False
+        # protection was checked against ``protected`` when the model was built
+        item.check_columns(mentors, mentees, allow_protected=True)
+        return True
+
+
+def _required_message(key: str, missing: Sequence[str]) -> str:
+    """A programme key names a criterion or rule whose column the rosters lack."""
+    leaf = key.rsplit(".", 1)[-1]
+    return (
+        f"`{key}` needs the column {' and '.join(missing)}, which is absent or blank. "
+        f"Fix: add the column (or map yours to it under [columns] in the programme), "
+        f"or remove `{leaf}` from the programme."
+    )

@@ -39,6 +39,7 @@ from .compatibility import CompatibilityModel
 from .criteria import _COMPLEMENT_METHODS
 from .errors import InputError
 from .program import GroupOptions, Program
+from .roster import PROTECTED_COLUMNS
 from .solvers.assignment import OBJECTIVES
 
 __all__ = [
@@ -60,12 +61,25 @@ _Check = Callable[[Any, Mapping[str, Any]], Iterator[tuple[str, str, Any]]]
 
 @dataclass(frozen=True)
 class _Build:
-    """What building needs besides a table: the programme's date, strictness and folder."""
+    """What building needs besides a table: date, strictness, folder, protection, user keys.
+
+    ``user`` is what the user's programme file itself says (before it is laid
+    over the embedded default): the criteria and rules it names are required
+    (kept or refused, never skipped), the default's are skipped with a note
+    when their columns are absent.
+    """
 
     at: _dt.date | None
     allow_protected: bool
     lenient: bool
     base_dir: Path
+    protected: tuple[str, ...] = PROTECTED_COLUMNS
+    user: Mapping[str, Any] = field(default_factory=dict)
+
+    def named(self, section: str, key: str) -> bool:
+        """Whether the user's programme file names ``[section] key``."""
+        table = self.user.get(section)
+        return isinstance(table, Mapping) and key in table
 
 
 #: Builds the rules of one key from its value and its whole table.
@@ -261,7 +275,8 @@ def _shared_language(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
 
 
 def _exclude(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
-    return [R.Exclude(tuple((str(x), str(y)) for x, y in v))] if v else []
+    # a programme's exclusions must name people in the rosters (never ignored silently)
+    return [R.Exclude(tuple((str(x), str(y)) for x, y in v), strict=True)] if v else []
 
 
 def _require(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
@@ -340,6 +355,7 @@ PROGRAM: dict[str, _Key] = {
     "date": _Key((_dt.date, str), check=_iso_date, value=_as_date, target="at"),
     "seed": _Key(int, default=0, value=int),
     "allow_protected": _Key(bool, default=False),
+    "protected": _Key(list, default=PROTECTED_COLUMNS, names=True),
     "strict": _Key(bool, default=False),
 }
 
@@ -575,33 +591,60 @@ def _fields(table: Mapping[str, Any], keys: Mapping[str, _Key]) -> dict[str, Any
 
 def _rules(
     data: Mapping[str, Any], recipe: Sequence[tuple[str, Sequence[str]]], build: _Build
-) -> tuple[R.Rule, ...]:
-    """``NotSelf`` and the rules the recipe's keys make, in the recipe's order."""
+) -> tuple[tuple[R.Rule, ...], dict[str, str]]:
+    """``NotSelf`` and the rules the recipe's keys make, in the recipe's order.
+
+    Also returns the rules the user's programme file names (rule name ->
+    ``"section.key"``): those are required, never skipped.
+    """
     out: list[R.Rule] = [R.NotSelf()]
+    required: dict[str, str] = {}
     for section, names in recipe:
         table = dict(data.get(section, {}))
         keys = SCHEMA[section].table or {}
         for name in names:
             make = keys[name].rules
             if make is not None:
-                out += make(table.get(name, keys[name].default), table, build)
-    return tuple(out)
+                made = make(table.get(name, keys[name].default), table, build)
+                if build.named(section, name):
+                    required.update((rule.name, f"{section}.{name}") for rule in made)
+                out += made
+    return tuple(out), required
+
+
+def _named_criteria(criteria: Sequence[C.Criterion], build: _Build, *path: str) -> dict[str, str]:
+    """Criterion name -> ``criteria[i]`` for the criteria the user's file lists (all or none)."""
+    where: Any = build.user
+    for part in path:
+        where = where.get(part, {}) if isinstance(where, Mapping) else {}
+    if not isinstance(where, list):
+        return {}
+    key = ".".join(path)
+    return {c.name: f"{key}[{i}]" for i, c in enumerate(criteria, start=1)}
 
 
 def _model(
-    criteria: Sequence[C.Criterion], rules: Sequence[R.Rule], build: _Build
+    criteria: Sequence[C.Criterion],
+    rules: tuple[Sequence[R.Rule], Mapping[str, str]],
+    build: _Build,
+    named_criteria: Mapping[str, str],
 ) -> CompatibilityModel:
     return CompatibilityModel(
         criteria=tuple(criteria),
-        rules=tuple(rules),
+        rules=tuple(rules[0]),
         allow_protected=build.allow_protected,
         at=build.at,
         skip_missing=build.lenient,
+        protected=build.protected,
+        required={**named_criteria, **rules[1]},
     )
 
 
 def build_program(
-    data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+    data: Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    user: Mapping[str, Any] | None = None,
 ) -> Program:
     """Build a programme from a checked programme mapping (see :func:`parse_program`).
 
@@ -609,26 +652,44 @@ def build_program(
     those of the default programme). Relative paths (``rules.history``) are
     resolved against ``base_dir`` (default: the current folder).
 
+    ``user`` is what the user's own programme file says, when ``data`` is that
+    file laid over the embedded default (as :func:`load_program` does): the
+    criteria and rules it names are required — a column the rosters lack is
+    then an error naming the key — while the others are skipped with a note.
+    Default: nothing is required (pass ``user=data`` to require every
+    criterion and rule that ``data`` names; ``program.strict = true`` requires
+    all of them).
+
     Examples
     --------
     >>> program = build_program({"program": {"seed": 3}, "pairs": {"capacity": 2}})
     >>> program.seed, program.capacity, program.objective
     (3, 2, 'total')
     """
-    build = _settings(data, Path(base_dir) if base_dir is not None else Path.cwd(), None)
+    build = _settings(
+        data,
+        Path(base_dir) if base_dir is not None else Path.cwd(),
+        None,
+        {} if user is None else user,
+    )
     return _build_program(data, build)
 
 
-def _settings(data: Mapping[str, Any], base_dir: Path, at: _dt.date | None) -> _Build:
+def _settings(
+    data: Mapping[str, Any], base_dir: Path, at: _dt.date | None, user: Mapping[str, Any]
+) -> _Build:
     """The programme-wide settings every model shares; ``at`` overrides ``program.date``."""
     prog = dict(data.get("program", {}))
     return _Build(
         at=at if at is not None else _as_date(prog.get("date")),
         allow_protected=bool(prog.get("allow_protected", False)),
-        # lenient by default: a criterion or rule on a column the rosters lack is
-        # skipped with a note in the result (strict = true makes it an error)
+        # the default programme's criteria and rules on a column the rosters lack
+        # are skipped with a note in the result (strict = true makes it an error);
+        # those the user's file names are always required
         lenient=not bool(prog.get("strict", False)),
         base_dir=base_dir,
+        protected=tuple(str(c) for c in prog.get("protected", PROTECTED_COLUMNS)),
+        user=user,
     )
 
 
@@ -638,14 +699,39 @@ def _build_program(data: Mapping[str, Any], build: _Build) -> Program:
     # without its own [[peers.criteria]], a pool uses the default programme's peer
     # criteria (mutual skills <-> wants, shared goals, mutual preferences, ...)
     peer_tables = peers_cfg.get("criteria", _default_data()["peers"]["criteria"])
+    peer_crit = _criteria(peer_tables)
+    named = _named_criteria(crit, build, "criteria")
     return Program(
-        model=_model(crit, _rules(data, _PAIR_RULES, build), build),
-        peer_model=_model(_criteria(peer_tables), _rules(data, _PEER_RULES, build), build),
-        group_model=_model(crit, _rules(data, _GROUP_RULES, build), build),
+        model=_model(crit, _rules(data, _PAIR_RULES, build), build, named),
+        peer_model=_model(
+            peer_crit,
+            _rules(data, _PEER_RULES, build),
+            build,
+            _named_criteria(peer_crit, build, "peers", "criteria"),
+        ),
+        group_model=_model(crit, _rules(data, _GROUP_RULES, build), build, named),
         **_fields(data.get("program", {}), PROGRAM),
         **_fields(data.get("pairs", {}), PAIRS),
-        groups_options=GroupOptions(**_fields(data.get("groups", {}), GROUPS)),
+        groups_options=_group_options(data, build),
         rename=dict(data.get("columns", {})),
+    )
+
+
+#: ``[groups]`` keys that name protégé columns: those of the default may be skipped.
+_GROUP_COLUMN_KEYS = ("min_distinct", "max_count", "no_isolation", "diversity_columns")
+
+
+def _group_options(data: Mapping[str, Any], build: _Build) -> GroupOptions:
+    """The ``[groups]`` options, knowing which column keys came from the embedded default."""
+    skippable = (
+        frozenset(k for k in _GROUP_COLUMN_KEYS if not build.named("groups", k))
+        if build.lenient
+        else frozenset()
+    )
+    return GroupOptions(
+        **_fields(data.get("groups", {}), GROUPS),
+        protected=build.protected,
+        skippable=skippable,
     )
 
 
@@ -660,7 +746,7 @@ def _default_data() -> dict[str, Any]:
 
 def _default_build(at: _dt.date | None) -> Program:
     data = _default_data()
-    return _build_program(data, _settings(data, Path.cwd(), at))
+    return _build_program(data, _settings(data, Path.cwd(), at, {}))
 
 
 def _with_history(model: CompatibilityModel, history: pd.DataFrame | None) -> CompatibilityModel:
@@ -825,10 +911,12 @@ def load_program(path: str | os.PathLike[str] | None = None) -> Program:
     (5, 7)
     """
     if path is None:
-        return build_program(parse_program(_default_data(), source="the default programme"))
+        return build_program(
+            parse_program(_default_data(), source="the default programme"), user={}
+        )
     p = Path(path)
     data = parse_program(_read_toml(p), source=str(p))
-    return build_program(merge_programs(_default_data(), data), base_dir=p.parent)
+    return build_program(merge_programs(_default_data(), data), base_dir=p.parent, user=data)
 
 
 def merge_programs(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,11 @@ Missing values (``None``, ``NaN``, ``pd.NA`` and blank strings) are encoded as
 ``min_distinct``, is never capped by ``max_count`` and is never isolated, so a
 person whose attribute is not recorded is never excluded or singled out
 because of it.
+
+Protected columns (``protected``, by default gender and ethnicity) stay
+aggregate: a sentence about one person or one group never states their value
+(``"the only member of their ethnicity"``), and a sentence about the whole
+pool names a value only when at least :data:`MIN_CELL` people hold it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .roster import PROTECTED_COLUMNS
 
 __all__ = [
     "CompositionRules",
@@ -44,6 +50,8 @@ __all__ = [
 
 #: Code of a missing (unknown) attribute value.
 UNKNOWN = -1
+#: Fewest people a pool-level sentence may name a protected value for (smaller cells suppressed).
+MIN_CELL = 5
 
 
 def _is_missing(value: Any) -> bool:
@@ -136,6 +144,8 @@ class CompositionRules:
         Largest allowed count of one known value per group (0 = no rule).
     no_isolation : ndarray of bool, shape (n_columns,)
         Whether exactly one member of a known value is forbidden.
+    protected : frozenset of str
+        Columns whose values sentences about people or groups never state.
     """
 
     columns: tuple[str, ...] = ()
@@ -144,6 +154,19 @@ class CompositionRules:
     min_distinct: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     max_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     no_isolation: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    protected: frozenset[str] = frozenset(PROTECTED_COLUMNS)
+
+    def value_text(self, c: int, v: int | np.integer, count: int | None = None) -> str:
+        """``function='Eng'``, or for a protected column ``one ethnicity value``.
+
+        ``count`` is how many people of the pool hold the value: a protected
+        value is named only in a pool-level sentence (``count`` given) about
+        at least :data:`MIN_CELL` people.
+        """
+        col = self.columns[c]
+        if col in self.protected and (count is None or count < MIN_CELL):
+            return f"one {col} value"
+        return f"{col}={self.labels[c][v]!r}"
 
     @property
     def n_columns(self) -> int:
@@ -184,6 +207,7 @@ class CompositionRules:
             min_distinct=self.min_distinct,
             max_count=self.max_count,
             no_isolation=self.no_isolation,
+            protected=self.protected,
         )
 
 
@@ -227,6 +251,7 @@ def make_rules(
     min_distinct: Mapping[str, int] | None = None,
     max_count: Mapping[str, int] | None = None,
     no_isolation: str | Iterable[str] | None = None,
+    protected: Iterable[str] = PROTECTED_COLUMNS,
 ) -> CompositionRules:
     """Validate composition-rule specs against ``attributes`` and encode them.
 
@@ -241,6 +266,9 @@ def make_rules(
         ``min_distinct`` values must be >= 1, ``max_count`` values >= 1.
     no_isolation : str or iterable of str, optional
         Columns where nobody may be the only one of their value in a group.
+    protected : iterable of str
+        Protected columns (the programme's ``[program] protected``): reasons
+        and violations never state a person's value in them.
 
     Returns
     -------
@@ -260,9 +288,12 @@ def make_rules(
     >>> rules.columns, rules.describe()
     (('function', 'gender'), ['min_distinct function=2', 'no_isolation gender'])
     """
+    shielded = frozenset(
+        [protected] if isinstance(protected, str) else (str(c) for c in protected)
+    )
     given = bool(min_distinct) or bool(max_count) or bool(no_isolation)
     if not given:
-        return CompositionRules()
+        return CompositionRules(protected=shielded)
     if attributes is None:
         raise InputError(
             "`attributes` must be a DataFrame with one row per protégé when composition "
@@ -326,6 +357,7 @@ def make_rules(
         min_distinct=md,
         max_count=mc,
         no_isolation=ni,
+        protected=shielded,
     )
 
 
@@ -417,7 +449,6 @@ def composition_violations(
     out: list[str] = []
     for c, col in enumerate(rules.columns):
         counts = group_counts(labels, rules.codes[c], n_groups, rules.n_values(c))
-        lab = rules.labels[c]
         for g in np.flatnonzero(sizes):
             row = counts[g]
             k = int(rules.min_distinct[c])
@@ -430,13 +461,13 @@ def composition_violations(
             if cap > 0:
                 for v in np.flatnonzero(row > cap):
                     out.append(
-                        f"{name(g)} has {row[v]} members with {col}={lab[v]!r}; "
+                        f"{name(g)} has {row[v]} members with {rules.value_text(c, v)}; "
                         f"max_count {col}={cap}"
                     )
             if rules.no_isolation[c]:
                 for v in np.flatnonzero(row == 1):
                     out.append(
-                        f"{name(g)} has exactly one member with {col}={lab[v]!r}; "
+                        f"{name(g)} has exactly one member with {rules.value_text(c, v)}; "
                         f"no_isolation {col}"
                     )
     return out
@@ -510,18 +541,14 @@ def diagnose(
     largest = int(np.max(max_size)) if n_leaders else 0
     max_groups = n_leaders
     pool = eligible.copy()
-    for c, col in enumerate(rules.columns):
+    for c in range(rules.n_columns):
         codes = rules.codes[c]
         lab = rules.labels[c]
         if rules.no_isolation[c]:
             counts_all = np.bincount(codes[pool & (codes >= 0)], minlength=len(lab))
             for v in np.flatnonzero(counts_all == 1):
                 who = int(np.flatnonzero(pool & (codes == v))[0])
-                excluded[who] = (
-                    f"the only protégé with {col}={lab[v]!r}: no_isolation on {col} would leave "
-                    f"them alone in any group; add another {col}={lab[v]!r} protégé or drop "
-                    f"{col} from no_isolation"
-                )
+                excluded[who] = _isolated_reason(rules, c, v)
                 pool[who] = False
     for c, col in enumerate(rules.columns):
         codes = rules.codes[c]
@@ -533,7 +560,7 @@ def diagnose(
         k = int(rules.min_distinct[c])
         cap = int(rules.max_count[c])
         iso = bool(rules.no_isolation[c])
-        names = ", ".join(str(lab[v]) for v in present[:6]) + (", …" if len(present) > 6 else "")
+        names = _value_list(rules, c, present, counts)
         plural_col = col if col.endswith("s") else col + "s"
         if k > 0 and len(present) < k:
             fatal.append(
@@ -581,19 +608,51 @@ def diagnose(
             for v in np.flatnonzero(over > 0):
                 notes.append(
                     f"max_count {col}={cap} with {n_leaders} leaders leaves room for at most "
-                    f"{cap * n_leaders} protégés with {col}={lab[v]!r}, but {counts[v]} are "
-                    f"eligible: {over[v]} will wait; raise max_count {col} or add leaders"
+                    f"{cap * n_leaders} protégés with {rules.value_text(c, v, int(counts[v]))}, "
+                    f"but {counts[v]} are eligible: {over[v]} will wait; raise max_count {col} "
+                    "or add leaders"
                 )
         if iso:
             for v in present:
                 # a value rarer than a group's minimum size can join only a few groups
                 if 2 <= counts[v] < smallest and counts[v] // 2 < n_leaders:
                     notes.append(
-                        f"only {counts[v]} protégés have {col}={lab[v]!r}: no_isolation on {col} "
+                        f"only {counts[v]} protégés have "
+                        f"{rules.value_text(c, v, int(counts[v]))}: no_isolation on {col} "
                         f"allows at most {counts[v] // 2} group(s) with them; lower min_size, "
                         f"allow fewer groups, or drop {col} from no_isolation"
                     )
     return Diagnosis(fatal=fatal, notes=notes, excluded=excluded, max_groups=max(0, max_groups))
+
+
+def _isolated_reason(rules: CompositionRules, c: int, v: int | np.integer) -> str:
+    """Why the only protégé of a value waits (a protected value is not stated)."""
+    col = rules.columns[c]
+    if col in rules.protected:
+        return (
+            f"placing them would leave them the only member of their {col} in a group "
+            f"(`no_isolation` on {col}); drop {col} from [groups] no_isolation to place them"
+        )
+    value = rules.value_text(c, v)
+    return (
+        f"the only protégé with {value}: no_isolation on {col} would leave them alone in any "
+        f"group; add another {value} protégé or drop {col} from no_isolation"
+    )
+
+
+def _value_list(rules: CompositionRules, c: int, present: np.ndarray, counts: np.ndarray) -> str:
+    """The values present (six at most); protected ones held by few people are not named."""
+    col = rules.columns[c]
+    shown = [
+        str(rules.labels[c][v])
+        for v in present
+        if col not in rules.protected or counts[v] >= MIN_CELL
+    ]
+    hidden = len(present) - len(shown)
+    text = ", ".join(shown[:6]) + (", …" if len(shown) > 6 else "")
+    if hidden:
+        text += (", " if text else "") + f"{hidden} held by fewer than {MIN_CELL} people"
+    return text
 
 
 def _distinct_group_limit(counts: np.ndarray, k: int) -> int:

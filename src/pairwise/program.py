@@ -51,7 +51,16 @@ AUTO_TOP_K = 50
 
 @dataclass(frozen=True)
 class GroupOptions:
-    """How learning groups are formed (the ``[groups]`` table of a programme)."""
+    """How learning groups are formed (the ``[groups]`` table of a programme).
+
+    ``protected`` lists the protected columns (``[program] protected``): their
+    values never appear in a per-person reason. ``skippable`` names the
+    column keys (``min_distinct``, ``max_count``, ``no_isolation``,
+    ``diversity_columns``) that come from the embedded default programme: a
+    column they name that the protégé roster lacks is skipped with a note
+    (:meth:`for_roster`). Columns named by any other key — by the user's
+    programme file, or by code — are required.
+    """
 
     min_size: int = 5
     max_size: int = 7
@@ -64,6 +73,8 @@ class GroupOptions:
     diversity_columns: tuple[str, ...] = ()
     diversity_weight: float = 0.0
     priority_column: str | None = "priority"
+    protected: tuple[str, ...] = ("gender", "ethnicity")
+    skippable: frozenset[str] = frozenset()
 
     def rule_options(self) -> dict[str, Any]:
         """The composition rules as the group solver and the checks take them (None: unused)."""
@@ -72,6 +83,59 @@ class GroupOptions:
             "max_count": dict(self.max_count) or None,
             "no_isolation": list(self.no_isolation) or None,
         }
+
+    def for_roster(self, proteges: Roster) -> tuple[GroupOptions, tuple[str, ...]]:
+        """These options for one protégé roster: default columns it lacks dropped, with notes.
+
+        Parameters
+        ----------
+        proteges : Roster
+
+        Returns
+        -------
+        (GroupOptions, tuple of str)
+            The options without the columns of ``skippable`` keys that the
+            roster lacks (absent or entirely blank), and one note per column
+            dropped, e.g. ``"group rule no_isolation on `ethnicity` skipped: no
+            `ethnicity` column in proteges.csv"``.
+
+        Raises
+        ------
+        InputError
+            When a key that is not ``skippable`` names a column the roster
+            lacks; the message names the key, the column, the roster and the fix.
+        """
+        changes: dict[str, Any] = {}
+        notes: list[str] = []
+        absent: list[tuple[str, str]] = []
+        for key in ("min_distinct", "max_count", "no_isolation", "diversity_columns"):
+            value = getattr(self, key)
+            lacking = [c for c in value if not proteges.has(c)]
+            if not lacking:
+                continue
+            if key not in self.skippable:
+                absent += [(key, c) for c in lacking]
+                continue
+            notes += [
+                f"group rule {key} on `{c}` skipped: no `{c}` column in {proteges.display}"
+                for c in lacking
+            ]
+            kept = [c for c in value if c not in lacking]
+            changes[key] = (
+                {c: value[c] for c in kept} if isinstance(value, Mapping) else tuple(kept)
+            )
+        if absent:
+            found = ", ".join(map(str, proteges.frame.columns[:12]))
+            named = "; ".join(f"`groups.{k}` names column `{c}`" for k, c in absent[:5])
+            more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+            raise InputError(
+                f"{named}{more}, which {proteges.display} lacks (or leaves blank); found "
+                f"{found}. Fix: add the column (or map yours to it under [columns]), or "
+                "remove it from [groups] in the programme."
+            )
+        for note in notes:
+            logger.info("%s", note)
+        return (dataclasses.replace(self, **changes) if changes else self), tuple(notes)
 
 
 def _as_roster(source: RosterLike, role: str, rename: Mapping[str, str] | None) -> Roster:
@@ -307,16 +371,11 @@ class Program:
     # ------------------------------------------------------------------ groups
     def group_inputs(self, leaders: Roster, proteges: Roster) -> dict[str, Any]:
         """The arrays :func:`pairwise.solvers.learning_groups` receives for these rosters."""
-        g = self.groups_options
+        g, notes = self.groups_options.for_roster(proteges)
         compat = self.group_model.score(leaders, proteges)
+        if notes:
+            compat = dataclasses.replace(compat, notes=(*compat.notes, *notes))
         rule_columns = sorted(set(g.min_distinct) | set(g.max_count) | set(g.no_isolation))
-        for column in rule_columns:
-            if not proteges.has(column) and column not in proteges.frame.columns:
-                raise InputError(
-                    f"group rule column `{column}` is not in the protégé roster "
-                    f"({proteges.source}); found {', '.join(map(str, proteges.frame.columns))}. "
-                    "Fix: add the column or remove the rule from [groups]."
-                )
         attributes = proteges.frame[rule_columns].copy() if rule_columns else None
         together = R.together(
             proteges,
@@ -328,6 +387,7 @@ class Program:
         if g.diversity_weight > 0 and g.diversity_columns:
             distance = C.diversity_distance(proteges, g.diversity_columns)
         return {
+            "options": g,
             "compat": compat,
             "fit": compat.scores,
             "allowed": compat.allowed,
@@ -352,10 +412,10 @@ class Program:
         """
         from .checks import violations as check_violations
 
-        g = self.groups_options
         lead = _as_roster(leaders, "leader", self.rename)
         prot = _as_roster(proteges, "protege", self.rename)
         inputs = self.group_inputs(lead, prot)
+        g = inputs["options"]
         solved = self._solve_groups(inputs, len(lead), len(prot))
         violations = check_violations(
             np.asarray(solved.labels),
@@ -365,6 +425,7 @@ class Program:
             max_size=g.max_size,
             attributes=inputs["attributes"],
             together=inputs["together"],
+            protected=g.protected,
             **g.rule_options(),
         )
         return groups_result(
@@ -384,7 +445,7 @@ class Program:
         """The group solver's answer; when nothing can be formed, everyone with the diagnosis."""
         from .solvers import learning_groups
 
-        g = self.groups_options
+        g = inputs["options"]
         try:
             return learning_groups(
                 inputs["fit"],

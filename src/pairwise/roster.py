@@ -74,6 +74,10 @@ _SHOWN = 5
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+#: ``2,5``: a decimal comma (as European spreadsheets write numbers).
+_DECIMAL_COMMA_RE = re.compile(r"([+-]?\d+),(\d+)")
+#: Cell separators a file may use, and how messages name them.
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 # ---------------------------------------------------------------------------
@@ -206,7 +210,9 @@ class Roster:
             When the column is absent; the message lists the columns and close names.
         """
         if name not in self.frame.columns:
-            raise InputError(_missing_column_message(name, list(self.frame.columns), self.display))
+            raise InputError(
+                _missing_column_message(name, list(self.frame.columns), self.display, self.frame)
+            )
         return self.frame[name]
 
     def numeric(self, name: str) -> np.ndarray:
@@ -318,10 +324,14 @@ def load_roster(
     Parameters
     ----------
     source : str, os.PathLike, pandas.DataFrame or Roster
-        A CSV file (UTF-8, with or without BOM; ``.tsv`` files, or files whose
-        header has tabs and no commas, are tab separated) or a DataFrame (which
-        is copied, never modified). A :class:`Roster` is returned as it is
-        (with ``role`` set when given), after checking ``required``.
+        A CSV file (UTF-8, with or without BOM) or a DataFrame (which is
+        copied, never modified). A file's separator is the commonest of
+        comma, semicolon and tab in its header line outside quotes (``.tsv``
+        files are tab separated): a file European Excel saves with ``;`` is
+        read, and its list cells may then be separated by ``;`` inside double
+        quotes, ``|`` or ``,``. Numbers may use a decimal comma (``2,5``);
+        ``1,000`` is refused as ambiguous. A :class:`Roster` is returned as
+        it is (with ``role`` set when given), after checking ``required``.
     role : str, optional
         What the people are ("mentor", "mentee", ...); used in messages.
     rename : mapping, optional
@@ -329,7 +339,8 @@ def load_roster(
         Names not present in the input are ignored, so one mapping can serve
         several files.
     list_columns : sequence of str
-        Columns whose cells are ``;``-separated lists (parsed into tuples).
+        Columns whose cells are ``;``-separated lists (parsed into tuples;
+        see ``source`` for ``;``-separated files).
     required : sequence of str
         Columns that must be present.
 
@@ -376,20 +387,20 @@ def load_roster(
         # already validated: keep its locations for messages, only check what is asked
         missing = [c for c in dict.fromkeys(required) if c not in source.frame.columns]
         if missing:
+            have = list(source.frame.columns)
             messages = [
-                _missing_column_message(c, list(source.frame.columns), source.display)
-                for c in missing
+                _missing_column_message(c, have, source.display, source.frame) for c in missing
             ]
             raise InputError(" ".join(messages), problems=messages)
         return source if role is None else dataclasses.replace(source, role=role)
     if isinstance(source, pd.DataFrame):
         shown = _display_name("<DataFrame>", role)
         raw, labels = _read_frame(source, shown)
-        source_name = "<DataFrame>"
+        source_name, sep = "<DataFrame>", ","
     elif isinstance(source, str | os.PathLike):
         source_name = os.fspath(source)
         shown = source_name
-        raw, labels = _read_file(Path(source_name), shown)
+        raw, labels, sep = _read_file(Path(source_name), shown)
     else:
         raise InputError(
             f"`source` must be a CSV file path or a pandas DataFrame; got "
@@ -401,10 +412,10 @@ def load_roster(
     raw = _canonical_columns(raw, shown, rename or {}, (*list_set, *required))
     missing = [c for c in dict.fromkeys(required) if c not in raw.columns]
     if missing:
-        messages = [_missing_column_message(c, list(raw.columns), shown) for c in missing]
+        messages = [_missing_column_message(c, list(raw.columns), shown, raw) for c in missing]
         raise InputError(" ".join(messages), problems=messages)
 
-    frame, problems, blank = _parse_columns(raw, labels, shown, list_set)
+    frame, problems, blank = _parse_columns(raw, labels, shown, list_set, _LIST_SPLIT[sep])
     _raise_collected(shown, [p for _, _, p in sorted(problems, key=lambda t: (t[0], t[1]))])
     logger.debug("loaded %d rows x %d columns from %s", len(frame), frame.shape[1], shown)
     return Roster(
@@ -440,7 +451,20 @@ def _read_frame(source: pd.DataFrame, shown: str) -> tuple[pd.DataFrame, list[st
     return raw, labels
 
 
-def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str]]:
+def _separator(path: Path, header: str) -> str:
+    """The cell separator: tab for ``.tsv``, else the commonest of , ; tab outside quotes.
+
+    A tie (or a header of one column) is read as commas.
+    """
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    outside = re.sub(r'"[^"]*"', "", header)
+    counts = {sep: outside.count(sep) for sep in _SEPARATORS}
+    best = max(counts, key=lambda sep: (counts[sep], sep == ","))
+    return best if counts[best] else ","
+
+
+def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str], str]:
     if not path.exists():
         raise InputError(
             f"`{shown}` must be an existing CSV file; got a path that does not exist "
@@ -467,9 +491,9 @@ def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str]]:
             "e.g. 'id,name,level'."
         )
     text = _decode(data, path, shown)
-    first_line = text.split("\n", 1)[0]
-    tabbed = path.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in first_line)
-    sep = "\t" if tabbed else ","
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    sep = _separator(path, first_line)
+    read_as = "" if sep == "," else f" (read as {_SEPARATORS[sep]}-separated)"
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
     header: list[str] | None = None
@@ -496,7 +520,7 @@ def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str]]:
             labels.append(f"line {start}")
     except csv.Error as exc:
         raise InputError(
-            f"`{shown}` must be valid CSV; got {exc} in the record starting on line "
+            f"`{shown}`{read_as} must be valid CSV; got {exc} in the record starting on line "
             f"{previous + 1}. Fix: enclose a cell that contains the separator or a line break "
             'in double quotes and double any quote inside it ("").'
         ) from None
@@ -508,11 +532,11 @@ def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str]]:
     if long_rows:
         shown_rows = "; ".join(long_rows[:_SHOWN])
         more = f" and {len(long_rows) - _SHOWN} more" if len(long_rows) > _SHOWN else ""
-        sep_name = "tab" if tabbed else "comma"
+        sep_name = _SEPARATORS[sep]
         raise InputError(
-            f"`{shown}` rows must have at most {len(header)} cells like the header; got "
-            f"{shown_rows}{more}. Fix: enclose cells that contain a {sep_name} in double "
-            'quotes (e.g. "Python, SQL"), or remove the extra separators.',
+            f"`{shown}`{read_as} rows must have at most {len(header)} cells like the header; "
+            f"got {shown_rows}{more}. Fix: enclose cells that contain a {sep_name} in double "
+            f'quotes (e.g. "Python{sep} SQL"), or remove the extra separators.',
             problems=long_rows,
         )
     if not rows:
@@ -536,7 +560,7 @@ def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str]]:
             )
     raw = raw[keep]
     raw.columns = [header[k] for k in keep]
-    return raw, labels
+    return raw, labels, sep
 
 
 def _decode(data: bytes, path: Path, shown: str) -> str:
@@ -599,9 +623,11 @@ def _canonical_columns(
     return out
 
 
-def _missing_column_message(name: str, columns: list[str], shown: str) -> str:
+def _missing_column_message(
+    name: str, columns: list[str], shown: str, frame: pd.DataFrame | None = None
+) -> str:
     found = ", ".join(repr(c) for c in columns) if columns else "none"
-    suggestions = _suggest_columns(name, columns)
+    suggestions = _suggest_columns(name, columns, frame)
     if suggestions:
         fix = (
             f"rename the column that holds it, e.g. rename={{{suggestions[0]!r}: {name!r}}} "
@@ -620,7 +646,16 @@ def _missing_column_message(name: str, columns: list[str], shown: str) -> str:
     return f"`{name}` must be a column of {shown}; got columns {found}. Fix: {fix}."
 
 
-def _suggest_columns(name: str, columns: list[str]) -> list[str]:
+def _suggest_columns(
+    name: str, columns: list[str], frame: pd.DataFrame | None = None
+) -> list[str]:
+    """Close names first; for an id column, names that look like ids, whose values do first.
+
+    With ``frame`` (the table read), columns whose values look like ids
+    (non-blank and unique: ``EmployeeNumber``) come before the others
+    (``EmployeeCount``, the same number on every row), and a column that
+    holds one value throughout is not proposed for an id at all.
+    """
     by_key = {_key(c): c for c in columns}
     out = [by_key[k] for k in difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)]
     if name == "id" or name.endswith("_id"):
@@ -632,7 +667,21 @@ def _suggest_columns(name: str, columns: list[str]) -> list[str]:
             )
             if id_like and stem in key and column not in out:
                 out.append(column)
+        if frame is not None and name == "id":
+            looks = {c: _id_likeness(frame, c) for c in out}
+            out = sorted((c for c in out if looks[c] > 0), key=lambda c: -looks[c])
     return out[:3]
+
+
+def _id_likeness(frame: pd.DataFrame, column: str) -> int:
+    """2: every value non-blank and unique; 1: varied values; 0: one value throughout."""
+    if column not in frame.columns or getattr(frame[column], "ndim", 1) != 1:
+        return 1
+    texts = [_text(v) for v in frame[column].tolist() if not _is_blank(v)]
+    distinct = len(set(texts))
+    if len(frame) > 1 and distinct <= 1:
+        return 0
+    return 2 if len(texts) == len(frame) and distinct == len(texts) else 1
 
 
 # ---------------------------------------------------------------------------
@@ -649,6 +698,10 @@ class _CellError(Exception):
 
     def sentence(self, column: str, where: str) -> str:
         return f"`{column}` must be {self.expected}; got {self.got} ({where}). Fix: {self.fix}."
+
+
+class _AmbiguousNumber(_CellError):
+    """A number that could be read two ways (``1,000``): its own fix is kept by every column."""
 
 
 def _is_blank(value: Any) -> bool:
@@ -685,6 +738,17 @@ def _got(value: Any) -> str:
 def _parse_number(value: Any) -> float:
     if isinstance(value, bool | np.bool_):
         raise _CellError("a number", _got(value), "write a number such as 3")
+    comma = _DECIMAL_COMMA_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if comma:
+        whole, fraction = comma.groups()
+        if len(fraction) == 3:
+            # "1,000" is a thousand to some readers and one to others: refuse to guess
+            raise _AmbiguousNumber(
+                "a number with a decimal point",
+                _got(value),
+                f"write {whole}{fraction} for thousands or {whole}.{fraction} for a decimal",
+            )
+        value = f"{whole}.{fraction}"  # "2,5" is 2.5 (a decimal comma)
     numeric = isinstance(value, int | float | np.integer | np.floating)
     if not numeric and not (isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip())):
         raise _CellError("a number", _got(value), "write a number such as 3")
@@ -697,6 +761,8 @@ def _parse_number(value: Any) -> float:
 def _parse_level(value: Any) -> float:
     try:
         return _parse_number(value)
+    except _AmbiguousNumber:
+        raise
     except _CellError:
         raise _CellError(
             "a number", _got(value), "write the level as a number (higher = more senior), e.g. 3"
@@ -711,6 +777,8 @@ def _parse_capacity(value: Any) -> int:
     )
     try:
         number = _parse_number(value)
+    except _AmbiguousNumber:
+        raise
     except _CellError:
         raise bad from None
     # beyond a million mentees a capacity is a typo, and would overflow the solvers' integers
@@ -727,6 +795,8 @@ def _parse_priority(value: Any) -> float:
     )
     try:
         number = _parse_number(value)
+    except _AmbiguousNumber:
+        raise
     except _CellError:
         raise bad from None
     if number <= 0:
@@ -779,9 +849,18 @@ def _hours_error(got: str) -> _CellError:
     return _CellError(_time.HOURS_EXPECTED, got, _time.HOURS_FIX)
 
 
-def _parse_list(value: Any) -> tuple[str, ...]:
+#: How list cells split, by the file's cell separator: in a ``;``-separated file a list
+#: may also use ``|`` or ``,`` (a ``;`` list there must be in double quotes).
+_LIST_SPLIT = {
+    ",": re.compile(";"),
+    "\t": re.compile(";"),
+    ";": re.compile(r"[;|,]"),
+}
+
+
+def _parse_list(value: Any, split: re.Pattern[str] = _LIST_SPLIT[","]) -> tuple[str, ...]:
     if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(";") if p.strip())
+        return tuple(p.strip() for p in split.split(value) if p.strip())
     if isinstance(value, set | frozenset):
         value = sorted(value, key=str)
     if isinstance(value, list | tuple | np.ndarray | pd.Series):
@@ -807,7 +886,11 @@ _TEXT_COLUMNS = frozenset(DEFAULT_COLUMNS) - set(_TYPED) - {"id"}
 
 
 def _parse_columns(
-    raw: pd.DataFrame, labels: list[str], shown: str, list_set: set[str]
+    raw: pd.DataFrame,
+    labels: list[str],
+    shown: str,
+    list_set: set[str],
+    list_split: re.Pattern[str] = _LIST_SPLIT[","],
 ) -> tuple[pd.DataFrame, list[tuple[int, int, str]], list[str]]:
     problems: list[tuple[int, int, str]] = []
     columns: dict[str, pd.Series] = {}
@@ -833,7 +916,8 @@ def _parse_columns(
                 dtype=None if dtype == "Int64" else dtype,
             )
         elif name in list_set:
-            values = _parse_cells(cells, blank, _parse_list, (), name, labels, shown, order, [])
+            parse_list = functools.partial(_parse_list, split=list_split)
+            values = _parse_cells(cells, blank, parse_list, (), name, labels, shown, order, [])
             columns[name] = pd.Series(values, index=index, dtype=object)
         elif name in _TEXT_COLUMNS:
             values = _parse_cells(cells, blank, _parse_text, None, name, labels, shown, order, [])
@@ -917,10 +1001,13 @@ def _parse_ids(
 
 
 def _join_places(labels: list[str]) -> str:
-    """'line 3', 'line 9' -> 'lines 3 and 9'."""
+    """'line 3', 'line 9' -> 'lines 3 and 9'; beyond five, 'lines 3, 4, 7, 9, 12 and 388 more'."""
     kind = labels[0].split(" ", 1)[0]
     numbers = [label.split(" ", 1)[1] for label in labels]
-    listed = ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    if len(numbers) > _SHOWN:
+        listed = ", ".join(numbers[:_SHOWN]) + f" and {len(numbers) - _SHOWN} more"
+    else:
+        listed = ", ".join(numbers[:-1]) + " and " + numbers[-1]
     return f"{kind}s {listed}"
 
 

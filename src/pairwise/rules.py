@@ -1006,9 +1006,36 @@ def _pair_positions(
     return found, unknown
 
 
+def _listed(items: Sequence[str], shown: int = 5) -> str:
+    """``'a', 'b', 'c', 'd', 'e' and 7 more``: at most ``shown`` items, then a count."""
+    head = ", ".join(items[:shown])
+    return head + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def _unknown_ids(
+    pairs: Iterable[tuple[str, str]], mentors: Roster, mentees: Roster, key: str
+) -> None:
+    """Raise when a listed pair names an id that is in neither roster (``key``: the rule)."""
+    mp, ep = _id_lookup(mentors), _id_lookup(mentees)
+    both = same_pool(mentors, mentees)
+    unknown: list[str] = []
+    for a, b in pairs:
+        for who, lookup in ((a, mp), (b, ep)):
+            known = who in lookup or (both and (who in mp or who in ep))
+            if not known and repr(who) not in unknown:
+                unknown.append(repr(who))
+    if unknown:
+        raise InputError(
+            f"`{key}` pairs must name people in the rosters; got unknown ids "
+            f"{_listed(unknown)} (not in {roster_display(mentors)} / "
+            f"{roster_display(mentees)}). Fix: correct those ids, or remove their pairs from "
+            f"`rules.{key}` in the programme."
+        )
+
+
 @dataclass(frozen=True)
 class Exclude(Rule):
-    """Never form the listed pairs (mentor id, mentee id); unknown ids are ignored.
+    """Never form the listed pairs (mentor id, mentee id).
 
     Parameters
     ----------
@@ -1016,6 +1043,12 @@ class Exclude(Rule):
         Pairs of ids; for one pool (peers) they apply in both directions.
     name : str
         Default ``"exclude"``.
+    strict : bool
+        When True, a pair naming an id that is in neither roster raises an
+        :class:`InputError` naming up to five ids and the count (a programme
+        file's ``rules.exclude`` is strict). When False (the default for code,
+        e.g. one standing list shared by several cohorts) such pairs are
+        ignored with a logged note.
 
     Examples
     --------
@@ -1029,6 +1062,7 @@ class Exclude(Rule):
 
     pairs: tuple[tuple[str, str], ...] = ()
     name: str = ""
+    strict: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pairs", _normalise_pairs(self.pairs, "Exclude"))
@@ -1041,6 +1075,8 @@ class Exclude(Rule):
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None
     ) -> list[MaskTerm]:
         found, unknown = _pair_positions(self.pairs, mentors, mentees)
+        if unknown and self.strict:
+            _unknown_ids(unknown, mentors, mentees, "exclude")
         if unknown:
             logger.info(
                 "%s: %d listed pairs name people not in these rosters; ignored (e.g. %s)",
@@ -1108,15 +1144,8 @@ class Require(Rule):
         col_row = np.full(len(mentees), -1, dtype=np.intp)
         row_col = np.full(len(mentors), -1, dtype=np.intp)
         both = same_pool(mentors, mentees)
-        unknown = [f"{a!r}" for a, _ in self.pairs if a not in mp] + [
-            f"{b!r}" for _, b in self.pairs if b not in ep
-        ]
-        if unknown:
-            raise InputError(
-                f"`require` pairs must name people in the rosters; got unknown ids "
-                f"{', '.join(dict.fromkeys(unknown[:5]))} ({roster_display(mentors)}, "
-                f"{roster_display(mentees)}). Fix: correct the ids or remove those pairs."
-            )
+        if any(a not in mp or b not in ep for a, b in self.pairs):
+            _unknown_ids(self.pairs, mentors, mentees, "require")
         conflicts: list[str] = []
 
         def restrict(arr: np.ndarray, k: int, v: int, who: str) -> None:
@@ -1337,7 +1366,7 @@ def _bool_column(roster: Roster, column: str, *, default: bool, owner: str) -> n
     if bad:
         raise InputError(
             f"`{column}` must be yes or no (true/false, y/n, 1/0) for {owner}; got "
-            f"{', '.join(bad[:5])}{' and more' if len(bad) > 5 else ''} "
+            f"{_listed(bad)} "
             f"({roster_display(roster)}). Fix: write yes or no, or leave the cell blank."
         )
     return out
@@ -1415,7 +1444,9 @@ class OptIn(Rule):
             return []
         if have == sides:
             return []
-        return [f"`{self.column}` in the {' and '.join(sides)} roster(s)"]
+        lacking = [s for s in sides if s not in have]
+        where = ", ".join(roster_display(mentors if s == "mentors" else mentees) for s in lacking)
+        return [f"`{self.column}` in the {' and '.join(lacking)} roster(s) ({where})"]
 
     def label(self) -> str:
         return "opt-in"

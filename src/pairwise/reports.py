@@ -250,8 +250,8 @@ def pairs_warnings(compat: Any, mentee_ids: Sequence[str], capacity: np.ndarray)
     >>> frames = pw.datasets.demo_rosters()
     >>> mentors, mentees = frames["mentors"].head(1), frames["mentees"].head(3)
     >>> compat = pw.CompatibilityModel().score(pw.load_roster(mentors), pw.load_roster(mentees))
-    >>> pairs_warnings(compat, list(mentees["id"]), np.array([1]))[0]
-    'capacity 1 for 3 mentees: at least 2 cannot be matched. Fix: raise `capacity` ...'
+    >>> print(pairs_warnings(compat, list(mentees["id"]), np.array([1]))[0])
+    capacity 1 for 3 mentees: at least 2 cannot be matched. Fix: raise `capacity` ...
     """
     n = len(mentee_ids)
     total = int(np.clip(capacity, 0, None).sum())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -194,7 +195,7 @@ def _sub(sub: Any, name: str, help: str, description: str) -> argparse.ArgumentP
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help,
-        description=description,
+        description=textwrap.fill(description, 88),
         epilog=_EPILOGS[name],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

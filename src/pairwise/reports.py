@@ -214,18 +214,13 @@ _NAMED = 5
 
 
 def _no_partner(
-    compat: Any, ids: Sequence[str], noun: str, partner: str, *, rows: bool = False
+    compat: Any, ids: Sequence[str], noun: str, partner: str, verb: str = "matched"
 ) -> tuple[list[str], int]:
     """Warnings for people with no allowed partner (five named, then a count) and their number."""
-    count = compat.n_candidates if rows else None
-    alone = [
-        k
-        for k in range(len(ids))
-        if (count(row=k) if count is not None else len(compat.candidate_rows(k))) == 0
-    ]
-    why = compat.why_no_partner_row if rows else compat.why_no_partner
+    alone = [k for k in range(len(ids)) if len(compat.candidate_rows(k)) == 0]
     lines = [
-        f"{noun} {ids[k]} has no allowed {partner} and will not be matched: {why(k)}"
+        f"{noun} {ids[k]} has no allowed {partner} and will not be {verb}: "
+        f"{compat.why_no_partner(k)}"
         for k in alone[:_NAMED]
     ]
     if len(alone) > _NAMED:
@@ -274,7 +269,7 @@ def groups_warnings(
 ) -> list[str]:
     """Room in the groups, protégés with no allowed leader, leaders who will have no group."""
     n = len(protege_ids)
-    lines, alone = _no_partner(compat, protege_ids, "protégé", "leader")
+    lines, alone = _no_partner(compat, protege_ids, "protégé", "leader", "placed")
     room = n_leaders * max_size
     if room < n:
         lines.append(

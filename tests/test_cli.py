@@ -50,7 +50,8 @@ def test_pairs_every_input_id_in_output(demo_csv: Path, tmp_path: Path, capsys) 
     pairs = pd.read_csv(out, dtype={"mentor_id": str, "mentee_id": str})
     assert {"mentor_id", "mentee_id", "score"} <= set(pairs.columns)
     unmatched = pd.read_csv(tmp_path / "pairs.unmatched.csv", dtype=str)
-    assert list(unmatched.columns) == ["id", "role", "reason"]
+    # the demo rosters have names: each row carries the name beside the id
+    assert list(unmatched.columns) == ["id", "name", "role", "reason"]
     assert unmatched["reason"].str.len().min() > 10
     mentees = set(pd.read_csv(demo_csv / "mentees.csv", dtype=str)["id"])
     mentors = set(pd.read_csv(demo_csv / "mentors.csv", dtype=str)["id"])
@@ -81,7 +82,14 @@ def test_groups_every_input_id_in_output(demo_csv: Path, tmp_path: Path, capsys)
     )
     assert code == 0, err
     groups = pd.read_csv(out, dtype={"leader_id": str, "member_id": str})
-    assert list(groups.columns) == ["group", "leader_id", "member_id", "fit"]
+    assert list(groups.columns) == [
+        "group",
+        "leader_id",
+        "leader_name",
+        "member_id",
+        "member_name",
+        "fit",
+    ]
     assert groups.groupby("group").size().between(5, 7).all()
     waiting = pd.read_csv(tmp_path / "waiting.csv", dtype=str)
     members = _ids(demo_csv / "proteges.csv")
@@ -97,7 +105,13 @@ def test_peers_every_input_id_in_output(demo_csv: Path, tmp_path: Path, capsys) 
     )
     assert code == 0, err
     peers = pd.read_csv(out, dtype={"person_a": str, "person_b": str})
-    assert list(peers.columns)[:3] == ["person_a", "person_b", "score"]
+    assert list(peers.columns) == [
+        "person_a",
+        "person_a_name",
+        "person_b",
+        "person_b_name",
+        "score",
+    ]
     unmatched = pd.read_csv(tmp_path / "peers.unmatched.csv", dtype=str)
     people = _ids(demo_csv / "people.csv")
     seen = set(peers["person_a"]) | set(peers["person_b"]) | set(unmatched["id"])

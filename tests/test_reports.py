@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,3 +74,43 @@ def test_plots_draw(grouped) -> None:
     pairs = pd.DataFrame({"mentor_id": ["M"], "mentee_id": ["E"], "score": [0.5]})
     ax = plot_scores(PairsResult(pairs=pairs, **common))
     assert "1 pairs" in ax.get_title()
+
+
+def test_group_summary_carries_the_leader_name(grouped) -> None:
+    groups, proteges = grouped
+    named = groups.assign(leader_name="Ada " + groups["leader_id"].astype(str))
+    table = group_summary(named, proteges, GroupOptions(), ["gender"])
+    assert list(table.columns[:3]) == ["group", "leader_id", "leader_name"]
+    assert (table["leader_name"] == "Ada " + table["leader_id"].astype(str)).all()
+
+
+def test_groups_warnings_room_and_idle_leaders() -> None:
+    import pairwise as pw
+    from pairwise.reports import groups_warnings
+
+    frames = pw.datasets.demo_rosters()
+    leaders = pw.load_roster(frames["leaders"].head(3), role="leader")
+    proteges = pw.load_roster(frames["proteges"].head(30), role="protege")
+    compat = pw.load_program().group_model.score(leaders, proteges)
+    lines = groups_warnings(compat, 3, list(proteges.ids), min_size=5, max_size=7)
+    assert any(
+        line.startswith("room for 21 protégés (3 leaders × at most 7) for 30") for line in lines
+    )
+    few = groups_warnings(compat, 3, list(proteges.ids)[:7], min_size=5, max_size=7)
+    assert not any("room for" in line for line in few)
+
+
+def test_no_partner_warnings_name_five_and_count_the_rest() -> None:
+    from pairwise.reports import peers_warnings
+
+    class Compat:
+        def why_no_partner_row(self, k: int) -> str:
+            return "no allowed mentee: level"
+
+    allowed = np.zeros((8, 8), dtype=bool)
+    lines = peers_warnings(Compat(), allowed, [f"P{k}" for k in range(8)])
+    assert (
+        lines[0]
+        == "person P0 has no allowed partner and will not be paired: no allowed partner: level"
+    )
+    assert lines[5] == "... and 3 more people have no allowed partner" and len(lines) == 6

@@ -18,6 +18,7 @@ failed run leaves the previous files (and the inputs) untouched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -120,7 +121,7 @@ class OutputPlan:
         if path.is_dir():
             raise InputError(
                 f"{option} must name a file; got {str(path)!r}, which is a folder. "
-                f"Fix: name a file inside it, e.g. {str(path / 'pairs.csv')!r}."
+                f"Fix: name a file inside it, e.g. {str(path / 'results.csv')!r}."
             )
         folder = path.parent
         existing = folder
@@ -155,16 +156,17 @@ class OutputPlan:
             A file could not be written; names its option.
         """
         temps: dict[str, Path] = {}
+        created: list[Path] = []  # folders this call made, removed again on failure
         try:
             for option, write in writers.items():
                 target = self.outputs[option]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, name = tempfile.mkstemp(
-                    prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-                )
-                os.close(fd)
-                temps[option] = Path(name)
                 try:
+                    created += _make_folders(target.parent)
+                    fd, name = tempfile.mkstemp(
+                        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+                    )
+                    os.close(fd)
+                    temps[option] = Path(name)
                     write(temps[option])
                 except OSError as exc:
                     raise InputError(
@@ -175,7 +177,22 @@ class OutputPlan:
             for option, temp in temps.items():
                 os.replace(temp, self.outputs[option])
             temps.clear()
+            created.clear()
         finally:
             for temp in temps.values():
                 temp.unlink(missing_ok=True)
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         return [self.outputs[o] for o in writers]
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+    return list(reversed(missing))

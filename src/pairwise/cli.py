@@ -1,23 +1,147 @@
 """The ``pairwise`` command: a thin shell over the public API (CSV in, CSV out, one TOML file).
 
-Exit codes: 0 success; 1 no feasible solution (the diagnosis goes to stderr);
-2 bad input or usage. Errors are one plain sentence each on stderr, never a
-traceback (``--debug`` shows one).
+A run a coordinator can trust:
+
+- **Files all or nothing.** Every output file of a command is checked before
+  anything is loaded or solved (an output may not name an input or another
+  output, a folder, or a place that cannot be written; ``.xlsx`` needs
+  openpyxl) and written only at the end, through temporary names renamed
+  when all were written (:class:`pairwise._outputs.OutputPlan`).
+- **Interrupts.** Ctrl-C (SIGINT) and SIGTERM stop the run, print one line
+  and write nothing; exit 130 and 143.
+- **Progress** goes to stderr: on a terminal, a status line (tqdm, from the
+  ``progress`` extra) appears once a run has taken 2 s, with the phase, the
+  time used of the limit and, for searches, the best objective and bound so
+  far; without tqdm the same phases as plain lines. When stderr is not a
+  terminal nothing is shown unless ``--verbose`` asks for plain lines.
+  ``--quiet`` turns progress off.
+
+Exit codes: 0 success; 1 no feasible solution (the diagnosis goes to stderr,
+the files are written so that everyone is accounted for); 2 bad input or
+usage; 130 interrupted; 143 terminated. Errors are one plain sentence each on
+stderr, never a traceback (``--debug`` shows one).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
-from collections.abc import Sequence
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from ._outputs import OutputPlan
+from ._run import Progress, Run, Terminated, interrupts_raise
 from .errors import InfeasibleError, InputError, PairwiseError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+#: Seconds a run works before progress is shown on a terminal.
+PROGRESS_DELAY = 2.0
+#: Items of a list shown in one message before "... and N more".
+SHOWN = 5
+
+_EXIT_CODES = """\
+exit codes:
+  0    done
+  1    no feasible solution: nothing could be formed (files are still written,
+       listing everyone with the reason; the diagnosis goes to stderr)
+  2    bad input or usage: nothing was written
+  130  interrupted (Ctrl-C): nothing was written
+  143  terminated (SIGTERM): nothing was written"""
+
+_FILES_NOTE = """\
+Output files are checked before any work (an output may not name an input, another
+output or a folder) and written all or none, at the end. A name ending in .xlsx is
+written as an Excel workbook (needs: pip install "pairwise[excel]"); floats are
+rounded to 4 decimals, --json keeps full precision."""
+
+_PROGRESS_NOTE = """\
+progress: on a terminal, runs over 2 s show the phase, the time used and, for searches,
+the best objective and bound on stderr (a live line with pip install "pairwise[progress]",
+else plain lines); --verbose prints plain lines anywhere; --quiet shows nothing."""
+
+_EPILOGS = {
+    "pairs": f"""\
+example:
+  pairwise pairs --mentors mentors.csv --mentees mentees.csv --out pairs.csv
+
+files written:
+  --out FILE        one row per pair: mentor_id, mentor_name, mentee_id, mentee_name,
+                    score, then fit_<criterion> (each criterion's share of the score)
+  --unmatched FILE  everyone in no pair: id, name, role, reason
+                    (default: beside --out, e.g. pairs.unmatched.csv)
+  --json FILE       the whole result, full precision (only when given)
+{_FILES_NOTE}
+
+{_PROGRESS_NOTE}
+
+{_EXIT_CODES}""",
+    "groups": f"""\
+example:
+  pairwise groups --leaders leaders.csv --members proteges.csv --out groups.csv
+
+files written:
+  --out FILE        one row per placed protégé: group, leader_id, leader_name,
+                    member_id, member_name, fit
+  (summary)         one row per group beside --out, e.g. groups.summary.csv: size,
+                    mean and lowest fit, distinct values and each rule met (True/False)
+  --unmatched FILE  every protégé and leader in no group: id, name, role, reason
+                    (default: beside --out, e.g. groups.unmatched.csv)
+  --json FILE       the whole result, full precision (only when given)
+{_FILES_NOTE}
+
+{_PROGRESS_NOTE}
+
+{_EXIT_CODES}""",
+    "peers": f"""\
+example:
+  pairwise peers --people people.csv --out peers.csv
+
+files written:
+  --out FILE        one row per pair: person_a, person_a_name, person_b,
+                    person_b_name, score
+  --unmatched FILE  everyone without a partner: id, name, role, reason
+                    (default: beside --out, e.g. peers.unmatched.csv)
+  --json FILE       the whole result, full precision (only when given)
+{_FILES_NOTE}
+
+{_PROGRESS_NOTE}
+
+{_EXIT_CODES}""",
+    "demo": f"""\
+example:
+  pairwise demo --out pairwise-demo
+
+files written in --out DIR (all or none, at the end):
+  mentors.csv mentees.csv leaders.csv proteges.csv people.csv   the demo rosters
+  pairs.csv pairs.unmatched.csv                                 as `pairwise pairs`
+  groups.csv groups.summary.csv groups.unmatched.csv            as `pairwise groups`
+  peers.csv peers.unmatched.csv                                 as `pairwise peers`
+
+{_PROGRESS_NOTE}
+
+{_EXIT_CODES}""",
+    "validate": """\
+example:
+  pairwise validate --config program.toml --mentors mentors.csv --mentees mentees.csv
+
+Checks the programme file and the rosters given, and predicts who cannot be matched
+(capacity shortfall, people with no allowed partner). Writes no file.
+
+exit codes:
+  0    no errors (warnings, printed as "warning: ...", do not stop a run)
+  2    errors: a file or the programme cannot be used (one "pairwise: ..." line each)
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM)""",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,63 +153,274 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="P.toml", help="programme file (default: built-in)")
-    p.add_argument("--time-limit", type=float, metavar="S", help="override the solver time limit")
-    p.add_argument("--seed", type=int, metavar="N", help="override the random seed")
-    p.add_argument("--json", metavar="FILE", help="also write the full result as JSON")
-    p.add_argument("--unmatched", metavar="FILE", help="where to write the unmatched list")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="pairwise",
-        description="Form mentor pairs, peer partners and learning groups from CSV rosters.",
+def _run_options(p: argparse.ArgumentParser, *, time_limit: float | None = None) -> None:
+    default = "the programme's time_limit, 30 s by default" if time_limit is None else time_limit
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=time_limit,
+        metavar="S",
+        help=f"seconds for the whole run, load to files (default: {default})",
     )
-    from . import __version__
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None if time_limit is None else 0,
+        metavar="N",
+        help="random seed; the same inputs and seed give the same files "
+        "(default: the programme's seed, 0)",
+    )
+    p.add_argument("--quiet", action="store_true", help="show no progress on stderr")
+    p.add_argument("--verbose", action="store_true", help="print each phase of the run on stderr")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
-    parser.add_argument("--version", action="version", version=f"pairwise {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    demo = sub.add_parser("demo", help="run all three modes on the built-in organisation")
-    demo.add_argument("--out", default="pairwise-demo", metavar="DIR", help="output folder")
-    demo.add_argument("--time-limit", type=float, default=10.0, metavar="S")
-    demo.add_argument("--seed", type=int, default=0, metavar="N")
-    demo.add_argument("--debug", action="store_true", help="show tracebacks")
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="P.toml",
+        help="programme file: criteria, rules, time_limit, seed ... "
+        "(default: the built-in programme)",
+    )
+    p.add_argument(
+        "--unmatched",
+        metavar="FILE",
+        help="where to write everyone left out, with the reason (default: beside --out)",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the whole result as JSON")
+    _run_options(p)
 
-    pairs = sub.add_parser("pairs", help="mentor–mentee pairs (one-to-one or by capacity)")
-    pairs.add_argument("--mentors", required=True, metavar="M.csv")
-    pairs.add_argument("--mentees", required=True, metavar="E.csv")
-    pairs.add_argument("--out", required=True, metavar="pairs.csv")
-    _common(pairs)
 
-    groups = sub.add_parser("groups", help="learning groups of five to seven protégés")
-    groups.add_argument("--leaders", required=True, metavar="L.csv")
-    groups.add_argument("--members", required=True, metavar="P.csv")
-    groups.add_argument("--out", required=True, metavar="groups.csv")
-    _common(groups)
-
-    peers = sub.add_parser("peers", help="peer learning partners from one pool")
-    peers.add_argument("--people", required=True, metavar="P.csv")
-    peers.add_argument("--out", required=True, metavar="peers.csv")
-    _common(peers)
-
-    validate = sub.add_parser("validate", help="check a programme and rosters; print problems")
-    validate.add_argument("--config", metavar="P.toml")
-    for name in ("mentors", "mentees", "leaders", "members", "people"):
-        validate.add_argument(f"--{name}", metavar="F.csv")
-    validate.add_argument("--debug", action="store_true", help="show tracebacks")
+def _sub(sub: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=textwrap.fill(description, 88),
+        epilog=_EPILOGS[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
-def _program(args: argparse.Namespace) -> Any:
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="pairwise",
+        description="Form mentor pairs, peer partners and learning groups from CSV rosters.",
+        epilog="example:\n  pairwise demo --out pairwise-demo\n  pairwise pairs --help\n\n"
+        + _EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pairwise {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = _sub(
+        sub,
+        "demo",
+        "run all three modes on the built-in organisation",
+        "Run pairs, groups and peers on a built-in organisation of 300 people.",
+    )
+    demo.add_argument(
+        "--out",
+        default="pairwise-demo",
+        metavar="DIR",
+        help="output folder (default: %(default)s)",
+    )
+    _run_options(demo, time_limit=10.0)
+
+    pairs = _sub(
+        sub,
+        "pairs",
+        "mentor–mentee pairs (one-to-one or by capacity)",
+        "Pair mentees with mentors: every mentee is matched when an allowed mentor has room "
+        "(priority mentees first), then the total score is maximised.",
+    )
+    pairs.add_argument("--mentors", required=True, metavar="M.csv", help="mentor roster")
+    pairs.add_argument("--mentees", required=True, metavar="E.csv", help="mentee roster")
+    pairs.add_argument("--out", required=True, metavar="pairs.csv", help="pairs file to write")
+    _common(pairs)
+
+    groups = _sub(
+        sub,
+        "groups",
+        "learning groups of five to seven protégés",
+        "Form learning groups: each leader takes 5-7 protégés (the programme's [groups] "
+        "table) and every composition rule holds in every group.",
+    )
+    groups.add_argument("--leaders", required=True, metavar="L.csv", help="leader roster")
+    groups.add_argument("--members", required=True, metavar="P.csv", help="protégé roster")
+    groups.add_argument("--out", required=True, metavar="groups.csv", help="groups file to write")
+    _common(groups)
+
+    peers = _sub(
+        sub,
+        "peers",
+        "peer learning partners from one pool",
+        "Pair people of one pool as peer learning partners (about the same level).",
+    )
+    peers.add_argument("--people", required=True, metavar="P.csv", help="the pool's roster")
+    peers.add_argument("--out", required=True, metavar="peers.csv", help="pairs file to write")
+    _common(peers)
+
+    validate = _sub(
+        sub,
+        "validate",
+        "check a programme and rosters; print errors and warnings",
+        "Check a programme file and rosters without solving.",
+    )
+    validate.add_argument(
+        "--config", metavar="P.toml", help="programme file (default: the built-in programme)"
+    )
+    for name in ("mentors", "mentees", "leaders", "members", "people"):
+        validate.add_argument(f"--{name}", metavar="F.csv", help=f"the {name} roster")
+    validate.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    return parser
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _LiveProgress:
+    """A tqdm status line on a terminal, shown once the run has worked ``delay`` seconds.
+
+    A ticker thread redraws it twice a second (so the clock moves while a
+    solver reports nothing); the run's reports only update what it shows.
+    """
+
+    def __init__(self, stream: TextIO, tqdm: Any, *, delay: float = PROGRESS_DELAY) -> None:
+        self._stream, self._tqdm, self._delay = stream, tqdm, delay
+        self._lock = threading.Lock()
+        self._event: Progress | None = None
+        self._seen_at = 0.0
+        self._bar: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, name="pairwise-progress", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: Progress) -> None:
+        with self._lock:
+            self._event, self._seen_at = event, time.perf_counter()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self.draw()
+
+    def draw(self) -> None:
+        """Show (or refresh) the line when the run has worked long enough."""
+        with self._lock:
+            event = self._event
+            if event is None:
+                return
+            elapsed = event.elapsed + time.perf_counter() - self._seen_at
+            if elapsed < self._delay:
+                return
+            if self._bar is None:
+                self._bar = self._tqdm(
+                    total=event.limit,
+                    file=self._stream,
+                    leave=False,
+                    dynamic_ncols=True,
+                    bar_format=(
+                        "pairwise: {desc} |{bar:20}| {n:.0f}/{total:.0f} s{postfix}"
+                        if event.limit
+                        else "pairwise: {desc} {n:.0f} s{postfix}"
+                    ),
+                )
+            self._bar.set_description_str(event.phase, refresh=False)
+            self._bar.set_postfix_str(_search_state(event), refresh=False)
+            self._bar.n = min(elapsed, event.limit) if event.limit else elapsed
+            self._bar.refresh()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+
+
+class _PlainProgress:
+    """One stderr line per phase (search reports at most every 5 s), after ``delay`` seconds."""
+
+    def __init__(self, stream: TextIO, *, delay: float = 0.0, every: float = 5.0) -> None:
+        self._stream, self._delay, self._every = stream, delay, every
+        self._phase: str | None = None
+        self._last = -float("inf")
+
+    def __call__(self, event: Progress) -> None:
+        if event.elapsed < self._delay:
+            return
+        new_phase = event.phase != self._phase
+        if not new_phase and event.elapsed - self._last < self._every:
+            return
+        self._phase, self._last = event.phase, event.elapsed
+        limit = f" of {event.limit:g} s" if event.limit else ""
+        state = _search_state(event)
+        state = f", {state}" if state else ""
+        self._stream.write(f"pairwise: {event.phase} ({event.elapsed:.1f} s{limit}){state}\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _search_state(event: Progress) -> str:
+    parts = []
+    if event.done is not None and event.total:
+        parts.append(f"{event.done}/{event.total}")
+    if event.objective is not None:
+        parts.append(f"best {event.objective:.6g}")
+    if event.bound is not None:
+        parts.append(f"bound {event.bound:.6g}")
+    return ", ".join(parts)
+
+
+def _progress_view(args: argparse.Namespace, stream: TextIO) -> Any:
+    """The progress display this command asked for, or None (see the module docstring)."""
+    if getattr(args, "quiet", False):
+        return None
+    if getattr(args, "verbose", False):
+        return _PlainProgress(stream)
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _PlainProgress(stream, delay=PROGRESS_DELAY)
+    return _LiveProgress(stream, tqdm)
+
+
+@contextmanager
+def _started_run(args: argparse.Namespace) -> Iterator[Run]:
+    """A :class:`Run` whose clock starts now, with the progress display; closed on exit."""
+    view = _progress_view(args, sys.stderr)
+    run = Run(time_limit=getattr(args, "time_limit", None), progress=view)
+    try:
+        yield run
+    finally:
+        if view is not None:
+            view.close()
+        run.progress = None
+
+
+def _call(method: Callable[..., Any], *rosters: Any, run: Run) -> Any:
+    """``method(*rosters, run=run)`` when the programme method takes the run, else without."""
+    if "run" in inspect.signature(method).parameters:
+        return method(*rosters, run=run)
+    return method(*rosters)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _program(args: argparse.Namespace, run: Run | None = None) -> Any:
     from .config import load_program
 
     program = load_program(getattr(args, "config", None))
     changes: dict[str, Any] = {}
     if getattr(args, "time_limit", None) is not None:
-        if args.time_limit <= 0:
+        if not args.time_limit > 0:
             raise InputError(
                 f"--time-limit must be a positive number of seconds; got {args.time_limit}. "
                 "Fix: pass e.g. --time-limit 30."
@@ -93,74 +428,136 @@ def _program(args: argparse.Namespace) -> Any:
         changes["time_limit"] = args.time_limit
     if getattr(args, "seed", None) is not None:
         changes["seed"] = args.seed
-    return program.replace(**changes) if changes else program
+    program = program.replace(**changes) if changes else program
+    if run is not None:
+        run.time_limit = program.time_limit
+    return program
 
 
-def _write(result: Any, args: argparse.Namespace, out: str | Path) -> int:
-    """Write the files (always, so every input id is accounted for) and pick the exit code."""
-    main_path, other = result.to_csv(out, unmatched=getattr(args, "unmatched", None))
-    print(result.summary())
-    print(f"wrote {main_path} and {other}")
-    if getattr(args, "json", None):
-        result.to_json(args.json)
-        print(f"wrote {args.json}")
+def _plan(
+    args: argparse.Namespace, inputs: dict[str, Any], *, summary: bool = False
+) -> tuple[OutputPlan, dict[str, str]]:
+    """The outputs of a pairs / groups / peers command, checked before any work.
+
+    Returns the plan and, for each table of the result (``main``,
+    ``unmatched``, ``summary``), the plan's key (the option that names it).
+    """
+    from .results import summary_path_for, unmatched_path_for
+
+    keys = {"main": "--out", "unmatched": "--unmatched"}
+    outputs: dict[str, Any] = {"--out": args.out}
+    if args.unmatched is not None:
+        outputs["--unmatched"] = args.unmatched
+    else:
+        keys["unmatched"] = "--unmatched (default, beside --out)"
+        outputs[keys["unmatched"]] = unmatched_path_for(args.out)
+    if summary:
+        keys["summary"] = "the group summary (beside --out)"
+        outputs[keys["summary"]] = summary_path_for(args.out)
+    if args.json is not None:
+        outputs["--json"] = args.json
+    plan = OutputPlan(outputs, inputs={**inputs, "--config": getattr(args, "config", None)})
+    plan.check()
+    return plan, keys
+
+
+def _finish(
+    result: Any, args: argparse.Namespace, planned: tuple[OutputPlan, dict[str, str]], run: Run
+) -> int:
+    """Write every file (even when nothing was formed, so everyone is accounted for), report."""
+    from .results import table_writer
+
+    plan, key = planned
+    files = result.files(args.out, unmatched=plan.outputs[key["unmatched"]])
+    writers: dict[str, Callable[[Path], object]] = {
+        key[name]: table_writer(table, target) for name, (target, table) in files.items()
+    }
+    if args.json is not None:
+        text = result.to_json()
+        writers["--json"] = lambda path: path.write_text(text + "\n", encoding="utf-8")
+    run.phase("writing")
+    written = plan.write(writers)
+    _close_progress(run)
+    print(result.summary(unmatched_file=files["unmatched"][0]))
+    print("wrote " + ", ".join(str(p) for p in written))
     if result.status == "infeasible" or (result.main.empty and len(result.unmatched)):
         print("pairwise: no feasible solution: nothing could be formed.", file=sys.stderr)
-        diagnosis = result.options.get("diagnosis") or list(
-            result.unmatched["reason"].value_counts().head(5).index
+        diagnosis = list(result.options.get("diagnosis") or ()) or list(
+            result.unmatched["reason"].value_counts().index
         )
-        for reason in diagnosis:
+        for reason in diagnosis[:SHOWN]:
             print(f"  - {reason}", file=sys.stderr)
+        if len(diagnosis) > SHOWN:
+            print(
+                f"  ... and {len(diagnosis) - SHOWN} more (see {files['unmatched'][0]})",
+                file=sys.stderr,
+            )
         return EXIT_INFEASIBLE
     return EXIT_OK
 
 
-def _cmd_pairs(args: argparse.Namespace) -> int:
+def _close_progress(run: Run) -> None:
+    """Clear the progress line before the summary is printed."""
+    view = run.progress
+    if view is not None and hasattr(view, "close"):
+        view.close()
+    run.progress = None
+
+
+def _cmd_pairs(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    program = _program(args)
+    planned = _plan(args, {"--mentors": args.mentors, "--mentees": args.mentees})
+    program = _program(args, run)
+    run.phase("loading")
     mentors = load_roster(args.mentors, role="mentor", rename=program.rename)
     mentees = load_roster(args.mentees, role="mentee", rename=program.rename)
-    return _write(program.pairs(mentors, mentees), args, args.out)
+    return _finish(_call(program.pairs, mentors, mentees, run=run), args, planned, run)
 
 
-def _cmd_groups(args: argparse.Namespace) -> int:
+def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    program = _program(args)
+    planned = _plan(args, {"--leaders": args.leaders, "--members": args.members}, summary=True)
+    program = _program(args, run)
+    run.phase("loading")
     leaders = load_roster(args.leaders, role="leader", rename=program.rename)
     members = load_roster(args.members, role="protege", rename=program.rename)
-    return _write(program.groups(leaders, members), args, args.out)
+    return _finish(_call(program.groups, leaders, members, run=run), args, planned, run)
 
 
-def _cmd_peers(args: argparse.Namespace) -> int:
+def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    program = _program(args)
+    planned = _plan(args, {"--people": args.people})
+    program = _program(args, run)
+    run.phase("loading")
     people = load_roster(args.people, role="person", rename=program.rename)
-    return _write(program.peers(people), args, args.out)
+    return _finish(_call(program.peers, people, run=run), args, planned, run)
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+_ROLES = {
+    "mentors": "mentor",
+    "mentees": "mentee",
+    "leaders": "leader",
+    "members": "protege",
+    "people": "person",
+}
+
+
+def _cmd_validate(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    problems: list[str] = []
+    errors: list[str] = []
     program = None
     try:
         program = _program(args)
         print(f"programme: {args.config or 'built-in default'}: ok")
     except InputError as exc:
-        problems.extend(exc.reasons)
-    roles = {
-        "mentors": "mentor",
-        "mentees": "mentee",
-        "leaders": "leader",
-        "members": "protege",
-        "people": "person",
-    }
+        errors.extend(exc.reasons)
     rename = program.rename if program is not None else None
     loaded: dict[str, Any] = {}
-    for name, role in roles.items():
+    for name, role in _ROLES.items():
         path = getattr(args, name)
         if path is None:
             continue
@@ -168,51 +565,78 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             loaded[name] = load_roster(path, role=role, rename=rename)
             print(f"{name}: {path}: {len(loaded[name])} rows ok")
         except InputError as exc:
-            problems.extend(exc.reasons)
-    if program is not None and not problems:
-        problems.extend(program.validate(**loaded))
-    for problem in problems:
-        print(f"pairwise: {problem}", file=sys.stderr)
-    if problems:
+            errors.extend(exc.reasons)
+    warnings: tuple[str, ...] = ()
+    if program is not None and not errors:
+        report = program.validate(**loaded)
+        errors.extend(report.errors)
+        warnings = report.warnings
+    for warning in warnings:
+        print(f"warning: {warning}")
+    for error in errors:
+        print(f"pairwise: {error}", file=sys.stderr)
+    if errors:
         return EXIT_USAGE
-    print("no problems found")
+    print("no errors" + (f"; {len(warnings)} warning(s)" if warnings else "; no warnings"))
     return EXIT_OK
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+_DEMO_ROSTERS = ("mentors", "mentees", "leaders", "proteges", "people")
+
+
+def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
     from .config import load_program
     from .datasets import demo_rosters
+    from .results import table_writer
     from .roster import load_roster
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    modes = ("pairs", "groups", "peers")
+    targets: dict[str, Path] = {f"{n}.csv in --out": out / f"{n}.csv" for n in _DEMO_ROSTERS}
+    for mode in modes:
+        for part in ("", ".unmatched") + ((".summary",) if mode == "groups" else ()):
+            targets[f"{mode}{part}.csv in --out"] = out / f"{mode}{part}.csv"
+    plan = OutputPlan(targets)
+    plan.check()
+    if not args.time_limit > 0:
+        raise InputError(
+            f"--time-limit must be a positive number of seconds; got {args.time_limit}. "
+            "Fix: pass e.g. --time-limit 10."
+        )
+    # the whole demo has the time limit; each of the two searches (groups, peers) gets half
+    # of it as its budget (pairs is exact and quick), the run's clock caps them all
+    program = load_program(None).replace(time_limit=args.time_limit / 2, seed=args.seed)
+    run.phase("loading")
     frames = demo_rosters()
-    for name, frame in frames.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
-    program = load_program(None).replace(time_limit=args.time_limit, seed=args.seed)
 
     def roster(name: str, role: str) -> Any:
         return load_roster(frames[name], role=role)
 
-    runs = [
-        ("pairs", lambda: program.pairs(roster("mentors", "mentor"), roster("mentees", "mentee"))),
-        (
-            "groups",
-            lambda: program.groups(roster("leaders", "leader"), roster("proteges", "protege")),
+    results = {
+        "pairs": _call(
+            program.pairs, roster("mentors", "mentor"), roster("mentees", "mentee"), run=run
         ),
-        ("peers", lambda: program.peers(roster("people", "person"))),
-    ]
-    print(f"demo organisation: inputs written to {out}/")
-    for name, run in runs:
-        result = run()
-        main_path, other = result.to_csv(out / f"{name}.csv")
-        print(f"\n== {name} ==")
-        print(result.summary())
-        print(f"wrote {main_path} and {other}")
+        "groups": _call(
+            program.groups, roster("leaders", "leader"), roster("proteges", "protege"), run=run
+        ),
+        "peers": _call(program.peers, roster("people", "person"), run=run),
+    }
+    writers = {f"{n}.csv in --out": table_writer(frames[n], out / f"{n}.csv") for n in frames}
+    for mode, result in results.items():
+        for part, (target, table) in result.files(out / f"{mode}.csv").items():
+            label = f"{mode}.csv" if part == "main" else f"{mode}.{part}.csv"
+            writers[f"{label} in --out"] = table_writer(table, target)
+    run.phase("writing")
+    plan.write(writers)
+    _close_progress(run)
+    print(f"demo organisation: inputs and results written to {out}/")
+    for mode, result in results.items():
+        print(f"\n== {mode} ==")
+        print(result.summary(unmatched_file=out / f"{mode}.unmatched.csv"))
     return EXIT_OK
 
 
-_COMMANDS = {
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Run], int]] = {
     "demo": _cmd_demo,
     "pairs": _cmd_pairs,
     "groups": _cmd_groups,
@@ -222,7 +646,7 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0, 1 or 2)."""
+    """Run the command line; returns the exit code (0, 1, 2, 130 or 143)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -230,14 +654,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     debug = getattr(args, "debug", False)
     try:
-        return _COMMANDS[args.command](args)
+        with interrupts_raise(), _started_run(args) as run:
+            return _COMMANDS[args.command](args, run)
+    except Terminated:
+        print("pairwise: terminated; no files were written", file=sys.stderr)
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("pairwise: interrupted; no files were written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except InfeasibleError as exc:
         if debug:
             raise
         print(f"pairwise: no feasible solution: {exc}", file=sys.stderr)
-        for reason in exc.reasons:
-            if reason != str(exc):
-                print(f"  - {reason}", file=sys.stderr)
+        reasons = [r for r in exc.reasons if r != str(exc)]
+        for reason in reasons[:SHOWN]:
+            print(f"  - {reason}", file=sys.stderr)
+        if len(reasons) > SHOWN:
+            print(f"  ... and {len(reasons) - SHOWN} more", file=sys.stderr)
         return EXIT_INFEASIBLE
     except PairwiseError as exc:
         if debug:
@@ -247,10 +680,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        print(f"pairwise: cannot write output: {exc}. Fix: check the --out path.", file=sys.stderr)
+        print(
+            f"pairwise: cannot read or write {exc.filename or 'a file'}: "
+            f"{exc.strerror or exc}. Fix: check the path and its permissions.",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
-    except KeyboardInterrupt:  # pragma: no cover
-        return 130
     except Exception as exc:  # the CLI promises no tracebacks
         if debug:
             raise

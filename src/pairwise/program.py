@@ -31,6 +31,7 @@ from .results import (
     PairsResult,
     PeersResult,
     RunInfo,
+    ValidationReport,
     groups_result,
     pairs_result,
     peers_result,
@@ -479,38 +480,100 @@ class Program:
     def validate(
         self,
         *,
-        mentors: Roster | None = None,
-        mentees: Roster | None = None,
-        leaders: Roster | None = None,
-        members: Roster | None = None,
-        people: Roster | None = None,
-    ) -> list[str]:
-        """Cheap checks of rosters against this programme; one sentence per problem.
+        mentors: RosterLike | None = None,
+        mentees: RosterLike | None = None,
+        leaders: RosterLike | None = None,
+        members: RosterLike | None = None,
+        people: RosterLike | None = None,
+    ) -> ValidationReport:
+        """Check rosters against this programme without solving: errors and warnings.
 
-        Builds each compatibility (which checks every column the programme
-        uses) and reports participants who have no allowed partner at all.
+        Errors stop a run: a roster that cannot be read or a column, rule or
+        setting of the programme that cannot be used (everything
+        :meth:`pairs`, :meth:`groups` and :meth:`peers` would refuse before
+        solving). Warnings predict what a run will do and go ahead with:
+        capacity shortfall ("capacity 393 for 1077 mentees: at least 684
+        cannot be matched"), people with no allowed partner, leaders who will
+        have no group, the odd one out of a peer pool.
+
+        Parameters
+        ----------
+        mentors, mentees : Roster, DataFrame or path, optional
+            Checked together for :meth:`pairs`.
+        leaders, members : Roster, DataFrame or path, optional
+            Checked together for :meth:`groups` (members are the protégés).
+        people : Roster, DataFrame or path, optional
+            Checked for :meth:`peers`.
+
+        Returns
+        -------
+        ValidationReport
+            ``errors`` and ``warnings``, one sentence each, prefixed by the mode.
+
+        Examples
+        --------
+        >>> import pairwise as pw
+        >>> frames = pw.datasets.demo_rosters()
+        >>> report = pw.load_program().validate(
+        ...     mentors=frames["mentors"].head(3), mentees=frames["mentees"])
+        >>> report.ok, report.warnings[0].startswith("pairs: capacity")
+        (True, True)
         """
-        problems: list[str] = []
+        from .reports import groups_warnings, pairs_warnings, peers_warnings
 
-        def attempt(label: str, fn: Any) -> None:
+        errors: list[str] = []
+        warnings: list[str] = []
+
+        def attempt(label: str, check: Any) -> None:
             try:
-                fn()
+                warnings.extend(f"{label}: {w}" for w in check())
             except (InputError, InfeasibleError) as exc:
-                problems.extend(f"{label}: {p}" for p in exc.reasons)
+                errors.extend(f"{label}: {p}" for p in exc.reasons)
+
+        def rosters(label: str, *given: tuple[RosterLike, str]) -> list[Roster] | None:
+            loaded = []
+            for source, role in given:
+                try:
+                    loaded.append(_as_roster(source, role, self.rename))
+                except InputError as exc:
+                    errors.extend(f"{label}: {p}" for p in exc.reasons)
+            return loaded if len(loaded) == len(given) else None
 
         if mentors is not None and mentees is not None:
+            pair = rosters("pairs", (mentors, "mentor"), (mentees, "mentee"))
+            if pair is not None:
+                m, e = pair
 
-            def check_pairs() -> None:
-                compat = self._score(self.model, mentors, mentees)
-                for j in range(len(mentees)):
-                    if compat.n_candidates(col=j) == 0:
-                        problems.append(
-                            f"pairs: mentee {mentees.ids[j]}: {compat.why_no_partner(j)}"
-                        )
+                def check_pairs() -> list[str]:
+                    compat = self._score(self.model, m, e)
+                    cap = self._capacity(m)
+                    self._required_pairs(compat, m, e, cap)  # refuses impossible requirements
+                    return pairs_warnings(compat, [str(i) for i in e.ids], cap)
 
-            attempt("pairs", check_pairs)
+                attempt("pairs", check_pairs)
         if leaders is not None and members is not None:
-            attempt("groups", lambda: self.group_inputs(leaders, members))
+            group = rosters("groups", (leaders, "leader"), (members, "protege"))
+            if group is not None:
+                lead, prot = group
+
+                def check_groups() -> list[str]:
+                    compat = self.group_inputs(lead, prot)["compat"]
+                    g = self.groups_options
+                    ids = [str(i) for i in prot.ids]
+                    return groups_warnings(
+                        compat, len(lead), ids, min_size=g.min_size, max_size=g.max_size
+                    )
+
+                attempt("groups", check_groups)
         if people is not None:
-            attempt("peers", lambda: self.peer_model.score(people, people))
-        return problems
+            pool = rosters("peers", (people, "person"))
+            if pool is not None:
+                (p,) = pool
+
+                def check_peers() -> list[str]:
+                    compat = self.peer_model.score(p, p)
+                    _, allowed = compat.symmetric()
+                    return peers_warnings(compat, allowed, [str(i) for i in p.ids])
+
+                attempt("peers", check_peers)
+        return ValidationReport(errors=tuple(errors), warnings=tuple(warnings))

@@ -15,7 +15,15 @@ import pandas as pd
 
 from .roster import Roster
 
-__all__ = ["composition_audit", "group_summary", "plot_groups", "plot_scores"]
+__all__ = [
+    "composition_audit",
+    "group_summary",
+    "groups_warnings",
+    "pairs_warnings",
+    "peers_warnings",
+    "plot_groups",
+    "plot_scores",
+]
 
 
 def _member_values(groups: pd.DataFrame, roster: Roster, column: str) -> pd.Series:
@@ -37,7 +45,8 @@ def group_summary(
     Parameters
     ----------
     groups : DataFrame
-        ``group``, ``leader_id``, ``member_id``, ``fit`` (as in :class:`GroupsResult`).
+        ``group``, ``leader_id``, ``member_id``, ``fit`` (as in :class:`GroupsResult`;
+        ``leader_name`` is carried over when present).
     proteges : Roster
     options : GroupOptions
         Supplies ``min_distinct``, ``max_count`` and ``no_isolation``.
@@ -47,7 +56,8 @@ def group_summary(
     Returns
     -------
     DataFrame
-        ``group``, ``leader_id``, ``size``, ``mean_fit``, ``min_fit``, then
+        ``group``, ``leader_id`` (and ``leader_name`` when ``groups`` has it),
+        ``size``, ``mean_fit``, ``min_fit``, then
         ``distinct_<column>`` per column and one boolean per composition rule
         (``min_distinct_<column>``, ``max_count_<column>``, ``no_isolation_<column>``).
     """
@@ -60,9 +70,10 @@ def group_summary(
         frame[f"__{column}"] = _member_values(groups, proteges, column)
     rows = []
     for number, members in frame.groupby("group", sort=True):
-        row: dict[str, Any] = {
-            "group": number,
-            "leader_id": members["leader_id"].iloc[0],
+        row: dict[str, Any] = {"group": number, "leader_id": members["leader_id"].iloc[0]}
+        if "leader_name" in members.columns:
+            row["leader_name"] = members["leader_name"].iloc[0]
+        row |= {
             "size": len(members),
             "mean_fit": float(members["fit"].mean()),
             "min_fit": float(members["fit"].min()),
@@ -192,3 +203,110 @@ def plot_groups(result: Any, *, ax: Any = None) -> Any:
     ax.set_ylabel("mean fit (number = group size)")
     ax.set_title(f"{len(gs)} groups; {len(result.unmatched)} without a group (see unmatched)")
     return ax
+
+
+# ---------------------------------------------------------------------------
+# Predictions before solving (``Program.validate``): warnings, not errors
+# ---------------------------------------------------------------------------
+
+#: Participants named one by one in a warning before "... and N more".
+_NAMED = 5
+
+
+def _no_partner(
+    compat: Any, ids: Sequence[str], noun: str, partner: str, verb: str = "matched"
+) -> tuple[list[str], int]:
+    """Warnings for people with no allowed partner (five named, then a count) and their number."""
+    alone = [k for k in range(len(ids)) if len(compat.candidate_rows(k)) == 0]
+    lines = [
+        f"{noun} {ids[k]} has no allowed {partner} and will not be {verb}: "
+        f"{compat.why_no_partner(k)}"
+        for k in alone[:_NAMED]
+    ]
+    if len(alone) > _NAMED:
+        lines.append(f"... and {len(alone) - _NAMED} more {noun}s have no allowed {partner}")
+    return lines, len(alone)
+
+
+def pairs_warnings(compat: Any, mentee_ids: Sequence[str], capacity: np.ndarray) -> list[str]:
+    """Capacity shortfall, mentees with no allowed mentor, and how many will be unmatched.
+
+    Parameters
+    ----------
+    compat : Compatibility
+        Mentors × mentees.
+    mentee_ids : sequence of str
+    capacity : ndarray of int
+        Mentees each mentor may take.
+
+    Examples
+    --------
+    >>> import numpy as np, pairwise as pw
+    >>> frames = pw.datasets.demo_rosters()
+    >>> mentors, mentees = frames["mentors"].head(1), frames["mentees"].head(3)
+    >>> compat = pw.CompatibilityModel().score(pw.load_roster(mentors), pw.load_roster(mentees))
+    >>> print(pairs_warnings(compat, list(mentees["id"]), np.array([1]))[0])
+    capacity 1 for 3 mentees: at least 2 cannot be matched. Fix: raise `capacity` ...
+    """
+    n = len(mentee_ids)
+    total = int(np.clip(capacity, 0, None).sum())
+    lines = []
+    if total < n:
+        lines.append(
+            f"capacity {total} for {n} mentees: at least {n - total} cannot be matched. "
+            "Fix: raise `capacity` (programme key, or the mentors' capacity column) or add "
+            "mentors."
+        )
+    alone_lines, alone = _no_partner(compat, mentee_ids, "mentee", "mentor")
+    lines += alone_lines
+    if alone and total < n:  # both causes: the larger one is the prediction
+        lines.append(f"at least {max(n - total, alone)} of {n} mentees will be unmatched")
+    return lines
+
+
+def groups_warnings(
+    compat: Any, n_leaders: int, protege_ids: Sequence[str], *, min_size: int, max_size: int
+) -> list[str]:
+    """Room in the groups, protégés with no allowed leader, leaders who will have no group."""
+    n = len(protege_ids)
+    lines, alone = _no_partner(compat, protege_ids, "protégé", "leader", "placed")
+    room = n_leaders * max_size
+    if room < n:
+        lines.append(
+            f"room for {room} protégés ({n_leaders} leaders × at most {max_size}) for {n}: "
+            f"at least {n - room} cannot be placed. Fix: add leaders or raise `max_size` "
+            "under [groups]."
+        )
+    placeable = min(n - alone, room)
+    if placeable < min_size:
+        lines.append(
+            f"only {placeable} protégés can be placed, fewer than a group of {min_size} "
+            "(`min_size` under [groups]): no group can be formed"
+        )
+    elif placeable // min_size < n_leaders:
+        idle = n_leaders - placeable // min_size
+        lines.append(
+            f"at least {idle} of {n_leaders} leaders will have no group: {placeable} "
+            f"placeable protégés fill at most {placeable // min_size} groups of {min_size}"
+        )
+    if n - placeable > 0 and alone and room < n:
+        lines.append(f"at least {n - placeable} of {n} protégés will not be placed")
+    return lines
+
+
+def peers_warnings(compat: Any, allowed: np.ndarray, ids: Sequence[str]) -> list[str]:
+    """People with no allowed partner (both ways) and the odd one out."""
+    alone = np.flatnonzero(np.asarray(allowed).sum(axis=1) == 0)
+    lines = [
+        f"person {ids[k]} has no allowed partner and will not be paired: "
+        f"{compat.why_no_partner_row(int(k)).replace('mentee', 'partner')}"
+        for k in alone[:_NAMED]
+    ]
+    if len(alone) > _NAMED:
+        lines.append(f"... and {len(alone) - _NAMED} more people have no allowed partner")
+    left = len(ids) - len(alone)
+    if left % 2:
+        lines.append(
+            f"{left} people can be paired, an odd number: at least one will have no partner"
+        )
+    return lines

@@ -4,8 +4,15 @@ A solver answers in indices (:mod:`pairwise.solvers`); the builders here
 (:func:`pairs_result`, :func:`peers_result`, :func:`groups_result`) turn those
 into what a coordinator reads and an HR system stores: one row per pair or
 group member, one row per participant left out *with the reason*, a short
-summary, and CSV / JSON / HTML renderings. Every input participant appears in
-exactly one of ``pairs`` / ``groups`` and ``unmatched``.
+summary, and CSV / Excel / JSON / HTML renderings. Every input participant
+appears in exactly one of ``pairs`` / ``groups`` and ``unmatched``.
+
+Files are for people: rows carry each person's ``name`` beside the id (when
+the roster has names), criterion contributions are named ``fit_<criterion>``,
+and floats are rounded to :data:`DECIMALS` places (JSON keeps full precision).
+:func:`write_table` writes one table as CSV, or as an Excel workbook when the
+path ends in ``.xlsx``; :meth:`PairsResult.files` lists what a result writes,
+and ``to_csv`` writes it all-or-nothing (:class:`pairwise._outputs.OutputPlan`).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._outputs import OutputPlan, check_format, is_excel
 from .reports import composition_audit, group_summary
 from .roster import LIST_COLUMNS, Roster
 from .solvers._result import GroupingResult, MatchingResult, _gap
@@ -29,14 +37,19 @@ if TYPE_CHECKING:
     from .compatibility import Compatibility
 
 __all__ = [
+    "DECIMALS",
     "GroupsResult",
     "PairsResult",
     "PeersResult",
+    "ValidationReport",
     "escape_formulas",
+    "for_people",
     "groups_result",
     "pairs_result",
     "peers_result",
+    "summary_path_for",
     "unmatched_path_for",
+    "write_table",
 ]
 
 #: First characters that make a spreadsheet treat a cell as a formula
@@ -44,6 +57,13 @@ __all__ = [
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 UNMATCHED_COLUMNS = ["id", "role", "reason"]
+
+#: Decimals of the floats in files people read (CSV, Excel); ``to_json`` keeps full precision.
+DECIMALS = 4
+#: Reasons the summary shows before "... and N more".
+SHOWN_REASONS = 3
+#: Items a list in a message shows before "... and N more".
+SHOWN = 5
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,11 +91,121 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def for_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` as files for people show it: floats rounded, formulas escaped.
+
+    Float columns (float32 included) become float64 rounded to
+    :data:`DECIMALS` places, so a file shows ``0.445``, not
+    ``0.4450000077486038``; text cells are escaped by :func:`escape_formulas`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> out = for_people(pd.DataFrame({"fit": np.array([0.445], dtype=np.float32), "n": [3]}))
+    >>> out["fit"].tolist(), out["n"].tolist()
+    ([0.445], [3])
+    """
+    out = escape_formulas(frame)
+    for name in out.columns:
+        column = out[name]
+        if pd.api.types.is_float_dtype(column):
+            out[name] = column.astype("float64").round(DECIMALS)
+    return out
+
+
+def write_table(
+    frame: pd.DataFrame, path: str | os.PathLike[str], *, excel: bool | None = None
+) -> Path:
+    """Write one table to ``path``: CSV, or an Excel workbook for ``.xlsx`` paths.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Written through :func:`for_people` (rounded floats, escaped text), no index.
+    path : path-like
+        The file to write (replaced when it exists).
+    excel : bool, optional
+        Write a workbook (True) or CSV (False) whatever the suffix; by default
+        the suffix decides (``.xlsx`` is a workbook). A temporary file written
+        for a ``.xlsx`` target passes ``excel=True``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        A workbook is asked for but the optional package openpyxl is missing
+        (the fix: ``pip install "pairwise[excel]"``), or the suffix names a
+        spreadsheet format that cannot be written (``.xls``, ``.ods``).
+    """
+    target = Path(path)
+    out = for_people(frame)
+    if excel is None:
+        check_format("`path`", target)
+        excel = is_excel(target)
+    if excel:
+        check_format("`path`", target.with_suffix(".xlsx"))
+        # a file handle: pandas picks the engine by suffix, and temporary names end in .tmp
+        with target.open("wb") as handle:
+            out.to_excel(handle, index=False, engine="openpyxl")
+    else:
+        out.to_csv(target, index=False)
+    return target
+
+
+def table_writer(table: pd.DataFrame, target: Path) -> Callable[[Path], Path]:
+    """A writer for :meth:`OutputPlan.write`: ``table`` in ``target``'s format, to any path."""
+    excel = is_excel(target)
+    return lambda temporary: write_table(table, temporary, excel=excel)
+
+
 def unmatched_path_for(path: str | os.PathLike[str]) -> Path:
     """``pairs.csv`` -> ``pairs.unmatched.csv`` (the default companion file)."""
     p = Path(path)
     suffix = p.suffix or ".csv"
     return p.with_name(f"{p.stem}.unmatched{suffix}")
+
+
+def summary_path_for(path: str | os.PathLike[str]) -> Path:
+    """``groups.csv`` -> ``groups.summary.csv`` (the group summary written beside groups)."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.summary{p.suffix or '.csv'}")
+
+
+def cut(items: Sequence[str], shown: int = SHOWN) -> str:
+    """``"a, b, c, d, e and 3 more"``: a list for a message, cut to ``shown`` items.
+
+    >>> cut([str(i) for i in range(8)])
+    '0, 1, 2, 3, 4 and 3 more'
+    """
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+
+
+def _names(roster: Roster, positions: np.ndarray) -> np.ndarray | None:
+    """The ``name`` of each person at ``positions``, or None when the roster has no names."""
+    if not roster.has("name"):
+        return None
+    values = roster.frame["name"].to_numpy(dtype=object)[np.asarray(positions, dtype=np.intp)]
+    return np.array(["" if _blank(v) else str(v) for v in values], dtype=object)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _insert_names(frame: pd.DataFrame, names: Mapping[str, np.ndarray | None]) -> pd.DataFrame:
+    """Insert each ``<x>_name`` column right after its id column ``<x>_id`` (or ``<x>``)."""
+    for id_column, values in names.items():
+        if values is None:
+            continue
+        stem = id_column.removesuffix("_id")
+        at = list(frame.columns).index(id_column) + 1
+        frame.insert(at, f"{stem}_name" if stem != "id" else "name", values)
+    return frame
 
 
 def _jsonable(value: Any) -> Any:
@@ -112,6 +242,7 @@ class _ResultBase:
     method: str
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
+    stopped_by_time_limit: bool = False
 
     # the main table, named per kind: ``pairs`` or ``groups``
     _main_name = "pairs"
@@ -125,28 +256,64 @@ class _ResultBase:
         """Relative gap to the bound, when a bound is known."""
         return _gap(self.objective, self.bound)
 
-    def _headline(self) -> list[str]:
+    def _headline(self, unmatched_file: str | os.PathLike[str] | None = None) -> list[str]:
         gap = self.gap
         lines = [
             f"status: {self.status} ({self.method}, {self.wall_time:.2f} s)",
             f"objective: {self.objective:.4f}"
             + ("" if gap is None else f"  (bound {self.bound:.4f}, gap {100 * gap:.2f}%)"),
         ]
+        if self.stopped_by_time_limit:
+            lines.append("stopped at the time limit: the best answer found so far is kept")
+        where = "`unmatched`" if unmatched_file is None else str(unmatched_file)
         if len(self.unmatched):
-            counts = self.unmatched.groupby("role").size()
+            counts = self.unmatched.groupby("role", sort=False).size()
             left = ", ".join(f"{n} {role}(s)" for role, n in counts.items())
-            lines.append(f"left out: {left} (see unmatched for each reason)")
-            top = self.unmatched["reason"].value_counts().head(3)
-            for reason, n in top.items():
+            lines.append(f"left out: {left} (each with the reason in {where})")
+            reasons = self.unmatched["reason"].value_counts(sort=True)
+            for reason, n in reasons.head(SHOWN_REASONS).items():
                 lines.append(f"  {n:>4} × {reason}")
+            if len(reasons) > SHOWN_REASONS:
+                rest = reasons.iloc[SHOWN_REASONS:]
+                lines.append(
+                    f"  ... and {len(rest)} more reason(s) for {int(rest.sum())} "
+                    f"participant(s) (see {where})"
+                )
         else:
             lines.append("left out: nobody")
         lines.extend(f"note: {note}" for note in self.options.get("notes", ()))
         return lines
 
-    def summary(self) -> str:
-        """A few lines a coordinator can read (each kind adds its counts first)."""
-        return "\n".join(self._headline())
+    def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
+        """A few lines a coordinator can read (each kind adds its counts first).
+
+        ``unmatched_file`` names the file the unmatched list was written to, so
+        that "... and N more" points at it.
+        """
+        return "\n".join(self._headline(unmatched_file))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables this result writes: ``"main"`` and ``"unmatched"`` (groups add more)."""
+        return {"main": self.main, "unmatched": self.unmatched}
+
+    def files(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        unmatched: str | os.PathLike[str] | None = None,
+    ) -> dict[str, tuple[Path, pd.DataFrame]]:
+        """Where each table goes for ``to_csv(path, unmatched=...)``: name -> (file, table).
+
+        The unmatched list defaults to ``<stem>.unmatched<suffix>`` beside
+        ``path``; a groups result adds ``"summary"`` (``<stem>.summary<suffix>``).
+        """
+        main_path = Path(path)
+        paths = {
+            "main": main_path,
+            "unmatched": Path(unmatched) if unmatched is not None else unmatched_path_for(path),
+            "summary": summary_path_for(main_path),
+        }
+        return {name: (paths[name], table) for name, table in self.tables().items()}
 
     def to_csv(
         self,
@@ -156,17 +323,27 @@ class _ResultBase:
     ) -> tuple[Path, Path]:
         """Write the main table to ``path`` and the unmatched list beside it.
 
-        The unmatched file defaults to ``<stem>.unmatched.csv``. Text cells are
-        escaped against spreadsheet formula injection (:func:`escape_formulas`).
-        Returns the two paths written.
+        The unmatched file defaults to ``<stem>.unmatched.csv``. A path ending
+        in ``.xlsx`` is written as an Excel workbook (:func:`write_table`).
+        Floats are rounded to :data:`DECIMALS` places and text cells escaped
+        against spreadsheet formula injection (:func:`escape_formulas`). The
+        files are written all-or-nothing: when one cannot be written, none is
+        changed. Returns the main and the unmatched path.
+
+        Raises
+        ------
+        InputError
+            A file cannot be written (naming it), two targets are one file, or
+            a workbook is asked for without openpyxl installed.
         """
-        main_path = Path(path)
-        other = Path(unmatched) if unmatched is not None else unmatched_path_for(main_path)
-        main_path.parent.mkdir(parents=True, exist_ok=True)
-        other.parent.mkdir(parents=True, exist_ok=True)
-        escape_formulas(self.main).to_csv(main_path, index=False, float_format="%.6g")
-        escape_formulas(self.unmatched).to_csv(other, index=False)
-        return main_path, other
+        files = self.files(path, unmatched=unmatched)
+        labels = {"main": "`path`", "unmatched": "`unmatched`", "summary": "the summary file"}
+        plan = OutputPlan({labels[name]: target for name, (target, _) in files.items()})
+        plan.check()
+        plan.write(
+            {labels[name]: table_writer(table, target) for name, (target, table) in files.items()}
+        )
+        return files["main"][0], files["unmatched"][0]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything in plain Python types (what :meth:`to_json` writes)."""
@@ -179,6 +356,7 @@ class _ResultBase:
             "wall_time": _jsonable(self.wall_time),
             "method": self.method,
             "seed": self.seed,
+            "stopped_by_time_limit": self.stopped_by_time_limit,
             "options": _jsonable(self.options),
             self._main_name: _records(self.main),
             "unmatched": _records(self.unmatched),
@@ -233,7 +411,7 @@ class PairsResult(_ResultBase):
     n_mentees: int = 0
     _main_name = "pairs"
 
-    def summary(self) -> str:
+    def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read: counts, scores, who waits and why."""
         lines = [
             f"pairs: {len(self.pairs)} matched of {self.n_mentees} mentees "
@@ -246,7 +424,7 @@ class PairsResult(_ResultBase):
             )
             loads = self.pairs.groupby("mentor_id").size()
             lines.append(f"mentors used: {len(loads)}, most mentees per mentor: {loads.max()}")
-        return "\n".join(lines + self._headline())
+        return "\n".join(lines + self._headline(unmatched_file))
 
 
 @dataclass(frozen=True, repr=False)
@@ -262,7 +440,7 @@ class PeersResult(_ResultBase):
     n_people: int = 0
     _main_name = "pairs"
 
-    def summary(self) -> str:
+    def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read."""
         lines = [f"peers: {len(self.pairs)} pairs from {self.n_people} people"]
         if len(self.pairs):
@@ -270,7 +448,7 @@ class PeersResult(_ResultBase):
             lines.append(
                 f"score: mean {s.mean():.3f}, lowest {s.min():.3f}, highest {s.max():.3f}"
             )
-        return "\n".join(lines + self._headline())
+        return "\n".join(lines + self._headline(unmatched_file))
 
 
 @dataclass(frozen=True, repr=False)
@@ -302,7 +480,7 @@ class GroupsResult(_ResultBase):
     n_proteges: int = 0
     _main_name = "groups"
 
-    def summary(self) -> str:
+    def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read: groups, sizes, fit, rules, who waits."""
         n_groups = int(self.groups["group"].nunique()) if len(self.groups) else 0
         lines = [
@@ -318,24 +496,14 @@ class GroupsResult(_ResultBase):
         lines.append(
             "rules: all met" if not self.violations else f"rules: {len(self.violations)} broken"
         )
-        lines.extend(f"  ! {v}" for v in self.violations[:5])
-        return "\n".join(lines + self._headline())
+        lines.extend(f"  ! {v}" for v in self.violations[:SHOWN])
+        if len(self.violations) > SHOWN:
+            lines.append(f"  ... and {len(self.violations) - SHOWN} more (see the group summary)")
+        return "\n".join(lines + self._headline(unmatched_file))
 
-    def to_csv(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        unmatched: str | os.PathLike[str] | None = None,
-    ) -> tuple[Path, Path]:
-        """Write ``groups`` to ``path``, the unmatched list and a group summary beside it.
-
-        The summary goes to ``<stem>.summary.csv``.
-        """
-        written = super().to_csv(path, unmatched=unmatched)
-        p = Path(path)
-        summary_path = p.with_name(f"{p.stem}.summary{p.suffix or '.csv'}")
-        escape_formulas(self.group_summary).to_csv(summary_path, index=False)
-        return written
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``"main"`` (groups), ``"unmatched"`` and ``"summary"`` (one row per group)."""
+        return {**super().tables(), "summary": self.group_summary}
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -343,6 +511,38 @@ class GroupsResult(_ResultBase):
         out["audit"] = _records(self.audit)
         out["violations"] = list(self.violations)
         return out
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What :meth:`pairwise.Program.validate` found, before any solving.
+
+    Attributes
+    ----------
+    errors : tuple of str
+        Problems that stop a run: a roster or the programme cannot be used.
+    warnings : tuple of str
+        Predictions a run will still go ahead with: capacity shortfall, people
+        with no allowed partner, how many will be left unmatched.
+
+    Examples
+    --------
+    >>> report = ValidationReport(warnings=("pairs: capacity 3 for 5 mentees",))
+    >>> report.ok, str(report)
+    (True, 'warning: pairs: capacity 3 for 5 mentees')
+    """
+
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops a run (warnings allowed)."""
+        return not self.errors
+
+    def __str__(self) -> str:
+        lines = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines) if lines else "no errors; no warnings"
 
 
 # ---------------------------------------------------------------------------
@@ -386,22 +586,51 @@ def _typed_details(solved: MatchingResult | GroupingResult) -> dict[str, Any]:
     return out
 
 
+def _unmatched_frame(unmatched: list[dict[str, str]], rosters: Sequence[Roster]) -> pd.DataFrame:
+    """The unmatched rows as a table, with ``name`` after ``id`` when the rosters have names.
+
+    ``rosters`` are looked up in order (a mentee row in the mentee roster, a
+    mentor row in the mentor roster: ids of two rosters may coincide, so each
+    row's role picks its roster first).
+    """
+    frame = pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS)
+    tables: list[tuple[str | None, dict[str, str]]] = []
+    for roster in rosters:
+        names = _names(roster, np.arange(len(roster)))
+        if names is not None:
+            tables.append((roster.role, dict(zip(roster.ids.astype(str), names, strict=True))))
+    if not tables:
+        return frame
+
+    def name_of(row: Mapping[str, str]) -> str:
+        ordered = sorted(tables, key=lambda t: t[0] != row["role"])  # stable: own role first
+        return next((str(t[row["id"]]) for _, t in ordered if row["id"] in t), "")
+
+    frame.insert(1, "name", [name_of(row) for row in unmatched])
+    return frame
+
+
 def _shared_fields(
     solved: MatchingResult | GroupingResult,
     compat: Compatibility,
     unmatched: list[dict[str, str]],
     run: RunInfo,
     offset: float = 0.0,
+    rosters: Sequence[Roster] = (),
 ) -> dict[str, Any]:
-    """The result fields every mode shares; ``offset`` adds pairs formed outside the solver."""
+    """The result fields every mode shares; ``offset`` adds pairs formed outside the solver.
+
+    ``rosters`` supply the ``name`` column of the unmatched list.
+    """
     return {
-        "unmatched": pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS),
+        "unmatched": _unmatched_frame(unmatched, rosters),
         "status": solved.status,
         "objective": float(solved.objective) + offset,
         "bound": None if solved.bound is None else float(solved.bound) + offset,
         "wall_time": float(solved.wall_time),
         "method": solved.method,
         "seed": run.seed,
+        "stopped_by_time_limit": bool(getattr(solved, "stopped_by_time_limit", False)),
         "options": {
             **solved.options,
             **_typed_details(solved),
@@ -443,16 +672,29 @@ def pairs_result(
     if len(fixed_cols):
         w = weights[fixed_cols] if weights is not None else 1.0
         objective += float(np.sum(compat.pair_scores(fixed_rows, fixed_cols) * w))
-    pairs = pd.DataFrame({"mentor_id": _ids(mentors, rows), "mentee_id": _ids(mentees, cols)})
-    breakdown = compat.breakdown(rows, cols)
-    pairs = pd.concat([pairs, breakdown.reset_index(drop=True)], axis=1)
-    if "score" not in pairs.columns:
-        pairs.insert(2, "score", compat.pair_scores(rows, cols))
+    pairs = pd.DataFrame(
+        {
+            "mentor_id": _ids(mentors, rows),
+            "mentee_id": _ids(mentees, cols),
+            "score": compat.pair_scores(rows, cols),
+        }
+    )
+    _insert_names(pairs, {"mentor_id": _names(mentors, rows), "mentee_id": _names(mentees, cols)})
+    breakdown = compat.breakdown(rows, cols).reset_index(drop=True)
+    breakdown.columns = [f"fit_{name}" for name in breakdown.columns]
+    pairs = pd.concat([pairs, breakdown], axis=1)
     unmatched = _unmatched_mentees(compat, mentees, cols, capacity, fixed_reasons)
     unmatched += _unmatched_mentors(compat, mentors, rows, capacity)
     return PairsResult(
         pairs=pairs,
-        **_shared_fields(solved, compat, unmatched, run, offset=objective - solved.objective),
+        **_shared_fields(
+            solved,
+            compat,
+            unmatched,
+            run,
+            offset=objective - solved.objective,
+            rosters=(mentees, mentors),
+        ),
         n_mentors=len(mentors),
         n_mentees=len(mentees),
     )
@@ -528,6 +770,7 @@ def peers_result(
             "score": scores[rows, cols] if len(rows) else np.array([], dtype=float),
         }
     )
+    _insert_names(pairs, {"person_a": _names(people, rows), "person_b": _names(people, cols)})
     matched = np.zeros(len(people), dtype=bool)
     matched[rows] = True
     matched[cols] = True
@@ -543,7 +786,9 @@ def peers_result(
             )
         unmatched.append({"id": str(people.ids[i]), "role": "person", "reason": reason})
     return PeersResult(
-        pairs=pairs, **_shared_fields(solved, compat, unmatched, run), n_people=len(people)
+        pairs=pairs,
+        **_shared_fields(solved, compat, unmatched, run, rosters=(people,)),
+        n_people=len(people),
     )
 
 
@@ -575,13 +820,18 @@ def groups_result(
             "member_id": [str(proteges.ids[p]) for p in placed],
             "fit": [float(fit[labels[p], p]) for p in placed],
         }
-    ).sort_values(["group", "member_id"], kind="stable", ignore_index=True)
+    )
+    _insert_names(
+        groups,
+        {"leader_id": _names(leaders, labels[placed]), "member_id": _names(proteges, placed)},
+    )
+    groups = groups.sort_values(["group", "member_id"], kind="stable", ignore_index=True)
     unmatched = _unmatched_proteges(compat, solved, labels, proteges)
     unmatched += _unmatched_leaders(solved, number, leaders, options.min_size)
     columns = _audit_columns(options, proteges)
     return GroupsResult(
         groups=groups,
-        **_shared_fields(solved, compat, unmatched, run),
+        **_shared_fields(solved, compat, unmatched, run, rosters=(proteges, leaders)),
         group_summary=group_summary(groups, proteges, options, columns),
         audit=composition_audit(groups, proteges, columns),
         violations=tuple(violations),

@@ -134,27 +134,57 @@ def mcf_assign(
     min_load: np.ndarray,
     count: int,
 ) -> tuple[np.ndarray, np.ndarray, Scaling]:
-    """Best total with exactly ``count`` mentees matched (min-cost flow)."""
+    """Best total with exactly ``count`` mentees matched (min-cost flow).
+
+    Large networks are solved where Ctrl-C and the run's deadline can stop
+    them (:func:`pairwise.solvers._ortools.run_cancellable`); at the deadline
+    :class:`~pairwise.solvers._ortools.DeadlineExceeded` reaches the caller.
+    """
     source, sink, tails, heads = _flow_network(n, m, r, c)
     scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n + m + 2))
-    flow = _ortools.min_cost_flow().SimpleMinCostFlow()
     caps = np.concatenate([capacity - min_load, np.ones(r.size + m, np.int64)])
     costs = np.concatenate(
         [np.zeros(n, np.int64), to_cost(values, scaling), np.zeros(m, np.int64)]
     )
-    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     if np.any(min_load):
         nodes = np.concatenate([[source, sink], np.arange(n)])
         supplies = np.concatenate([[count - int(min_load.sum()), -count], min_load])
-        flow.set_nodes_supplies(nodes, supplies)
-        status = flow.solve()
     else:
-        flow.set_nodes_supplies(np.array([source, sink]), np.array([count, -count]))
-        status = flow.solve_max_flow_with_min_cost()
+        nodes, supplies = np.array([source, sink]), np.array([count, -count])
+    network = (tails, heads, caps, costs, nodes, supplies)
+    used = _ortools.run_cancellable(
+        _mcf_used, network, n, r.size, bool(np.any(min_load)), arcs=int(tails.size)
+    )
+    return r[used], c[used], scaling
+
+
+def _mcf_used(
+    network: tuple[np.ndarray, ...], n: int, n_pairs: int, lower_bounds: bool
+) -> np.ndarray:
+    """Solve the min-cost flow; which mentor -> mentee arcs carry flow."""
+    tails, heads, caps, costs, nodes, supplies = network
+    flow = _ortools.min_cost_flow().SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    flow.set_nodes_supplies(nodes, supplies)
+    status = flow.solve() if lower_bounds else flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL:
         raise SolverError(f"min-cost flow stopped with status {status.name} (please report)")
-    used = flow.flows(arcs[n : n + r.size]) > 0
-    return r[used], c[used], scaling
+    return np.asarray(flow.flows(arcs[n : n + n_pairs]) > 0)
+
+
+def _max_flow_pairs(
+    n: int, m: int, r: np.ndarray, c: np.ndarray, capacity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fallback at the deadline (no ``min_load``): a maximum flow, scores not optimised."""
+    source, sink, tails, heads = _flow_network(n, m, r, c)
+    mf = _ortools.max_flow().SimpleMaxFlow()
+    arcs = mf.add_arcs_with_capacity(
+        tails, heads, np.concatenate([capacity, np.ones(r.size + m, np.int64)])
+    )
+    if mf.solve(source, sink) != mf.OPTIMAL:
+        raise SolverError("max flow failed on a valid network (please report)")
+    used = np.asarray(mf.flows(arcs[n : n + r.size]) > 0)
+    return r[used], c[used]
 
 
 def solve_capacitated(
@@ -185,6 +215,18 @@ def solve_capacitated(
     if count == 0:
         return empty(), threshold
     values = s * weights[c] if weights is not None else s
-    rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count)
+    try:
+        rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count)
+    except _ortools.DeadlineExceeded:
+        if np.any(min_load):
+            # no cheap fallback meets the lower bounds: finish the exact solve (still
+            # stoppable by Ctrl-C) rather than return pairs breaking a min_load
+            with _ortools.no_deadline():
+                rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count)
+        else:
+            rows, cols = _max_flow_pairs(n, m, r, c, capacity)
+            return Solved(rows, cols, "max_flow (time limit)", stopped_by_time_limit=True), (
+                threshold
+            )
     method = "min_cost_flow" if threshold is None else "bottleneck+min_cost_flow"
     return Solved(rows, cols, method, scaling), threshold

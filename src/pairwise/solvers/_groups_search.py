@@ -80,15 +80,9 @@ class _Search:
             self.cnt.append(cnt)
             self.dist.append(np.count_nonzero(cnt[:, :nv], axis=1))
         if self.wd is not None:
-            onehot = np.zeros((P, L + 1))
-            onehot[np.flatnonzero(placed), self.lab[placed]] = 1.0
-            self.ds = self.wd @ onehot
-            self.ds[:, L] = 0.0
+            self.ds = _group_sums(self.wd, self.lab, L)
         if self.conf is not None:
-            onehot = np.zeros((P, L + 1), dtype=np.int32)
-            onehot[np.flatnonzero(placed), self.lab[placed]] = 1
-            self.kc = self.conf @ onehot
-            self.kc[:, L] = 0
+            self.kc = _group_sums(self.conf, self.lab, L)
         # conflicting pairs per group (`together`), counted in the penalty
         self.clash = np.zeros(L + 1, dtype=np.int64)
         if self.conf is not None and placed.any():
@@ -293,6 +287,23 @@ class _Search:
 
     def placed_weight(self) -> int:
         return int(self.prob.w_int[self.lab >= 0].sum())
+
+
+def _group_sums(M: np.ndarray, labels: np.ndarray, L: int) -> np.ndarray:
+    """``out[:, g] = Σ M[:, q]`` over members ``q`` of group ``g``; column ``L`` (unassigned) 0.
+
+    Sums columns group by group (O(P²)) instead of multiplying by a one-hot
+    matrix (O(P² L): 0.35 s on 930 protégés x 150 leaders).
+    """
+    out = np.zeros((M.shape[0], L + 1), dtype=M.dtype)
+    placed = np.flatnonzero(labels >= 0)
+    if placed.size == 0:
+        return out
+    order = placed[np.argsort(labels[placed], kind="stable")]
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    out[:, sorted_labels[starts]] = np.add.reduceat(M[:, order], starts, axis=1)
+    return out
 
 
 def _objective(prob: _Problem, labels: np.ndarray) -> float:

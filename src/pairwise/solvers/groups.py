@@ -396,6 +396,7 @@ def _heuristic(
     best = _local_search(search, budget, rng, lam_w=lam_w, lam0=lam0)
     search.reset(best)
     budget.first_feasible = time.perf_counter() - budget.start
+    budget.report(search.objective)
     if not search.total_pen == 0:  # pragma: no cover - _local_search guarantees this
         raise SolverError("local search ended with broken composition rules")
     stall_limit = max(20, 2 * int(viable.sum())) if stall_free else 10**9

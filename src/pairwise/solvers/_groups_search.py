@@ -68,7 +68,7 @@ class _Search:
 
     # -- state -------------------------------------------------------------
     def reset(self, labels: np.ndarray) -> None:
-        L, P = self.L, self.P
+        L = self.L
         self.lab = labels.astype(np.int64).copy()
         placed = self.lab >= 0
         self.size = np.append(np.bincount(self.lab[placed], minlength=L), 0)

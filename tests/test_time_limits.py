@@ -69,18 +69,18 @@ def test_same_answer_on_an_idle_and_a_loaded_machine():
     S = _peers_instance()
 
     def solve() -> tuple[GroupingResult, MatchingResult]:
-        # the iteration cap keeps the test short; the budget itself is what the
-        # clock must not change (a 2.5x slower machine still finishes in time)
+        # The iteration cap keeps the test short and the limits leave a wide margin:
+        # this machine is shared, and only a search the cap cuts may differ.
         groups = learning_groups(
             fit,
             attributes=attrs,
             method="heuristic",
-            time_limit=6.0,
+            time_limit=15.0,
             max_iterations=40,
             seed=7,
             **rules,
         )
-        peers = peer_pairs(S, time_limit=2.0, seed=7)
+        peers = peer_pairs(S, time_limit=5.0, seed=7)
         return groups, peers
 
     g1, p1 = solve()

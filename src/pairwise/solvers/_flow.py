@@ -268,19 +268,51 @@ def mcf_assign(
     With ``tier`` and ``lower``, at least ``lower[k]`` of the matched mentees
     are of tiers ``0..k`` (see :func:`tier_counts`). Every solution adds up
     ``count`` scores, so the smallest score is subtracted before scaling.
+    Large networks are solved where Ctrl-C and the run's deadline can stop
+    them (:func:`pairwise.solvers._ortools.run_cancellable`); at the deadline
+    :class:`~pairwise.solvers._ortools.DeadlineExceeded` reaches the caller.
     """
     k = 0 if tier is None else int(tier.max()) + 1
     n_nodes = n + m + k + 2
     scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n_nodes), shift=True)
-    solved = _solve_network(
-        n, m, r, c, capacity, min_load, count,
-        arc_costs=to_cost(values, scaling), tier=tier, lower=lower,
-    )  # fmt: skip
+    used = _ortools.run_cancellable(
+        _mcf_used,
+        (n, m, r, c, capacity, min_load, count),
+        to_cost(values, scaling),
+        tier,
+        lower,
+        arcs=int(r.size + n + m + k),
+    )
+    return r[used], c[used], scaling
+
+
+def _mcf_used(
+    shape: tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
+    arc_costs: np.ndarray,
+    tier: np.ndarray | None,
+    lower: np.ndarray | None,
+) -> np.ndarray:
+    """Solve the min-cost flow; which mentor -> mentee arcs carry flow."""
+    solved = _solve_network(*shape, arc_costs=arc_costs, tier=tier, lower=lower)
     if solved is None:
         raise SolverError("internal: the matched count is infeasible (please report)")
     flow, pair_arcs, _ = solved
-    used = flow.flows(pair_arcs) > 0
-    return r[used], c[used], scaling
+    return np.asarray(flow.flows(pair_arcs) > 0)
+
+
+def _max_flow_pairs(
+    n: int, m: int, r: np.ndarray, c: np.ndarray, capacity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fallback at the deadline (no ``min_load``): a maximum flow, scores not optimised."""
+    source, sink, tails, heads = _flow_network(n, m, r, c)
+    mf = _ortools.max_flow().SimpleMaxFlow()
+    arcs = mf.add_arcs_with_capacity(
+        tails, heads, np.concatenate([capacity, np.ones(r.size + m, np.int64)])
+    )
+    if mf.solve(source, sink) != mf.OPTIMAL:
+        raise SolverError("max flow failed on a valid network (please report)")
+    used = np.asarray(mf.flows(arcs[n : n + r.size]) > 0)
+    return r[used], c[used]
 
 
 def solve_capacitated(
@@ -317,7 +349,21 @@ def solve_capacitated(
         keep = s >= threshold
         r, c, s = r[keep], c[keep], s[keep]
     values = s * weights[c] if weights is not None else s
-    rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count, tier, best)
+    try:
+        rows, cols, scaling = mcf_assign(n, m, r, c, values, capacity, min_load, count, tier, best)
+    except _ortools.DeadlineExceeded:
+        if np.any(min_load):
+            # no cheap fallback meets the lower bounds: finish the exact solve (still
+            # stoppable by Ctrl-C) rather than return pairs breaking a min_load
+            with _ortools.no_deadline():
+                rows, cols, scaling = mcf_assign(
+                    n, m, r, c, values, capacity, min_load, count, tier, best
+                )
+        else:
+            rows, cols = _max_flow_pairs(n, m, r, c, capacity)
+            return Solved(rows, cols, "max_flow (time limit)", stopped_by_time_limit=True), (
+                threshold
+            )
     method = "min_cost_flow" if tier is None else "priority+min_cost_flow"
     method = method if threshold is None else f"bottleneck+{method}"
     return Solved(rows, cols, method, scaling), threshold

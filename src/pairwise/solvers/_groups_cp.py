@@ -13,11 +13,14 @@ from ._groups_problem import _Problem
 from ._groups_search import _Budget, _Search
 from ._result import Status
 
-#: Wall-clock seconds per unit of CP-SAT deterministic time on the small
-#: models of large-neighbourhood search (measured about 2 on an idle machine),
-#: and seconds to build such a model per variable.
-_CP_WALL_PER_DET = 2.0
-_CP_BUILD_PER_VAR = 3e-5
+#: Calibrated seconds per unit of CP-SAT deterministic time on the small models
+#: of large-neighbourhood search, and per variable to build such a model, plus a
+#: fixed cost per step. Measured as process CPU time on 150 x 930 (which a busy
+#: machine barely changes): a step costs about 1.5x what the former idle wall-clock
+#: figures (2.0, 3e-5, 2e-3) charged.
+_CP_WALL_PER_DET = 3.0
+_CP_BUILD_PER_VAR = 4.5e-5
+_CP_STEP = 3e-3
 
 #: Share of large-neighbourhood steps guided by the rule-free optimum.
 _GUIDED_SHARE = 0.5
@@ -291,8 +294,7 @@ def _solve_exact(
     total_priority = int(prob.w_int[pset].sum())
     if big * (total_priority + 1) < 2**60:
         cpm.model.maximize(big * cpm.placed + cpm.value)
-        solver, status = _ortools.solve_cp(cpm.model, time_limit=budget.limit, seed=seed)
-        budget.spend(float(solver.deterministic_time))
+        solver, status = _solve_whole(cpm.model, budget, budget.limit, seed)
         if status not in (cp.OPTIMAL, cp.FEASIBLE):
             return None
         labels = _cp_labels(solver, cpm, P)
@@ -301,8 +303,7 @@ def _solve_exact(
         return labels, ("optimal" if status == cp.OPTIMAL else "feasible"), bound
     limit1 = None if budget.limit is None else max(0.05, 0.3 * budget.remaining)
     cpm.model.maximize(cpm.placed)
-    solver, status = _ortools.solve_cp(cpm.model, time_limit=limit1, seed=seed)
-    budget.spend(float(solver.deterministic_time))
+    solver, status = _solve_whole(cpm.model, budget, limit1, seed)
     if status not in (cp.OPTIMAL, cp.FEASIBLE):
         return None
     first_optimal = status == cp.OPTIMAL
@@ -312,14 +313,26 @@ def _solve_exact(
     cpm.model.add(cpm.placed >= best_placed)
     cpm.model.maximize(cpm.value)
     limit2 = None if budget.limit is None else max(0.05, budget.remaining)
-    solver, status = _ortools.solve_cp(cpm.model, time_limit=limit2, seed=seed)
-    budget.spend(float(solver.deterministic_time))
+    solver, status = _solve_whole(cpm.model, budget, limit2, seed)
     if status not in (cp.OPTIMAL, cp.FEASIBLE):
         return labels1, "feasible", None
     labels = _cp_labels(solver, cpm, P)
     proven = first_optimal and status == cp.OPTIMAL
     bound = float(solver.best_objective_bound) / prob.scale
     return labels, ("optimal" if proven else "feasible"), (bound if first_optimal else None)
+
+
+def _solve_whole(model: Any, budget: _Budget, work: float | None, seed: int) -> tuple[Any, int]:
+    """CP-SAT on a whole-problem model with ``work`` calibrated seconds; charges the budget."""
+    run = _ortools.solve_cp(
+        model,
+        max_det_time=None if work is None else _ortools.cp_work(work),
+        seed=seed,
+        deadline=budget.deadline,
+    )
+    budget.spend(_ortools.CP_WALL_PER_DET * float(run.solver.deterministic_time))
+    budget.stopped_by_time_limit |= run.stopped_by_time_limit
+    return run.solver, run.status
 
 
 def _explain(prob: _Problem, seed: int, time_limit: float) -> list[str]:
@@ -333,7 +346,10 @@ def _explain(prob: _Problem, seed: int, time_limit: float) -> list[str]:
     base = _Problem(**{**prob.__dict__, "cand": prob.allowed.copy(), "wd": None, "wd_int": None})
     cpm = _build_cp(base, leaders, proteges, explain=True, need_group=True)
     cpm.model.add_assumptions(list(cpm.assumptions.values()))
-    solver, status = _ortools.solve_cp(cpm.model, time_limit=time_limit, seed=seed, workers=1)
+    run = _ortools.solve_cp(
+        cpm.model, max_det_time=_ortools.cp_work(time_limit), seed=seed, workers=1
+    )
+    solver, status = run.solver, run.status
     if status != cp.INFEASIBLE:
         return []
     core = solver.sufficient_assumptions_for_infeasibility()
@@ -416,14 +432,18 @@ def _lns(
             big += int(np.abs(prob.wd_int[np.ix_(free, free)]).sum())
         cpm.model.add(cpm.placed >= cur_placed)
         cpm.model.maximize(big * cpm.placed + cpm.value)
-        limit = min(sub_limit, max(0.02, budget.remaining))
-        solver, status = _ortools.solve_cp_small(cpm.model, time_limit=limit, seed=seed + rounds)
+        limit = min(sub_limit, max(0.02, budget.remaining / _CP_WALL_PER_DET))
+        run = _ortools.solve_cp_small(
+            cpm.model, max_det_time=limit, seed=seed + rounds, deadline=budget.deadline
+        )
+        solver, status = run.solver, run.status
+        budget.stopped_by_time_limit |= run.stopped_by_time_limit
         # CP-SAT's deterministic time runs slower than the wall clock on these small
         # models, and building one in Python costs time per variable (measured)
         budget.spend(
             _CP_WALL_PER_DET * float(solver.deterministic_time)
             + _CP_BUILD_PER_VAR * len(cpm.x)
-            + 2e-3
+            + _CP_STEP
         )
         budget.iterations += 1
         rounds += 1
@@ -440,6 +460,7 @@ def _lns(
                     if new_lab[p] >= 0:
                         search.relocate(int(p), int(new_lab[p]))
                 improved = True
+                budget.report(search.objective)
         stall = 0 if improved else stall + 1
         if status == cp.OPTIMAL and len(chosen) == n_usable and len(free) == n_free_all:
             # the neighbourhood was the whole problem: the grouping is optimal

@@ -512,15 +512,24 @@ def ortools_full(
     if n > m:
         cc, rr, scaling = ortools_full(m, n, c, r, values)
         return rr, cc, scaling
-    module = _ortools.linear_sum_assignment()
     tails, heads, vals, n_left = _square_arcs(n, m, r, c, values)
     scaling = integer_scale(values, limit=_ortools.lsa_cost_limit(n_left), shift=True)
     if not scaling.exact:
         return np.arange(n, dtype=np.int64), _sparse_float_full(n, m, r, c, values), None
     costs = np.zeros(vals.size, dtype=np.int64)  # dummy arcs (after the real ones) cost 0
     costs[: values.size] = to_cost(values, scaling)
-    solver = module.SimpleLinearSumAssignment()
-    solver.add_arcs_with_cost(tails.astype(np.int64), heads.astype(np.int64), costs)
+    # Large solves run where Ctrl-C and the run's deadline can stop them (the solver
+    # holds the GIL); DeadlineExceeded goes to the caller, which keeps a fallback.
+    mate = _ortools.run_cancellable(
+        _lsa_mates, n, tails.astype(np.int64), heads.astype(np.int64), costs, arcs=int(costs.size)
+    )
+    return np.arange(n, dtype=np.int64), mate, scaling
+
+
+def _lsa_mates(n: int, tails: np.ndarray, heads: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """OR-Tools' ``SimpleLinearSumAssignment`` on the arcs: the column of each of the n rows."""
+    solver = _ortools.linear_sum_assignment().SimpleLinearSumAssignment()
+    solver.add_arcs_with_cost(tails, heads, costs)
     status = solver.solve()
     if status != solver.OPTIMAL:
         raise SolverError(
@@ -528,8 +537,7 @@ def ortools_full(
             f"a full matching; this should not happen. Fix: report it with the input, or pass "
             f"a dense matrix."
         )
-    mate = np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64, count=n)
-    return np.arange(n, dtype=np.int64), mate, scaling
+    return np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64, count=n)
 
 
 # --------------------------------------------------------------------------
@@ -545,6 +553,8 @@ class Solved:
     cols: np.ndarray
     method: str
     scaling: Scaling | None = None  # None on the floating-point paths
+    # the wall clock stopped a solve: the pairs are a fallback, not the optimum
+    stopped_by_time_limit: bool = False
 
 
 def empty() -> Solved:
@@ -633,9 +643,12 @@ def solve_sparse(n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarra
         pos_c = np.full(m, -1, np.int64)
         pos_c[C] = np.arange(C.size)
         keep = (pos_r[r] >= 0) & (pos_c[c] >= 0)
-        br, bc, scaling = ortools_full(
-            R.size, C.size, pos_r[r[keep]], pos_c[c[keep]], values[keep]
-        )
+        try:
+            br, bc, scaling = ortools_full(
+                R.size, C.size, pos_r[r[keep]], pos_c[c[keep]], values[keep]
+            )
+        except _ortools.DeadlineExceeded:
+            return _cut_short(mate)
         rows_out.append(R[br])
         cols_out.append(C[bc])
         if scaling is None:
@@ -649,6 +662,17 @@ def solve_sparse(n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarra
     # unless an integer block was rounded (never, as inexact blocks go to floats).
     record = Scaling.combine(scalings) if scalings else None
     return Solved(np.concatenate(rows_out), np.concatenate(cols_out), method, record)
+
+
+def _cut_short(mate: np.ndarray) -> Solved:
+    """The fallback when the wall clock stops the assignment solve: a maximum matching.
+
+    Hopcroft–Karp's matching (computed before the solve) already has the
+    most pairs, the first objective; its total is not optimised.
+    """
+    rows = np.flatnonzero(mate >= 0)
+    logger.info("assignment solve stopped at the time limit: keeping a maximum matching")
+    return Solved(rows, mate[rows], "max-matching (time limit)", stopped_by_time_limit=True)
 
 
 def bottleneck(
@@ -766,7 +790,9 @@ def finish(
     raw = _pair_scores(problem, rows, cols)
     values = raw * weights[cols] if weights is not None else raw
     objective = float(np.sum(values, dtype=np.float64))
-    if tolerance > 0 and status == "optimal":
+    if solved.stopped_by_time_limit:
+        status, bound = "feasible", None
+    elif tolerance > 0 and status == "optimal":
         # Optimal on a rounded grid only: claim no more than the rounding allows.
         status, bound = "feasible", objective + tolerance
     return MatchingResult(
@@ -782,4 +808,5 @@ def finish(
         min_score=float(raw.min()) if raw.size else None,
         scale=None if scaling is None else float(scaling.scale),
         tolerance=tolerance,
+        stopped_by_time_limit=solved.stopped_by_time_limit,
     )

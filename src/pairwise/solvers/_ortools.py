@@ -3,22 +3,38 @@
 Keeping OR-Tools behind this module means ``import pairwise`` stays fast and
 works for the parts of the library (rosters, compatibility) that need no solver.
 It also fixes, in one place, how scores become integers (:func:`integer_scale`,
-the one scaling policy of every integer solver) and how CP-SAT is made
-deterministic.
+the one scaling policy of every integer solver), how CP-SAT is made
+deterministic and interruptible (:func:`solve_cp`), how long graph solves stay
+stoppable (:func:`run_cancellable`) and the run-wide wall-clock deadline every
+solver obeys (:func:`wall_deadline`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = [
+    "CP_WALL_PER_DET",
+    "FORK_ARCS",
     "MAX_SCALED_PEAK",
+    "WORK_SHARE",
+    "CpRun",
+    "DeadlineExceeded",
     "Scaling",
+    "can_fork",
     "cp_model",
+    "cp_work",
+    "deadline_after",
+    "earliest",
     "exact_integers",
     "integer_scale",
     "linear_sum_assignment",
@@ -26,8 +42,15 @@ __all__ = [
     "max_flow",
     "mcf_cost_limit",
     "min_cost_flow",
+    "no_deadline",
+    "past",
+    "run_cancellable",
     "solve_cp",
+    "solve_cp_small",
+    "wall_deadline",
 ]
+
+T = TypeVar("T")
 
 
 def cp_model() -> Any:
@@ -231,56 +254,219 @@ def exact_integers(values: np.ndarray) -> tuple[list[int], float] | None:
     return [v - low for v in ints], math.ldexp(1.0, s) if s < 1024 else math.inf
 
 
+#: Share of a time limit that the deterministic work budgets are sized to use on an idle
+#: 2-core machine: the same seed then gives the same answer on a machine up to 2.5x
+#: slower (or busier) before the wall-clock cap cuts the search.
+WORK_SHARE = 0.4
+
+#: Wall-clock seconds per unit of CP-SAT deterministic time on an idle 2-core machine for
+#: whole learning-group models with two interleaved workers (measured 1.4-2.9; a process
+#: CPU time of about 3.3 s per unit with one worker), rounded up.
+CP_WALL_PER_DET = 3.0
+
+
+def cp_work(seconds: float) -> float:
+    """CP-SAT deterministic time taking at most ``seconds`` of wall clock on an idle machine."""
+    return float(seconds) / CP_WALL_PER_DET
+
+
+# --- Wall-clock deadlines -----------------------------------------------------
+
+_DEADLINE: ContextVar[float | None] = ContextVar("pairwise_deadline", default=None)
+
+
+@contextlib.contextmanager
+def wall_deadline(deadline: float | None) -> Iterator[None]:
+    """Within the block, every solver also stops at ``deadline`` (a ``time.perf_counter()``).
+
+    :class:`pairwise.Program` sets it to the run's end minus the time its
+    results take to build, so that the whole run keeps its ``time_limit``; a
+    solver's own ``time_limit`` still applies (the earlier of the two wins).
+    Nested blocks keep the earliest deadline.
+    """
+    outer = _DEADLINE.get()
+    inner = deadline if outer is None or deadline is None else min(outer, deadline)
+    token = _DEADLINE.set(inner if deadline is not None else outer)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+@contextlib.contextmanager
+def no_deadline() -> Iterator[None]:
+    """Within the block, no enclosing :func:`wall_deadline` applies (work that must finish)."""
+    token = _DEADLINE.set(None)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def earliest(deadline: float | None) -> float | None:
+    """The earlier of ``deadline`` and the enclosing :func:`wall_deadline` (None: neither)."""
+    outer = _DEADLINE.get()
+    if deadline is None:
+        return outer
+    return deadline if outer is None else min(deadline, outer)
+
+
+def deadline_after(started: float, time_limit: float | None) -> float | None:
+    """The earlier of ``started + time_limit`` and the enclosing :func:`wall_deadline`."""
+    return earliest(None if time_limit is None else started + float(time_limit))
+
+
+def past(deadline: float | None) -> bool:
+    """Whether the wall clock has reached ``deadline`` (never, for None)."""
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+# --- CP-SAT -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpRun:
+    """A finished CP-SAT solve: the solver (for values and bounds), its status and how it ended.
+
+    ``stopped_by_time_limit`` is True when the wall-clock deadline stopped the
+    search before its deterministic budget was spent.
+    """
+
+    solver: Any
+    status: int
+    stopped_by_time_limit: bool = False
+
+
+#: How often (seconds) the waiting main thread checks the deadline and lets signals in.
+_POLL = 0.1
+
+
+def _solve_in_thread(solver: Any, model: Any, deadline: float | None) -> tuple[int, bool]:
+    """``solver.solve(model)`` in a worker thread; the main thread stays interruptible.
+
+    CP-SAT releases the GIL while it searches, so the calling thread waits in
+    short ``join`` steps: at ``deadline`` it asks CP-SAT to stop (the best
+    solution so far is kept), and on :class:`KeyboardInterrupt` (Ctrl-C,
+    SIGTERM through :class:`pairwise._run.Terminated`) it stops the search,
+    waits for the worker and re-raises. Returns ``(status, stopped by deadline)``.
+    """
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["status"] = solver.solve(model)
+        except BaseException as exc:  # pragma: no cover - re-raised in the caller
+            out["error"] = exc
+
+    worker = threading.Thread(target=work, name="pairwise-cp-sat", daemon=True)
+    stopped = False
+    worker.start()
+    try:
+        while worker.is_alive():
+            wait = _POLL
+            if deadline is not None:
+                wait = max(0.0, min(_POLL, deadline - time.perf_counter()))
+            worker.join(wait)
+            if worker.is_alive() and past(deadline):
+                # repeated: a stop asked before CP-SAT set up its search is lost
+                solver.stop_search()
+                stopped = True
+    except BaseException:
+        while worker.is_alive():
+            solver.stop_search()
+            worker.join(_POLL)
+        raise
+    if "error" in out:
+        raise out["error"]
+    return int(out["status"]), stopped
+
+
+def _params(solver: Any, *, seed: int, max_det_time: float | None, deadline: float | None) -> Any:
+    params = solver.parameters
+    params.random_seed = int(seed) % (2**31)
+    # Ctrl-C belongs to Python: CP-SAT would otherwise swallow it and keep going.
+    params.catch_sigint_signal = False
+    if max_det_time is not None:
+        params.max_deterministic_time = float(max(max_det_time, 1e-3))
+    if deadline is not None:
+        # backstop only: the waiting thread stops the search at the deadline itself
+        params.max_time_in_seconds = float(max(deadline - time.perf_counter(), 0.0) + 1.0)
+    return params
+
+
 def solve_cp(
     model: Any,
     *,
-    time_limit: float | None,
+    max_det_time: float | None,
     seed: int,
+    deadline: float | None = None,
     workers: int = 2,
     hint_log: bool = False,
-) -> tuple[Any, int]:
-    """Solve a CP-SAT ``model`` reproducibly; return ``(solver, status)``.
+) -> CpRun:
+    """Solve a CP-SAT ``model`` reproducibly and interruptibly.
 
-    Determinism: with more than one worker CP-SAT is deterministic only with
-    ``interleave_search``; the time limit is also applied as a *deterministic*
-    time limit (CP-SAT's work units, about a second each) so that the same
-    seed gives the same answer on a loaded machine. A wall-clock cap of three
-    times the limit guards against pathological slowness.
+    Parameters
+    ----------
+    model : CpModel
+    max_det_time : float or None
+        The work budget in CP-SAT's deterministic time (see :func:`cp_work`);
+        None: until proven optimal.
+    seed : int
+    deadline : float, optional
+        ``time.perf_counter()`` value at which the search is stopped whatever
+        the budget (a safety cap; the earlier of it and the enclosing
+        :func:`wall_deadline` applies).
+    workers : int
+        Search workers; with more than one, ``interleave_search`` keeps the
+        search deterministic.
+    hint_log : bool
+        Log CP-SAT's search.
+
+    Returns
+    -------
+    CpRun
+        The solver, the status and whether the deadline cut the search.
+
+    Notes
+    -----
+    The same seed and budget give the same answer on an idle or a loaded
+    machine, unless the deadline cuts the search (then
+    ``stopped_by_time_limit``). CP-SAT's own SIGINT handling is off and the
+    solve runs in a worker thread, so Ctrl-C raises :class:`KeyboardInterrupt`
+    here within about 0.1 s (see :func:`_solve_in_thread`).
     """
     module = cp_model()
     solver = module.CpSolver()
-    params = solver.parameters
-    params.random_seed = int(seed) % (2**31)
+    deadline = earliest(deadline)
+    params = _params(solver, seed=seed, max_det_time=max_det_time, deadline=deadline)
     params.num_workers = max(1, int(workers))
     if params.num_workers > 1:
         params.interleave_search = True
-    if time_limit is not None:
-        params.max_deterministic_time = float(max(time_limit, 0.01))
-        params.max_time_in_seconds = float(max(3.0 * time_limit, 1.0))
     params.log_search_progress = bool(hint_log)
-    status = solver.solve(model)
-    return solver, status
+    status, stopped = _solve_in_thread(solver, model, deadline)
+    return CpRun(solver, status, stopped and status != module.OPTIMAL)
 
 
-def solve_cp_small(model: Any, *, time_limit: float, seed: int) -> tuple[Any, int]:
-    """Solve a small CP-SAT ``model`` quickly and reproducibly; return ``(solver, status)``.
+def solve_cp_small(
+    model: Any, *, max_det_time: float, seed: int, deadline: float | None = None
+) -> CpRun:
+    """Solve a small CP-SAT ``model`` quickly, reproducibly and interruptibly.
 
     For the many small models of a large-neighbourhood search: one worker and
     no presolve (on models of a few hundred booleans presolve costs more than
     it saves: about 6x faster to optimality in measurements on
-    learning-group neighbourhoods), a deterministic time limit and a
-    wall-clock cap of three times it.
+    learning-group neighbourhoods) and a deterministic time limit. No wall
+    clock of its own (a per-model wall cap made answers depend on machine
+    load): only ``deadline`` and the enclosing :func:`wall_deadline` stop it.
     """
     module = cp_model()
     solver = module.CpSolver()
-    params = solver.parameters
-    params.random_seed = int(seed) % (2**31)
+    deadline = earliest(deadline)
+    params = _params(solver, seed=seed, max_det_time=max_det_time, deadline=deadline)
     params.num_workers = 1
     params.cp_model_presolve = False
-    params.max_deterministic_time = float(max(time_limit, 0.001))
-    params.max_time_in_seconds = float(max(3.0 * time_limit, 0.5))
-    status = solver.solve(model)
-    return solver, status
+    status, stopped = _solve_in_thread(solver, model, deadline)
+    return CpRun(solver, status, stopped and status != module.OPTIMAL)
 
 
 # --- Graph solvers: entry points and cost ranges (used by solvers/assignment.py) ---
@@ -310,3 +496,118 @@ def mcf_cost_limit(n_nodes: int) -> int:
     (beyond it ``BAD_COST_RANGE``); ``2**60`` keeps a margin.
     """
     return int(2**60 // max(int(n_nodes), 1))
+
+
+# --- Long graph solves: in a child process that can be stopped --------------------
+
+#: Graph solves with more arcs than this run in a forked child process (POSIX), so that
+#: Ctrl-C and deadlines act while OR-Tools holds the GIL. Measured: a fork costs about
+#: 11-30 ms; ``SimpleLinearSumAssignment`` takes about 25 ms on 200,000 arcs with random
+#: costs and seconds to minutes on large tie-heavy ones.
+FORK_ARCS = 200_000
+
+
+class DeadlineExceeded(Exception):
+    """A cancellable call was stopped at its deadline; the caller falls back to its best answer."""
+
+
+def can_fork() -> bool:
+    """Whether :func:`run_cancellable` can run work in a forked child on this platform."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """Run ``fn(*args)`` in the child and send ``(ok, value or exception)`` back."""
+    import signal
+
+    # The parent decides when to stop: a terminal's Ctrl-C reaches the whole process
+    # group, and the child must not print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        payload: tuple[bool, Any] = (True, fn(*args))
+    except BaseException as exc:
+        payload = (False, exc)
+    try:
+        conn.send(payload)
+    except Exception as exc:  # e.g. an exception that does not pickle
+        conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
+def run_cancellable(
+    fn: Callable[..., T], *args: Any, deadline: float | None = None, arcs: int = 0
+) -> T:
+    """``fn(*args)``, stoppable by Ctrl-C, SIGTERM and ``deadline`` even if ``fn`` holds the GIL.
+
+    OR-Tools' graph solvers (``SimpleLinearSumAssignment``,
+    ``SimpleMinCostFlow``, ``SimpleMaxFlow``) keep the GIL for their whole
+    ``solve()``: no signal handler and no deadline can act until it returns.
+    With more than :data:`FORK_ARCS` arcs (``arcs``) and on a platform that
+    can fork, ``fn`` runs in a forked child process and its (picklable)
+    result comes back through a pipe; the parent waits in 0.1 s steps, kills
+    the child at ``deadline`` (raising :class:`DeadlineExceeded`) or on
+    :class:`KeyboardInterrupt` (re-raised). Smaller calls, and every call
+    where ``fork`` is not available, run in-process (then ``deadline`` is
+    only checked before the call).
+
+    Parameters
+    ----------
+    fn : callable
+        The work; its arguments are inherited by the child, never pickled.
+    *args
+        Passed to ``fn``.
+    deadline : float, optional
+        ``time.perf_counter()`` value; the earlier of it and the enclosing
+        :func:`wall_deadline` applies.
+    arcs : int
+        Size of the graph, which decides whether forking pays.
+
+    Raises
+    ------
+    DeadlineExceeded
+        The deadline passed before ``fn`` finished.
+    """
+    deadline = earliest(deadline)
+    if past(deadline):
+        raise DeadlineExceeded
+    if arcs <= FORK_ARCS or not can_fork():
+        return fn(*args)
+    import multiprocessing
+    import warnings
+
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, fn, args), daemon=True)
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a threaded process may deadlock: the child
+        # only runs ``fn`` (OR-Tools graph code), never a lock another thread held.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proc.start()
+    send.close()
+    try:
+        while True:
+            wait = (
+                _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.perf_counter()))
+            )
+            if recv.poll(wait):
+                ok, value = recv.recv()
+                break
+            if not proc.is_alive() and not recv.poll(0):
+                raise RuntimeError(
+                    f"the solver process ended with exit code {proc.exitcode} without an "
+                    "answer (out of memory?). Fix: use a sparser compatibility (top_k)."
+                )
+            if past(deadline):
+                raise DeadlineExceeded
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        recv.close()
+    if not ok:
+        raise value
+    return value

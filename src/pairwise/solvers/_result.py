@@ -52,6 +52,11 @@ class MatchingResult:
         How far ``objective`` may lie below the true optimum because scores
         were rounded onto the integer grid ``1 / scale``: 0.0 when the grid
         held every score exactly (or no integer solver was used).
+    stopped_by_time_limit : bool
+        True when the wall clock (``time_limit`` or the run's budget) cut the
+        search before its deterministic work budget was spent: the answer is
+        the best found so far (``status="feasible"``) and may differ from the
+        answer an unhurried run gives for the same seed.
     """
 
     rows: np.ndarray
@@ -66,6 +71,7 @@ class MatchingResult:
     min_score: float | None = None
     scale: float | None = None
     tolerance: float = 0.0
+    stopped_by_time_limit: bool = False
 
     @property
     def n_matched(self) -> int:
@@ -110,6 +116,9 @@ class GroupingResult:
         relax), one sentence each; empty when there is nothing to report.
     scale : float or None
         Integer units per unit of objective used by CP-SAT, when it ran.
+    stopped_by_time_limit : bool
+        True when the wall clock cut the search before its deterministic work
+        budget was spent (see :class:`MatchingResult`).
     """
 
     labels: np.ndarray
@@ -123,6 +132,7 @@ class GroupingResult:
     reasons: dict[str, str] = field(default_factory=dict)
     diagnosis: tuple[str, ...] = ()
     scale: float | None = None
+    stopped_by_time_limit: bool = False
 
     @property
     def n_assigned(self) -> int:

@@ -16,10 +16,14 @@ Two engines solve the same problem:
   time exactly with CP-SAT, choosing them along chains of protégés displaced
   from the rule-free optimum or among groups whose members would rather swap.
 
-Both are deterministic for a fixed seed: ``time_limit`` is spent as a
+Both are deterministic for a fixed seed: ``time_limit`` is turned into a
 *deterministic* work budget (local-search work counted in calibrated units,
-CP-SAT in its own deterministic time), with a wall-clock guard of three times
-the limit, like :func:`pairwise.solvers._ortools.solve_cp`.
+CP-SAT in its own deterministic time) sized to take at most
+:data:`~pairwise.solvers._ortools.WORK_SHARE` (40 %) of the limit on an idle
+2-core machine, and the wall clock is only a safety cap at exactly
+``time_limit`` (or the run's deadline, see
+:func:`pairwise.solvers._ortools.wall_deadline`): a result it cut says so in
+``stopped_by_time_limit``.
 
 The maximally-diverse-grouping kernels of :mod:`pairwise.solvers.mdgp` are not
 reused: moves here must also weigh the fit to a leader, rule penalties, the
@@ -37,13 +41,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import InfeasibleError, SolverError
+from . import _ortools
 from ._groups_cp import _explain, _lns, _solve_exact
 from ._groups_flow import _bound, _construct
 from ._groups_problem import METHODS as METHODS
@@ -64,8 +69,9 @@ logger = logging.getLogger(__name__)
 #: uses the exact model; above it the heuristic runs.
 EXACT_PAIRS = 400
 
-#: Default deterministic budget (seconds) when ``time_limit`` is None and the
-#: heuristic runs: it then stops when large-neighbourhood search stalls.
+#: Default deterministic budget (calibrated seconds of work) when ``time_limit`` is
+#: None: the heuristic then stops when large-neighbourhood search stalls, the exact
+#: model (``method="auto"``) when proven optimal or after this much work.
 _DEFAULT_HEURISTIC_LIMIT = 60.0
 
 
@@ -87,6 +93,7 @@ def learning_groups(
     together: np.ndarray | None = None,
     max_iterations: int | None = None,
     method: str = "auto",
+    progress: Callable[[float, float | None], None] | None = None,
 ) -> GroupingResult:
     """Form learning groups: each leader takes ``min_size``..``max_size`` protégés or none.
 
@@ -119,9 +126,15 @@ def learning_groups(
     diversity_weight : float
         Weight of the within-group dissimilarity in the objective.
     time_limit : float, optional
-        Work budget in seconds (deterministic; a wall-clock guard stops at three
-        times it). None: the exact model runs to proven optimality, the
-        heuristic until large-neighbourhood search stalls (at most 60 units).
+        Wall-clock seconds for the call. The search spends a deterministic
+        work budget of 0.4 × ``time_limit`` calibrated seconds (about that
+        long on an idle 2-core machine), so the same seed gives the same
+        groups on an idle or a loaded machine; only when the machine is so
+        slow that the work would overrun ``time_limit`` does the wall clock
+        cut it (then ``status="feasible"`` and ``stopped_by_time_limit``).
+        None: the exact model runs to proven optimality, the heuristic until
+        large-neighbourhood search stalls (at most 60 calibrated seconds),
+        with no wall clock.
     seed : int
         Same inputs and seed give the same groups.
     weights : array of float >= 0, optional
@@ -142,6 +155,9 @@ def learning_groups(
         flow construction, local search and large-neighbourhood search;
         ``"auto"``: exact when there are at most 400 allowed pairs and no
         diversity term (then None means at most 60 units), else heuristic.
+    progress : callable, optional
+        Called as ``progress(objective, bound)`` with the best objective so
+        far (``bound`` None while searching), at most about twice a second.
 
     Returns
     -------
@@ -158,6 +174,7 @@ def learning_groups(
         to OR-Tools), ``diagnosis`` (pre-check notes, each naming a fix),
         ``bound_source`` and, for the heuristic, ``first_feasible_time``
         (seconds until the first grouping meeting every rule).
+        ``stopped_by_time_limit`` is True when the wall clock cut the search.
 
     Raises
     ------
@@ -211,6 +228,7 @@ def learning_groups(
     )
     seed = int(seed)
     pre = _precheck(prob)
+    clock = _Clock(_ortools.deadline_after(t0, time_limit), progress)
     labels, status, bound, used_method = _solve(
         prob,
         pre.viable,
@@ -219,6 +237,7 @@ def learning_groups(
         time_limit=time_limit,
         max_iterations=max_iterations,
         seed=seed,
+        clock=clock,
     )
     objective = _objective(prob, labels)
     bound = _final_bound(prob, labels, objective, status, bound, pre.viable, options)
@@ -239,6 +258,7 @@ def learning_groups(
         reasons=reasons,
         diagnosis=tuple(pre.notes),
         scale=prob.scale,
+        stopped_by_time_limit=clock.stopped,
     )
 
 
@@ -285,12 +305,14 @@ def _solve(
     time_limit: float | None,
     max_iterations: int | None,
     seed: int,
+    clock: _Clock,
 ) -> tuple[np.ndarray, Status, float | None, str]:
     """Exact CP-SAT when asked for or small enough, else (or if it finds nothing) the heuristic.
 
     Returns ``(labels, status, bound, method used)``; ``bound`` is CP-SAT's
     (None from the heuristic). Records ``bound_source`` and, for the
-    heuristic, ``first_feasible_time`` in ``options``.
+    heuristic, ``first_feasible_time`` in ``options``; ``clock.stopped``
+    when the wall clock cut a search.
     """
     n_pairs = int(prob.cand[viable].sum())
     # CP-SAT proves small instances quickly, but not with the quadratic diversity term
@@ -302,7 +324,7 @@ def _solve(
         exact_limit = time_limit
         if exact_limit is None and method == "auto":
             exact_limit = _DEFAULT_HEURISTIC_LIMIT
-        out = _solve_exact(prob, _Budget(exact_limit, None), seed)
+        out = _solve_exact(prob, clock.budget(exact_limit, None), seed)
         options["bound_source"] = "cp-sat"
         if out is not None:
             exact_labels, exact_status, bound = out
@@ -314,19 +336,42 @@ def _solve(
             )
         used_method = "flow+local-search+lns (cp-sat found nothing in time)"
     limit = _DEFAULT_HEURISTIC_LIMIT if time_limit is None else float(time_limit)
-    budget = _Budget(limit, max_iterations)
+    budget = clock.budget(limit, max_iterations)
     rng = np.random.default_rng(seed)
     labels, proven = _heuristic(prob, viable, budget, rng, seed, stall_free=time_limit is None)
     status: Status = "optimal" if proven else "feasible"
     if not proven and not np.any(labels >= 0):
         # the search placed nobody: let the exact model decide whether any group exists
-        out = _solve_exact(prob, _Budget(min(limit, 30.0), None), seed)
+        out = _solve_exact(prob, clock.budget(min(limit, 30.0), None), seed)
         if out is not None and np.any(out[0] >= 0):
             labels = out[0]
             used_method += "+cp-sat"
     options["first_feasible_time"] = budget.first_feasible
     options["bound_source"] = "flow"
     return labels.astype(np.int64), status, None, used_method
+
+
+class _Clock:
+    """The wall-clock deadline and progress channel shared by every search of one call."""
+
+    def __init__(
+        self, deadline: float | None, progress: Callable[[float, float | None], None] | None
+    ) -> None:
+        self.deadline = deadline
+        self.progress = progress
+        self.budgets: list[_Budget] = []
+
+    def budget(self, time_limit: float | None, max_iterations: int | None) -> _Budget:
+        """A work budget of :data:`WORK_SHARE` × ``time_limit`` calibrated seconds."""
+        work = None if time_limit is None else _ortools.WORK_SHARE * float(time_limit)
+        made = _Budget(work, max_iterations, deadline=self.deadline, progress=self.progress)
+        self.budgets.append(made)
+        return made
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the wall clock cut any search of this call."""
+        return any(b.stopped_by_time_limit for b in self.budgets)
 
 
 def _heuristic(
@@ -351,6 +396,7 @@ def _heuristic(
     best = _local_search(search, budget, rng, lam_w=lam_w, lam0=lam0)
     search.reset(best)
     budget.first_feasible = time.perf_counter() - budget.start
+    budget.report(search.objective)
     if not search.total_pen == 0:  # pragma: no cover - _local_search guarantees this
         raise SolverError("local search ended with broken composition rules")
     stall_limit = max(20, 2 * int(viable.sum())) if stall_free else 10**9

@@ -13,6 +13,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from pairwise.errors import InputError
+from pairwise.solvers import _ortools
 from pairwise.solvers._lsap import (
     Solved,
     check_objective,
@@ -23,7 +24,7 @@ from pairwise.solvers._lsap import (
     solve_dense,
     solve_sparse,
 )
-from pairwise.solvers._ortools import Scaling, exact_integers, integer_scale
+from pairwise.solvers._ortools import WORK_SHARE, Scaling, exact_integers, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_scores, check_seed, check_time_limit
 
@@ -40,6 +41,13 @@ EXACT_WORK = 4_000_000
 _SECONDS_PER_WORK = 1.5e-6  # conservative estimate for the time_limit decision
 _SYMMETRY_TOL = 1e-9
 _SUM_RTOL = 2.0**-50  # rounding per term when a total is added up in float64
+
+#: Pair-swap improvement of the fast method: at most this many rounds, and rounds
+#: cost ``pairs**2`` cells each, counted against a budget of
+#: ``WORK_SHARE * time_limit * _SWAP_CELLS_PER_SECOND`` cells (measured about 6e7
+#: cells per second of one core for the vectorised gains; 3e7 keeps a margin).
+_SWAP_ROUNDS = 100
+_SWAP_CELLS_PER_SECOND = 3e7
 
 
 def _check_symmetric(problem: ScoreProblem, where: str) -> None:
@@ -268,12 +276,16 @@ def _complete(n: int, mate: np.ndarray, u: np.ndarray, v: np.ndarray, s: np.ndar
     length three: free x – a = b – free y becomes x – a, b – y.
     """
     free = mate < 0
+    n_free = int(np.count_nonzero(free))
     both = free[u] & free[v]
     for k in np.flatnonzero(both)[np.argsort(-s[both], kind="stable")].tolist():
+        if n_free < 2:
+            break
         a, b = int(u[k]), int(v[k])
         if mate[a] < 0 and mate[b] < 0:
             mate[a], mate[b] = b, a
-    if np.count_nonzero(mate < 0) < 2:
+            n_free -= 2
+    if n_free < 2:
         return
     nbrs: list[list[int]] = [[] for _ in range(n)]
     for a, b in zip(u.tolist(), v.tolist(), strict=True):
@@ -297,23 +309,34 @@ def _complete(n: int, mate: np.ndarray, u: np.ndarray, v: np.ndarray, s: np.ndar
                     break
 
 
-def _two_opt(D: np.ndarray, mate: np.ndarray, deadline: float) -> int:
+def _two_opt(
+    D: np.ndarray, mate: np.ndarray, work: float | None, deadline: float | None
+) -> tuple[int, bool]:
     """Improve a matching on a dense score matrix (-inf = forbidden) in place.
 
     Moves, applied best first while they gain: re-pair two pairs (a, b),
     (c, d) as (a, c), (b, d) or (a, d), (b, c); or let a free person x take
-    a's place beside b. Returns the number of rounds run.
+    a's place beside b. Runs at most :data:`_SWAP_ROUNDS` rounds and ``work``
+    cells of gain evaluation (deterministic), and stops at ``deadline`` (the
+    wall-clock cap). Returns ``(rounds run, stopped by the deadline)``.
     """
     rounds = 0
+    spent = 0.0
     n = D.shape[0]
-    while time.perf_counter() < deadline and rounds < 100:
-        rounds += 1
+    while rounds < _SWAP_ROUNDS:
         a = np.flatnonzero((mate >= 0) & (np.arange(n) < np.maximum(mate, 0)))
         b = mate[a]
         w = D[a, b]
         k = a.size
         if k == 0:
             break
+        cost = float(k) * float(k + np.count_nonzero(mate < 0))
+        if work is not None and spent + cost > work:
+            break
+        if _ortools.past(deadline):
+            return rounds, True
+        spent += cost
+        rounds += 1
         g1 = D[np.ix_(a, a)] + D[np.ix_(b, b)]
         g2 = D[np.ix_(a, b)] + D[np.ix_(b, a)]
         with np.errstate(invalid="ignore"):
@@ -360,7 +383,15 @@ def _two_opt(D: np.ndarray, mate: np.ndarray, deadline: float) -> int:
             mate[x2], mate[y2] = y2, x2
         if not applied:
             break
-    return rounds
+    return rounds, False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Clock:
+    """The fast method's deterministic swap budget (cells) and wall-clock cap."""
+
+    work: float | None
+    deadline: float | None
 
 
 def _fast(
@@ -368,23 +399,26 @@ def _fast(
     u: np.ndarray,
     v: np.ndarray,
     s: np.ndarray,
-    deadline: float,
+    clock: _Clock,
     seed: int,
     all_edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Double cover, rounding, completion and pair swaps (see :func:`peer_pairs`, Notes)."""
     n = problem.shape[0]
     info: dict[str, Any] = {}
     dense = problem.dense is not None and n * n <= 25_000_000
+    D = None
     if dense:
         D = np.full((n, n), -np.inf)
         D[u, v] = s
         D[v, u] = s
         solved = solve_dense(D, seed)
     else:
-        D = None
         solved = solve_sparse(
             n, n, np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([s, s])
         )
+    if solved.stopped_by_time_limit:
+        return _greedy_only(n, u, v, s, all_edges, info)
     succ = np.full(n, -1, dtype=np.int64)
     succ[solved.rows] = solved.cols
     cover_card = int(solved.rows.size)
@@ -403,8 +437,10 @@ def _fast(
     for a, b in pairs:
         mate[a], mate[b] = b, a
     _complete(n, mate, u, v, s)
-    if D is not None and time.perf_counter() < deadline:
-        info["improve_rounds"] = _two_opt(D, mate, deadline)
+    if D is not None:
+        info["improve_rounds"], stopped = _two_opt(D, mate, clock.work, clock.deadline)
+        if stopped:
+            info["stopped_by_time_limit"] = True
         _complete(n, mate, u, v, s)
     if all_edges is not None:
         # Below-threshold pairs still beat leaving two people out (count first).
@@ -427,10 +463,33 @@ def _fast(
         info["bound"] = cover_value / 2.0
         info["max_cardinality"] = True
     else:
-        info["bound"] = _any_cardinality_bound(n, u, v, s, D, seed) / 2.0
+        try:
+            info["bound"] = _any_cardinality_bound(n, u, v, s, D, seed) / 2.0
+        except _ortools.DeadlineExceeded:
+            # keep the matching; only its bound is lost
+            info["bound"] = None
+            info["stopped_by_time_limit"] = True
         info["max_cardinality"] = False
     info["cover_pairs"] = cover_card
     return rows, cols, info
+
+
+def _greedy_only(
+    n: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    s: np.ndarray,
+    all_edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    info: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The fallback when the wall clock stopped the cover solve: greedy plus augmenting paths."""
+    mate = np.full(n, -1, dtype=np.int64)
+    _complete(n, mate, u, v, s)
+    if all_edges is not None:
+        _complete(n, mate, *all_edges)
+    rows = np.flatnonzero((mate >= 0) & (np.arange(n) < mate))
+    info.update(bound=None, max_cardinality=False, stopped_by_time_limit=True)
+    return rows, mate[rows], info
 
 
 def _any_cardinality_bound(
@@ -461,7 +520,7 @@ def _exact_affordable(n: int, s: np.ndarray, objective: str, time_limit: float |
     work = float(n) * float(max(s.size, 1))
     if objective == "fair":
         work *= math.log2(max(2, np.unique(s).size)) + 2
-    budget = EXACT_WORK if time_limit is None else time_limit / _SECONDS_PER_WORK
+    budget = EXACT_WORK if time_limit is None else WORK_SHARE * time_limit / _SECONDS_PER_WORK
     return work <= budget
 
 
@@ -471,26 +530,29 @@ def _fast_pairs(
     v: np.ndarray,
     s: np.ndarray,
     fair: bool,
-    deadline: float,
+    clock: _Clock,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The fast method; with ``fair``, on the pairs at or above the cover's threshold."""
     n = problem.shape[0]
     if not fair:
-        return _fast(problem, u, v, s, deadline, seed)
+        return _fast(problem, u, v, s, clock, seed)
     # Cover threshold: the largest one keeping the cover's cardinality.
     threshold = matching_threshold(
         n, n, np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([s, s])
     )
     assert threshold is not None  # there is a candidate pair, so the cover matches someone
     keep = s >= threshold
-    rows, cols, info = _fast(problem, u[keep], v[keep], s[keep], deadline, seed, (u, v, s))
+    rows, cols, info = _fast(problem, u[keep], v[keep], s[keep], clock, seed, (u, v, s))
     return rows, cols, {"threshold": threshold, **info}
 
 
 def _settle(result: MatchingResult, objective: str) -> MatchingResult:
     """A fast result with its bound; optimal when it meets a maximum-cardinality bound."""
     status: Status = "feasible"
+    stopped = bool(result.options.pop("stopped_by_time_limit", False))
+    if result.options["bound"] is None:
+        return dataclasses.replace(result, status=status, bound=None, stopped_by_time_limit=True)
     bound = float(result.options["bound"])
     # Float rounding of the two sums only (never a relative 1e-9, which would call
     # a matching optimal while it loses real score differences on large scores).
@@ -501,7 +563,7 @@ def _settle(result: MatchingResult, objective: str) -> MatchingResult:
         and result.objective >= bound - tol
     ):
         status, bound = "optimal", result.objective
-    return dataclasses.replace(result, status=status, bound=bound)
+    return dataclasses.replace(result, status=status, bound=bound, stopped_by_time_limit=stopped)
 
 
 def peer_pairs(
@@ -527,9 +589,16 @@ def peer_pairs(
         Symmetric hard mask (dense ``scores`` only).
     objective : {"total", "fair"}
     time_limit : float, optional
-        Seconds for the fast method's improvement phase, and the budget that
-        decides whether the exact method is affordable (estimated from the
-        instance size). None: exact up to :data:`EXACT_WORK`, fast beyond.
+        Wall-clock seconds for the call. It decides, from the instance size
+        alone, whether the exact method fits 0.4 × ``time_limit`` (None: up to
+        :data:`EXACT_WORK`), and sizes the fast method's pair-swap budget
+        (a deterministic number of rounds, so the same seed gives the same
+        pairs on an idle or a loaded machine). The wall clock only caps: if
+        the machine is so slow that the fast method would overrun
+        ``time_limit``, the pairs so far are kept with
+        ``stopped_by_time_limit=True`` (and ``bound=None`` if the bound was
+        not reached). Large assignment solves run in a child process so the
+        cap and Ctrl-C act even inside OR-Tools.
     seed : int
         Seeds the fast method's sampling; results are deterministic per seed.
 
@@ -598,8 +667,11 @@ def peer_pairs(
         options.update(info)
         method = "blossom"
     else:
-        deadline = started + (10.0 if time_limit is None else time_limit)
-        rows, cols, info = _fast_pairs(problem, u, v, s, objective == "fair", deadline, seed)
+        clock = _Clock(
+            None if time_limit is None else WORK_SHARE * time_limit * _SWAP_CELLS_PER_SECOND,
+            _ortools.deadline_after(started, time_limit),
+        )
+        rows, cols, info = _fast_pairs(problem, u, v, s, objective == "fair", clock, seed)
         options.update(info)
         method, status = "double-cover", "feasible"
     solved = Solved(rows, cols, method, scaling)

@@ -515,7 +515,10 @@ def ortools_full(
     tails, heads, vals, n_left = _square_arcs(n, m, r, c, values)
     scaling = integer_scale(values, limit=_ortools.lsa_cost_limit(n_left), shift=True)
     if not scaling.exact:
-        return np.arange(n, dtype=np.int64), _sparse_float_full(n, m, r, c, values), None
+        mate = _ortools.run_cancellable(
+            _sparse_float_full, n, m, r, c, values, arcs=int(values.size)
+        )
+        return np.arange(n, dtype=np.int64), mate, None
     costs = np.zeros(vals.size, dtype=np.int64)  # dummy arcs (after the real ones) cost 0
     costs[: values.size] = to_cost(values, scaling)
     # Large solves run where Ctrl-C and the run's deadline can stop them (the solver

@@ -227,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder (default: %(default)s)",
     )
-    _run_options(demo, time_limit=10.0)
+    _run_options(demo, time_limit=30.0)
 
     pairs = _sub(
         sub,
@@ -601,7 +601,7 @@ def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
     if not args.time_limit > 0:
         raise InputError(
             f"--time-limit must be a positive number of seconds; got {args.time_limit}. "
-            "Fix: pass e.g. --time-limit 10."
+            "Fix: pass e.g. --time-limit 30."
         )
     # the whole demo has the time limit; each of the two searches (groups, peers) gets half
     # of it as its budget (pairs is exact and quick), the run's clock caps them all

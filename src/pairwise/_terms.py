@@ -191,8 +191,9 @@ def require_column(roster: Roster, column: str, side: str, owner: str) -> None:
     raise InputError(
         f"`{column}` column must be present in the {side_name(roster, side)} roster for "
         f"{owner}; got columns {have}{more} ({roster_display(roster)}). Fix: add a "
-        f"`{column}` column, map yours with load_roster(..., rename={{'your_name': "
-        f"'{column}'}}), or remove {owner} from the model."
+        f"`{column}` column, map yours under [columns] in the programme file (your_name = "
+        f"\"{column}\"; in Python: load_roster(..., rename={{'your_name': '{column}'}})), "
+        f"or remove {owner} from the programme."
     )
 
 

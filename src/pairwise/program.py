@@ -292,11 +292,7 @@ class Program:
                     rows.append(i)
                     cols.append(j)
                 else:
-                    reasons[j] = (
-                        f"the required pair with mentor {a} breaks another rule; "
-                        f"see explain({a!r}, {b!r}). Fix: remove the pair from rules.require "
-                        "or relax that rule"
-                    )
+                    reasons[j] = _required_pair_reason(compat, a, b)
         r = np.asarray(rows, dtype=np.intp)
         c = np.asarray(cols, dtype=np.intp)
         over: np.ndarray | list[int] = (
@@ -685,3 +681,19 @@ class Program:
 
                 attempt("peers", check_peers)
         return ValidationReport(errors=tuple(errors), warnings=tuple(warnings))
+
+
+def _required_pair_reason(compat: Compatibility, mentor: str, mentee: str) -> str:
+    """Why a pair the programme requires cannot be formed, naming the rules it breaks."""
+    explanation = compat.explain(mentor, mentee)
+    broken = explanation.rules[~explanation.rules["allowed"].astype(bool)]
+    if broken.empty:
+        why = "it is not among the kept candidates (raise `top_k` under [pairs])"
+    else:
+        named = [f"{r.rule} ({r.reason})" for r in broken.head(5).itertuples()]
+        more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+        why = "it breaks " + "; ".join(named) + more
+    return (
+        f"the required pair with mentor {mentor} cannot be formed: {why}. Fix: remove the "
+        "pair from `require` under [rules], or relax that rule in the programme file"
+    )

@@ -69,7 +69,7 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "ethnicity",
 )
 
-#: How many problems an error message shows; ``InputError.problems`` holds all of them.
+#: How many problems an error message shows; ``InputError.reasons`` holds all of them.
 _SHOWN = 5
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "off"})
@@ -358,7 +358,7 @@ def load_roster(
         For an unreadable file (missing, a directory, empty, not UTF-8 text,
         rows with more cells than the header), a missing required column, or
         bad cells. All cell problems are collected first; the message shows up
-        to five and ``InputError.problems`` holds every one.
+        to five and ``InputError.reasons`` holds every one.
 
     Examples
     --------
@@ -630,13 +630,15 @@ def _missing_column_message(
     suggestions = _suggest_columns(name, columns, frame)
     if suggestions:
         fix = (
-            f"rename the column that holds it, e.g. rename={{{suggestions[0]!r}: {name!r}}} "
-            f'(or {suggestions[0]} = "{name}" under [columns] in the programme file)'
+            f"map the column that holds it under [columns] in the programme file: "
+            f'{suggestions[0]} = "{name}" (in Python: '
+            f"load_roster(..., rename={{{suggestions[0]!r}: {name!r}}}))"
         )
     else:
         fix = (
-            f"add a column named {name!r}, or map an existing one with "
-            f"rename={{'<column>': {name!r}}}"
+            f"add a column named {name!r}, or map an existing one under [columns] in the "
+            f'programme file: <column> = "{name}" (in Python: '
+            f"rename={{'<column>': {name!r}}})"
         )
     if len(columns) == 1 and any(s in columns[0] for s in (";", "\t", "|")):
         fix += (
@@ -1019,5 +1021,8 @@ def _raise_collected(shown: str, problems: list[str]) -> None:
     lines = [f"{shown} has {len(problems)} problems:"]
     lines += [f"  - {p}" for p in problems[:_SHOWN]]
     if len(problems) > _SHOWN:
-        lines.append(f"  ... and {len(problems) - _SHOWN} more (all in InputError.problems).")
+        lines.append(
+            f"  ... and {len(problems) - _SHOWN} more (`pairwise validate` lists them all; "
+            "in Python: InputError.reasons)."
+        )
     raise InputError("\n".join(lines), problems=problems)

@@ -366,7 +366,6 @@ class Program:
             m,
             e,
             capacity=cap,
-            weights=None,
             fixed_rows=fixed_rows,
             fixed_cols=fixed_cols,
             fixed_reasons=fixed_reasons,

@@ -652,7 +652,6 @@ def pairs_result(
     mentees: Roster,
     *,
     capacity: np.ndarray,
-    weights: np.ndarray | None,
     fixed_rows: np.ndarray,
     fixed_cols: np.ndarray,
     fixed_reasons: Mapping[int, str],
@@ -660,8 +659,7 @@ def pairs_result(
 ) -> PairsResult:
     """The pairs the solver formed plus the required ones (``fixed_*``), joined to ids.
 
-    The objective adds the required pairs' scores (weighted by priority) to
-    the solver's; every mentee and mentor in no pair is listed with the reason
+    The objective adds the required pairs' scores to the solver's; every mentee and mentor in no pair is listed with the reason
     (``fixed_reasons`` for required pairs that broke another rule).
     """
     rows = np.concatenate([np.asarray(solved.rows, dtype=np.intp), fixed_rows])
@@ -670,8 +668,7 @@ def pairs_result(
     rows, cols = rows[order], cols[order]
     objective = float(solved.objective)
     if len(fixed_cols):
-        w = weights[fixed_cols] if weights is not None else 1.0
-        objective += float(np.sum(compat.pair_scores(fixed_rows, fixed_cols) * w))
+        objective += float(np.sum(compat.pair_scores(fixed_rows, fixed_cols)))
     pairs = pd.DataFrame(
         {
             "mentor_id": _ids(mentors, rows),

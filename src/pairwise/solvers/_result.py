@@ -51,7 +51,9 @@ class MatchingResult:
     tolerance : float
         How far ``objective`` may lie below the true optimum because scores
         were rounded onto the integer grid ``1 / scale``: 0.0 when the grid
-        held every score exactly (or no integer solver was used).
+        held every score exactly (or no integer solver was used). A result is
+        ``"optimal"`` only with ``tolerance == 0``; otherwise it is
+        ``"feasible"`` with ``bound = objective + tolerance``.
     stopped_by_time_limit : bool
         True when the wall clock (``time_limit`` or the run's budget) cut the
         search before its deterministic work budget was spent: the answer is

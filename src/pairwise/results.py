@@ -659,8 +659,9 @@ def pairs_result(
 ) -> PairsResult:
     """The pairs the solver formed plus the required ones (``fixed_*``), joined to ids.
 
-    The objective adds the required pairs' scores to the solver's; every mentee and mentor in no pair is listed with the reason
-    (``fixed_reasons`` for required pairs that broke another rule).
+    The objective adds the required pairs' scores to the solver's; every
+    mentee and mentor in no pair is listed with the reason (``fixed_reasons``
+    for required pairs that broke another rule).
     """
     rows = np.concatenate([np.asarray(solved.rows, dtype=np.intp), fixed_rows])
     cols = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])

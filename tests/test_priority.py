@@ -177,3 +177,46 @@ def test_program_priority_column_places_mentees_first():
     first = program.pairs(mentor, pair.assign(priority=[2, 1]))
     assert first.pairs["mentee_id"].tolist() == [str(pair.iloc[0]["id"])]
     assert first.status == "optimal"
+
+
+# ---------------------------------------------------------------------------
+# Learning groups: the programme places the most protégés, then the most priority
+# ---------------------------------------------------------------------------
+
+
+def _one_leader_conflict():
+    """A (priority 3) may share a group with nobody; B and C (priority 1) may share one."""
+    from pairwise.solvers import learning_groups
+
+    fit = np.array([[0.9, 0.1, 0.1]])
+    together = np.array([[1, 0, 0], [0, 1, 1], [0, 1, 1]], dtype=bool)
+    return learning_groups, fit, together
+
+
+def test_programme_group_weights_place_the_most_protégés_first():
+    from pairwise.program import _count_then_priority
+
+    learning_groups, fit, together = _one_leader_conflict()
+    weights = _count_then_priority(np.array([3.0, 1.0, 1.0]))
+    res = learning_groups(fit, min_size=1, max_size=2, together=together, weights=weights)
+    assert res.labels.tolist() == [-1, 0, 0]  # two placed beat one priority protégé
+
+
+def test_programme_group_weights_then_prefer_priority():
+    from pairwise.program import _count_then_priority
+
+    learning_groups, _, _ = _one_leader_conflict()
+    fit = np.array([[0.1, 0.9]])  # one seat: the priority protégé wins it despite its fit
+    weights = _count_then_priority(np.array([2.0, 1.0]))
+    res = learning_groups(fit, min_size=1, max_size=1, weights=weights)
+    assert res.labels.tolist() == [0, -1]
+
+
+def test_count_then_priority_keeps_only_the_order():
+    from pairwise.program import _count_then_priority
+
+    assert _count_then_priority(None) is None
+    assert _count_then_priority(np.array([2.0, 2.0])) is None
+    a = _count_then_priority(np.array([1.0, 2.0, 1.0]))
+    b = _count_then_priority(np.array([1.0, 1000.0, 1.0]))
+    assert np.array_equal(a, b) and a[1] == a[0] + 1 and a[0] > 3

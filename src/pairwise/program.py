@@ -472,7 +472,7 @@ class Program:
             "attributes": attributes,
             "together": together,
             "distance": distance,
-            "weights": self._weights(proteges, g.priority_column),
+            "weights": _count_then_priority(self._weights(proteges, g.priority_column)),
         }
 
     def groups(
@@ -696,3 +696,21 @@ def _required_pair_reason(compat: Compatibility, mentor: str, mentee: str) -> st
         f"the required pair with mentor {mentor} cannot be formed: {why}. Fix: remove the "
         "pair from `require` under [rules], or relax that rule in the programme file"
     )
+
+
+def _count_then_priority(priority: np.ndarray | None) -> np.ndarray | None:
+    """Placement weights that place the most protégés first, then the most priority.
+
+    ``learning_groups`` maximises the weighted number of placed protégés
+    before the fit. Weights ``C + rank`` (rank of the protégé's priority among
+    the distinct values, ``C`` larger than any sum of rank differences) make
+    that order exact: (1) the number placed, (2) the priority placed — as
+    pairs do; only the order of the priority values matters.
+    """
+    if priority is None:
+        return None
+    levels = np.unique(priority)
+    if len(levels) == 1:
+        return None
+    rank = np.searchsorted(levels, priority)
+    return (len(priority) * (len(levels) - 1) + 1 + rank).astype(float)

@@ -210,5 +210,8 @@ def test_programme_protected_list_redacts_the_group_solver_reasons(tmp_path: Pat
     for text in texts:
         for value in ("Alpha", "Beta", "Unique-Race"):
             assert value not in text, text
-    per_person = {k: v for k, v in result.to_dict().items() if k != "audit"}
-    assert "Unique-Race" not in json.dumps(per_person, default=str)
+    # the audit too: the single person's value is pooled with the cells under five
+    race = result.audit[result.audit["column"] == "race"]
+    assert race["value"].tolist() == ["Alpha", "Beta", "(fewer than 5 people)"]
+    assert race["population"].tolist()[-1] == 1
+    assert "Unique-Race" not in json.dumps(result.to_dict(), default=str)

@@ -166,3 +166,52 @@ def test_programme_groups_outputs_carry_no_protected_value() -> None:
     # per-person parts of the JSON (the audit is aggregate: reports.composition_audit)
     per_person = {k: v for k, v in result.to_dict().items() if k != "audit"}
     assert "Unique-Group" not in json.dumps(per_person, default=str)
+
+
+def test_learning_groups_takes_the_protected_list() -> None:
+    rng = np.random.default_rng(3)
+    fit = rng.random((2, 12))
+    attrs = pd.DataFrame({"race": ["A", "B"] * 5 + ["Rare", "A"]})
+    res = learning_groups(fit, attributes=attrs, no_isolation=["race"], time_limit=2)
+    assert res.labels[10] == -1
+    # outside the default list the value is named ...
+    assert "race='Rare'" in res.reasons["10"]
+    # ... and a custom list hides it from the reasons and the diagnosis
+    res = learning_groups(
+        fit, attributes=attrs, no_isolation=["race"], time_limit=2, protected=["race"]
+    )
+    assert res.labels[10] == -1
+    text = " ".join(res.reasons.values()) + " ".join(res.diagnosis)
+    assert "Rare" not in text
+    assert "only member of their race in a group" in res.reasons["10"]
+
+
+def test_programme_protected_list_redacts_the_group_solver_reasons(tmp_path: Path) -> None:
+    frames = pw.datasets.demo_rosters()
+    proteges = frames["proteges"].copy()
+    # a custom protected column: two common values, and one held by a single person
+    proteges["race"] = np.where(np.arange(len(proteges)) % 2 == 0, "Alpha", "Beta")
+    proteges.loc[3, "race"] = "Unique-Race"
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(
+        '[program]\nprotected = ["race"]\ntime_limit = 3.0\n'
+        '[groups]\nno_isolation = ["race"]\nmin_distinct = {}\nmax_count = {}\n',
+        encoding="utf-8",
+    )
+    program = pw.load_program(cfg)
+    assert program.groups_options.protected == ("race",)
+    result = program.groups(frames["leaders"], proteges)
+    unique_id = str(proteges.loc[3, "id"])
+    rows = result.unmatched.set_index("id")
+    assert unique_id in rows.index  # the only one of their value cannot be placed
+    reason = str(rows.loc[unique_id, "reason"])
+    assert "only member of their race in a group" in reason, reason
+    texts = [*result.unmatched["reason"].astype(str), *result.violations]
+    for text in texts:
+        for value in ("Alpha", "Beta", "Unique-Race"):
+            assert value not in text, text
+    # the audit too: the single person's value is pooled with the cells under five
+    race = result.audit[result.audit["column"] == "race"]
+    assert race["value"].tolist() == ["Alpha", "Beta", "(fewer than 5 people)"]
+    assert race["population"].tolist()[-1] == 1
+    assert "Unique-Race" not in json.dumps(result.to_dict(), default=str)

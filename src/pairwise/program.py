@@ -563,6 +563,7 @@ class Program:
                 weights=inputs["weights"],
                 together=inputs["together"],
                 progress=report,
+                protected=g.protected,
                 **g.rule_options(),
             )
         except InfeasibleError as exc:

@@ -7,13 +7,15 @@ rosters; they never call a solver.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .roster import Roster
+from .diversity import MIN_CELL
+from .errors import InputError
+from .roster import PROTECTED_COLUMNS, Roster
 
 __all__ = [
     "composition_audit",
@@ -27,11 +29,17 @@ __all__ = [
 
 
 def _member_values(groups: pd.DataFrame, roster: Roster, column: str) -> pd.Series:
-    position = {str(i): k for k, i in enumerate(roster.ids)}
+    """The roster's ``column`` value of every row's ``member_id`` (index of ``groups``)."""
+    members = pd.Index(groups["member_id"].astype(str))
+    position = pd.Index([str(i) for i in roster.ids]).get_indexer(members)
+    if np.any(position < 0):
+        unknown = list(dict.fromkeys(members[position < 0]))
+        raise InputError(
+            f"`member_id` must name people of the roster; got {len(unknown)} unknown "
+            f"(e.g. {unknown[:5]}). Fix: pass the protégé roster the groups were formed from."
+        )
     values = roster.frame[column].to_numpy(dtype=object)
-    return pd.Series(
-        [values[position[m]] for m in groups["member_id"]], index=groups.index, dtype=object
-    )
+    return pd.Series(values[position], index=groups.index, dtype=object)
 
 
 def group_summary(
@@ -51,7 +59,8 @@ def group_summary(
     options : GroupOptions
         Supplies ``min_distinct``, ``max_count`` and ``no_isolation``.
     columns : sequence of str
-        Columns to count distinct values of.
+        Columns to count distinct values of (absent ones are skipped). Missing
+        values (None, NaN) are not counted as a value.
 
     Returns
     -------
@@ -60,44 +69,111 @@ def group_summary(
         ``size``, ``mean_fit``, ``min_fit``, then
         ``distinct_<column>`` per column and one boolean per composition rule
         (``min_distinct_<column>``, ``max_count_<column>``, ``no_isolation_<column>``).
+        Groups are sorted by number; leader columns come from a group's first row.
+
+    Notes
+    -----
+    Every statistic is computed once for all groups (one sort, one value
+    count matrix per column), not group by group: 150 groups take a few
+    milliseconds.
     """
     base_cols = ["group", "leader_id", "size", "mean_fit", "min_fit"]
     if groups.empty:
         return pd.DataFrame(columns=base_cols)
-    frame = groups.copy()
-    present = [c for c in columns if c in proteges.frame.columns]
-    for column in present:
-        frame[f"__{column}"] = _member_values(groups, proteges, column)
-    rows = []
-    for number, members in frame.groupby("group", sort=True):
-        row: dict[str, Any] = {"group": number, "leader_id": members["leader_id"].iloc[0]}
-        if "leader_name" in members.columns:
-            row["leader_name"] = members["leader_name"].iloc[0]
-        row |= {
-            "size": len(members),
-            "mean_fit": float(members["fit"].mean()),
-            "min_fit": float(members["fit"].min()),
-        }
-        for column in present:
-            values = members[f"__{column}"].dropna()
-            counts = values.value_counts()
-            row[f"distinct_{column}"] = len(counts)
-            if column in options.min_distinct:
-                row[f"min_distinct_{column}"] = bool(len(counts) >= options.min_distinct[column])
-            if column in options.max_count:
-                row[f"max_count_{column}"] = bool(
-                    counts.max() <= options.max_count[column] if len(counts) else True
-                )
-            if column in options.no_isolation:
-                row[f"no_isolation_{column}"] = bool((counts != 1).all())
-        rows.append(row)
-    return pd.DataFrame(rows)
+    order = np.argsort(groups["group"].to_numpy(), kind="stable")
+    keys = groups["group"].to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    sizes = ends - starts
+    member_group = np.repeat(np.arange(len(starts)), sizes)
+    out: dict[str, Any] = {"group": keys[starts].tolist()}
+    for name in ("leader_id", "leader_name"):
+        if name in groups.columns:
+            out[name] = groups[name].to_numpy(dtype=object)[order][starts].tolist()
+    fit = groups["fit"].to_numpy(dtype=np.float64)[order]
+    # per-group sums by numpy's own summation, so the means equal Series.mean bit for bit
+    known = ~np.isnan(fit)
+    filled = np.where(known, fit, 0.0)
+    n_known = np.add.reduceat(known.astype(np.int64), starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.array([filled[a:b].sum() for a, b in zip(starts, ends, strict=True)]) / n_known
+    out |= {
+        "size": sizes.tolist(),
+        "mean_fit": mean.tolist(),
+        "min_fit": np.fmin.reduceat(fit, starts).tolist(),
+    }
+    for column in (c for c in columns if c in proteges.frame.columns):
+        values = _member_values(groups, proteges, column).to_numpy(dtype=object)[order]
+        out |= _rule_columns(column, _value_counts(member_group, values, len(starts)), options)
+    return pd.DataFrame(out)
+
+
+def _value_counts(member_group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Count of each known value per group, shape ``(n_groups, n_values)`` (missing ignored)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    n_values = len(uniques)
+    known = codes >= 0
+    flat = member_group[known] * n_values + codes[known]
+    return np.bincount(flat, minlength=n_groups * n_values).reshape(n_groups, n_values)
+
+
+def _rule_columns(column: str, counts: np.ndarray, options: Any) -> dict[str, list[Any]]:
+    """``distinct_<column>`` and the rule booleans of one column, from its count matrix."""
+    distinct = np.count_nonzero(counts, axis=1)
+    out: dict[str, list[Any]] = {f"distinct_{column}": distinct.tolist()}
+    if column in options.min_distinct:
+        out[f"min_distinct_{column}"] = (distinct >= options.min_distinct[column]).tolist()
+    if column in options.max_count:
+        largest = counts.max(axis=1) if counts.shape[1] else np.zeros(len(counts), np.int64)
+        out[f"max_count_{column}"] = (largest <= options.max_count[column]).tolist()
+    if column in options.no_isolation:
+        out[f"no_isolation_{column}"] = (~np.any(counts == 1, axis=1)).tolist()
+    return out
+
+
+#: Label of the audit row pooling the protected values held by fewer than
+#: :data:`~pairwise.diversity.MIN_CELL` protégés (their own rows would be small cells).
+FEW_PEOPLE = f"(fewer than {MIN_CELL} people)"
+
+_AUDIT_COLUMNS = [
+    "column",
+    "value",
+    "population",
+    "population_share",
+    "placed",
+    "placed_share",
+    "placement_rate",
+    "min_group_share",
+    "max_group_share",
+]
 
 
 def composition_audit(
-    groups: pd.DataFrame, proteges: Roster, columns: Sequence[str]
+    groups: pd.DataFrame,
+    proteges: Roster,
+    columns: Sequence[str],
+    *,
+    protected: Iterable[str] = PROTECTED_COLUMNS,
 ) -> pd.DataFrame:
     """Compare group composition with the protégé population, value by value.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        ``group`` and ``member_id`` (as in :class:`GroupsResult`).
+    proteges : Roster
+    columns : sequence of str
+        Columns to audit; absent ones and list columns are skipped. A missing
+        value counts as ``"(blank)"``.
+    protected : iterable of str
+        Protected columns (a programme passes its ``[program] protected``;
+        default :data:`pairwise.roster.PROTECTED_COLUMNS`). In these the audit
+        stays aggregate: values held by fewer than
+        :data:`~pairwise.diversity.MIN_CELL` (5) protégés are pooled into one
+        row, ``value`` :data:`FEW_PEOPLE` ("(fewer than 5 people)"), with their
+        counts summed; and the group shares are taken over groups of at least
+        5 members only (NaN when there is none). Other columns are audited
+        value by value over every group.
 
     Returns
     -------
@@ -108,19 +184,21 @@ def composition_audit(
         lowest and highest share of the value across groups
         (``min_group_share``, ``max_group_share``). A low placement rate for
         one value is the first sign that a rule or the fit disadvantages a group.
+
+    Examples
+    --------
+    >>> import pandas as pd, pairwise as pw
+    >>> people = pw.load_roster(pd.DataFrame(
+    ...     {"id": list("ABCDEFG"), "gender": ["F"] * 5 + ["X", "Y"]}))
+    >>> groups = pd.DataFrame({"group": [1] * 6, "member_id": list("ABCDEF")})
+    >>> audit = composition_audit(groups, people, ["gender"])
+    >>> audit["value"].tolist(), audit["population"].tolist(), audit["placed"].tolist()
+    (['F', '(fewer than 5 people)'], [5, 2], [5, 1])
     """
-    out_cols = [
-        "column",
-        "value",
-        "population",
-        "population_share",
-        "placed",
-        "placed_share",
-        "placement_rate",
-        "min_group_share",
-        "max_group_share",
-    ]
-    records = []
+    shielded = frozenset(
+        [protected] if isinstance(protected, str) else (str(c) for c in protected)
+    )
+    records: list[dict[str, Any]] = []
     for column in columns:
         if column not in proteges.frame.columns:
             continue
@@ -132,30 +210,68 @@ def composition_audit(
             if len(groups)
             else pd.Series([], dtype=object)
         )
-        shares = (
-            pd.crosstab(groups["group"], placed, normalize="index")
-            if len(groups)
-            else pd.DataFrame()
+        if column in shielded:
+            population, placed = _pool_small_cells(population, placed)
+        records += _audit_rows(
+            column, population, placed, groups, MIN_CELL if column in shielded else 0
         )
-        pop_counts = population.value_counts()
-        placed_counts = placed.value_counts()
-        for value, n in pop_counts.items():
-            k = int(placed_counts.get(value, 0))
-            in_groups = shares[value] if value in shares.columns else pd.Series([0.0])
-            records.append(
-                {
-                    "column": column,
-                    "value": value,
-                    "population": int(n),
-                    "population_share": float(n / len(population)),
-                    "placed": k,
-                    "placed_share": float(k / max(len(placed), 1)),
-                    "placement_rate": float(k / n),
-                    "min_group_share": float(np.min(in_groups)) if len(groups) else 0.0,
-                    "max_group_share": float(np.max(in_groups)) if len(groups) else 0.0,
-                }
-            )
-    return pd.DataFrame(records, columns=out_cols)
+    return pd.DataFrame(records, columns=_AUDIT_COLUMNS)
+
+
+def _pool_small_cells(population: pd.Series, placed: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Both series with the values held by fewer than ``MIN_CELL`` people as ``FEW_PEOPLE``."""
+    counts = population.value_counts()
+    small = counts.index[counts < MIN_CELL]
+    if not len(small):
+        return population, placed
+    return (
+        population.where(~population.isin(small), FEW_PEOPLE),
+        placed.where(~placed.isin(small), FEW_PEOPLE),
+    )
+
+
+def _audit_rows(
+    column: str, population: pd.Series, placed: pd.Series, groups: pd.DataFrame, min_group: int
+) -> list[dict[str, Any]]:
+    """One audit record per value of ``population`` (a pooled row last).
+
+    Group shares are taken over groups of at least ``min_group`` members.
+    """
+    shares = None
+    if len(groups):
+        shares = pd.crosstab(groups["group"], placed, normalize="index")
+        if min_group:
+            size = groups["group"].value_counts().reindex(shares.index)
+            shares = shares[size.to_numpy() >= min_group]
+    pop_counts = population.value_counts()
+    if FEW_PEOPLE in pop_counts.index:
+        pop_counts = pd.concat([pop_counts.drop(FEW_PEOPLE), pop_counts[[FEW_PEOPLE]]])
+    placed_counts = placed.value_counts()
+    records = []
+    for value, n in pop_counts.items():
+        k = int(placed_counts.get(value, 0))
+        if shares is None:
+            low = high = 0.0
+        elif not len(shares):
+            low = high = float("nan")  # every group is a small cell: suppressed
+        elif value in shares.columns:
+            low, high = float(shares[value].min()), float(shares[value].max())
+        else:
+            low = high = 0.0
+        records.append(
+            {
+                "column": column,
+                "value": value,
+                "population": int(n),
+                "population_share": float(n / len(population)),
+                "placed": k,
+                "placed_share": float(k / max(len(placed), 1)),
+                "placement_rate": float(k / n),
+                "min_group_share": low,
+                "max_group_share": high,
+            }
+        )
+    return records
 
 
 def _pyplot() -> Any:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ._outputs import OutputPlan, check_format, is_excel
 from .reports import composition_audit, group_summary
-from .roster import LIST_COLUMNS, Roster
+from .roster import LIST_COLUMNS, PROTECTED_COLUMNS, Roster
 from .solvers._result import GroupingResult, MatchingResult, _gap
 
 if TYPE_CHECKING:
@@ -831,7 +831,9 @@ def groups_result(
         groups=groups,
         **_shared_fields(solved, compat, unmatched, run, rosters=(proteges, leaders)),
         group_summary=group_summary(groups, proteges, options, columns),
-        audit=composition_audit(groups, proteges, columns),
+        audit=composition_audit(
+            groups, proteges, columns, protected=getattr(options, "protected", PROTECTED_COLUMNS)
+        ),
         violations=tuple(violations),
         n_leaders=len(leaders),
         n_proteges=len(proteges),

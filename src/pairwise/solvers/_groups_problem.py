@@ -68,6 +68,7 @@ def _validate(
     together: Any,
     max_iterations: Any,
     method: Any,
+    protected: Iterable[str],
 ) -> _Problem:
     """Check every input and build a :class:`_Problem` (its ``allowed`` is the pair mask).
 
@@ -94,6 +95,7 @@ def _validate(
         min_distinct=min_distinct,
         max_count=max_count,
         no_isolation=no_isolation,
+        protected=protected,
     )
     scale = _shared_scale(fit_arr, allowed_arr, wd, maxs)
     return _Problem(

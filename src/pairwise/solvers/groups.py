@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InfeasibleError, SolverError
+from ..roster import PROTECTED_COLUMNS
 from . import _ortools
 from ._groups_cp import _explain, _lns, _solve_exact
 from ._groups_flow import _bound, _construct
@@ -94,6 +95,7 @@ def learning_groups(
     max_iterations: int | None = None,
     method: str = "auto",
     progress: Callable[[float, float | None], None] | None = None,
+    protected: Iterable[str] = PROTECTED_COLUMNS,
 ) -> GroupingResult:
     """Form learning groups: each leader takes ``min_size``..``max_size`` protégés or none.
 
@@ -158,6 +160,12 @@ def learning_groups(
     progress : callable, optional
         Called as ``progress(objective, bound)`` with the best objective so
         far (``bound`` None while searching), at most about twice a second.
+    protected : iterable of str
+        Protected columns (a programme passes its ``[program] protected``;
+        default :data:`pairwise.roster.PROTECTED_COLUMNS`, gender and
+        ethnicity): ``reasons`` and ``diagnosis`` never state a person's value
+        in them, and name a value only in a sentence about at least five
+        protégés of the pool.
 
     Returns
     -------
@@ -225,6 +233,7 @@ def learning_groups(
         together=together,
         max_iterations=max_iterations,
         method=method,
+        protected=protected,
     )
     seed = int(seed)
     pre = _precheck(prob)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ._outputs import OutputPlan, check_format, is_excel
 from .reports import composition_audit, group_summary
-from .roster import LIST_COLUMNS, PROTECTED_COLUMNS, Roster
+from .roster import LIST_COLUMNS, Roster
 from .solvers._result import GroupingResult, MatchingResult, _gap
 
 if TYPE_CHECKING:
@@ -572,6 +572,8 @@ class GroupRules(Protocol):
     def no_isolation(self) -> tuple[str, ...]: ...
     @property
     def diversity_columns(self) -> tuple[str, ...]: ...
+    @property
+    def protected(self) -> tuple[str, ...]: ...
 
 
 def _typed_details(solved: MatchingResult | GroupingResult) -> dict[str, Any]:
@@ -831,9 +833,7 @@ def groups_result(
         groups=groups,
         **_shared_fields(solved, compat, unmatched, run, rosters=(proteges, leaders)),
         group_summary=group_summary(groups, proteges, options, columns),
-        audit=composition_audit(
-            groups, proteges, columns, protected=getattr(options, "protected", PROTECTED_COLUMNS)
-        ),
+        audit=composition_audit(groups, proteges, columns, protected=options.protected),
         violations=tuple(violations),
         n_leaders=len(leaders),
         n_proteges=len(proteges),

@@ -150,32 +150,45 @@ def check_per_row(
     return arr.astype(np.int64)
 
 
-def check_weights(weights: Any, n_cols: int, where: str) -> np.ndarray | None:
-    """One positive, finite weight per mentee (column), or None."""
-    if weights is None:
-        return None
-    w = np.asarray(weights)
-    if w.ndim != 1 or w.shape[0] != n_cols:
+def _per_mentee_numbers(
+    values: Any, n_cols: int, name: str, where: str, *, shape_fix: str, number_fix: str
+) -> np.ndarray:
+    """One positive, finite number per mentee (column), as float64."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.shape[0] != n_cols:
         raise InputError(
-            f"`weights` must have one entry per mentee ({n_cols}); got shape "
-            f"{fmt_shape(w.shape)} ({where}). Fix: pass a 1-D array aligned with the columns "
-            f"of `scores`."
+            f"`{name}` must have one entry per mentee ({n_cols}); got shape "
+            f"{fmt_shape(arr.shape)} ({where}). Fix: pass a 1-D array aligned with the columns "
+            f"of `scores`{shape_fix}."
         )
-    if w.dtype == bool or not np.issubdtype(w.dtype, np.number):
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise InputError(
-            f"`weights` must be numbers; got dtype {w.dtype} ({where}). "
-            f"Fix: pass e.g. np.ones(n_mentees) with 2.0 for priority mentees."
+            f"`{name}` must be numbers; got dtype {arr.dtype} ({where}). Fix: {number_fix}."
         )
-    w = w.astype(np.float64)
-    bad = ~np.isfinite(w) | (w <= 0)
+    out = arr.astype(np.float64)
+    bad = ~np.isfinite(out) | (out <= 0)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"`weights` must be positive and finite; got {w[j].item()!r} for mentee {j} "
+            f"`{name}` must be positive and finite; got {out[j].item()!r} for mentee {j} "
             f"({where}). Fix: use 1 for ordinary mentees and a larger value (e.g. 2) for "
             f"priority mentees."
         )
-    return w
+    return out
+
+
+def check_weights(weights: Any, n_cols: int, where: str) -> np.ndarray | None:
+    """One positive, finite weight (score multiplier) per mentee (column), or None."""
+    if weights is None:
+        return None
+    return _per_mentee_numbers(
+        weights,
+        n_cols,
+        "weights",
+        where,
+        shape_fix="",
+        number_fix="pass e.g. np.ones(n_mentees) with 2.0 for priority mentees",
+    )
 
 
 def check_priority(priority: Any, n_cols: int, where: str) -> np.ndarray | None:
@@ -186,27 +199,14 @@ def check_priority(priority: Any, n_cols: int, where: str) -> np.ndarray | None:
     """
     if priority is None:
         return None
-    p = np.asarray(priority)
-    if p.ndim != 1 or p.shape[0] != n_cols:
-        raise InputError(
-            f"`priority` must have one entry per mentee ({n_cols}); got shape "
-            f"{fmt_shape(p.shape)} ({where}). Fix: pass a 1-D array aligned with the columns "
-            f"of `scores` (in a programme: one value per mentee in the priority column)."
-        )
-    if p.dtype == bool or not np.issubdtype(p.dtype, np.number):
-        raise InputError(
-            f"`priority` must be numbers; got dtype {p.dtype} ({where}). "
-            f"Fix: pass 1 for ordinary mentees and 2 for priority mentees."
-        )
-    p = p.astype(np.float64)
-    bad = ~np.isfinite(p) | (p <= 0)
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"`priority` must be positive and finite; got {p[j].item()!r} for mentee {j} "
-            f"({where}). Fix: use 1 for ordinary mentees and a larger value (e.g. 2) for "
-            f"priority mentees."
-        )
+    p = _per_mentee_numbers(
+        priority,
+        n_cols,
+        "priority",
+        where,
+        shape_fix=" (in a programme: one value per mentee in the priority column)",
+        number_fix="pass 1 for ordinary mentees and 2 for priority mentees",
+    )
     return None if p.size == 0 or np.all(p == p[0]) else p
 
 

@@ -773,8 +773,10 @@ def peer_pairs(
         the machine is so slow that the fast method would overrun
         ``time_limit``, the pairs so far are kept with
         ``stopped_by_time_limit=True`` (and ``bound=None`` if the bound was
-        not reached). Large assignment solves run in a child process so the
-        cap and Ctrl-C act even inside OR-Tools.
+        not reached). Every step is quick or stoppable (large cover and bound
+        solves run in a child process the cap and Ctrl-C can stop; a cut
+        cover leaves the greedy completion), so pools of 3,000-6,000 people
+        return within about ``1.1 * time_limit + 1`` s, idle or loaded.
     seed : int
         Seeds the fast method's sampling; results are deterministic per seed.
 

@@ -183,3 +183,122 @@ def test_error_sparse_values_not_symmetric():
 def test_error_objective_and_time_limit():
     _raises(r"one of 'total', 'fair'; got 'max'", np.ones((2, 2)), objective="max")
     _raises(r"`time_limit` must be a positive number", np.ones((2, 2)), time_limit=0.0)
+
+
+# --------------------------------------------------------------------------
+# Large pools: the same answers from the vectorised steps, checks in strips
+# --------------------------------------------------------------------------
+
+
+def _loop_complete(n, mate, u, v, s):
+    """The plain-loop completion (greedy by score, then length-3 augmenting paths)."""
+    free = mate < 0
+    n_free = int(np.count_nonzero(free))
+    both = free[u] & free[v]
+    for k in np.flatnonzero(both)[np.argsort(-s[both], kind="stable")].tolist():
+        if n_free < 2:
+            break
+        a, b = int(u[k]), int(v[k])
+        if mate[a] < 0 and mate[b] < 0:
+            mate[a], mate[b] = b, a
+            n_free -= 2
+    if n_free < 2:
+        return
+    nbrs = [[] for _ in range(n)]
+    for a, b in zip(u.tolist(), v.tolist(), strict=True):
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    changed = True
+    while changed:
+        changed = False
+        for x in np.flatnonzero(mate < 0).tolist():
+            if mate[x] >= 0:
+                continue
+            for a in nbrs[x]:
+                b = int(mate[a])
+                if b < 0:
+                    continue
+                y = next((y for y in nbrs[b] if mate[y] < 0 and y != x), None)
+                if y is not None:
+                    mate[x], mate[a] = a, x
+                    mate[b], mate[y] = y, b
+                    changed = True
+                    break
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_vectorised_completion_matches_the_plain_loops(seed, monkeypatch):
+    monkeypatch.setattr(peers, "_GREEDY_BAND", 1)  # many score bands on small pools
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 80))
+    density = [0.05, 0.2, 0.6][seed % 3]
+    upper = np.triu(rng.random((n, n)) < density, 1)
+    u, v = (x.astype(np.int64) for x in np.nonzero(upper))
+    s = rng.integers(0, 4, u.size).astype(float) if seed % 2 else rng.random(u.size)
+    # start from a partial matching, as after rounding the cover
+    start = np.full(n, -1, np.int64)
+    for k in rng.permutation(u.size)[: u.size // 4].tolist():
+        if start[u[k]] < 0 and start[v[k]] < 0:
+            start[u[k]], start[v[k]] = v[k], u[k]
+    for begin in (start, np.full(n, -1, np.int64)):
+        expected, got = begin.copy(), begin.copy()
+        _loop_complete(n, expected, u, v, s)
+        peers._complete(got, peers._Candidates(n, u, v, s))
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_neighbour_lists_are_ascending_csr():
+    u = np.array([0, 0, 1, 2], np.int64)
+    v = np.array([1, 3, 3, 3], np.int64)
+    indptr, indices = peers._Candidates(4, u, v, np.ones(4)).neighbours
+    lists = [indices[indptr[i] : indptr[i + 1]].tolist() for i in range(4)]
+    assert lists == [[1, 3], [0, 3], [3], [0, 1, 2]]
+
+
+def test_symmetry_checks_in_strips_name_the_first_bad_pair(monkeypatch):
+    monkeypatch.setattr(peers, "_BLOCK_CELLS", 500)  # strips of 2-3 rows
+    rng = np.random.default_rng(0)
+    S = rng.random((200, 200))
+    S = (S + S.T) / 2
+    peer_pairs(S, time_limit=0.5)  # symmetric: accepted
+    S[170, 150] += 1e-6
+    S[190, 160] += 1e-6
+    _raises(r"got scores\[150, 170\] = .* but scores\[170, 150\]", S)
+    allowed = np.ones((200, 200), bool)
+    allowed[180, 120] = False
+    S[170, 150] = S[150, 170]
+    S[190, 160] = S[160, 190]
+    _raises(r"`allowed` must be symmetric; got allowed\[120, 180\] = True", S, allowed)
+    # a difference on a forbidden pair is not looked at
+    allowed[120, 180] = False
+    S[180, 120] = np.nan
+    assert peer_pairs(S, allowed, time_limit=0.5).n_matched == 100
+
+
+def test_symmetry_tolerance_is_relative_to_the_smaller_magnitude():
+    big = 1e6
+    S = np.array([[0.0, big], [big * (1 + 5e-10), 0.0]])
+    assert peer_pairs(S).n_matched == 1  # within 1e-9 of both values
+    S[1, 0] = big * (1 + 2e-9)
+    _raises(r"symmetric within 1e-09; got scores\[0, 1\]", S)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_edges_in_strips_equal_the_arcs_of_the_upper_triangle(masked, monkeypatch):
+    from pairwise.solvers._validation import check_scores
+
+    monkeypatch.setattr(peers, "_BLOCK_CELLS", 300)
+    rng = np.random.default_rng(3)
+    S = rng.random((90, 90))
+    S = (S + S.T) / 2
+    allowed = None
+    if masked:
+        allowed = rng.random((90, 90)) < 0.3
+        allowed &= allowed.T
+    problem = check_scores(S, allowed, "test")
+    r, c, s = problem.arcs()
+    keep = r < c
+    u, v, w = peers._edges(problem)
+    np.testing.assert_array_equal(u, r[keep])
+    np.testing.assert_array_equal(v, c[keep])
+    np.testing.assert_array_equal(w, s[keep])

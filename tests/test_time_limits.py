@@ -184,3 +184,72 @@ def test_solvers_without_time_pressure_are_not_flagged(limit):
     fit, attrs, rules = _groups_instance(6, 30)
     res = learning_groups(fit, attributes=attrs, time_limit=limit, **rules)
     assert not res.stopped_by_time_limit
+
+
+# --- time_limit of the assignment solvers and of large peer pools ------------
+
+
+def test_one_to_one_time_limit_caps_a_large_sparse_solve():
+    S = _big_sparse()
+    full = one_to_one(S, time_limit=60.0)
+    assert not full.stopped_by_time_limit and full.status == "optimal"
+    cut = one_to_one(S, time_limit=1e-9)  # no wall_deadline around: the call's own limit
+    assert cut.stopped_by_time_limit and cut.status == "feasible" and cut.bound is None
+    assert cut.n_matched == full.n_matched
+    assert cut.objective <= full.objective
+
+
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_one_to_many_time_limit_caps_a_large_flow(capacity):
+    S = _big_sparse()
+    full = pw.solvers.one_to_many(S, capacity, time_limit=60.0)
+    cut = pw.solvers.one_to_many(S, capacity, time_limit=1e-9)
+    assert not full.stopped_by_time_limit
+    assert cut.stopped_by_time_limit and cut.status == "feasible" and cut.bound is None
+    assert cut.n_matched == full.n_matched
+    assert cut.objective <= full.objective
+
+
+def test_one_to_many_with_min_load_finishes_despite_the_time_limit():
+    S = _big_sparse()
+    res = pw.solvers.one_to_many(S, 2, min_load=1, time_limit=1e-9)
+    assert not res.stopped_by_time_limit and res.bound is not None
+    assert np.all(np.bincount(res.rows, minlength=S.shape[0]) >= 1)
+
+
+def test_peer_pairs_time_limit_cuts_the_dense_cover_solve():
+    S = _peers_instance(600, seed=2)  # 360,000 cells: the cover solve runs stoppable
+    assert S.size > _ortools.FORK_ARCS
+    res = peer_pairs(S, time_limit=1e-9, seed=0)
+    assert res.stopped_by_time_limit and res.status == "feasible" and res.bound is None
+    assert res.n_matched == 300  # greedy completion still pairs everyone
+    full = peer_pairs(S, time_limit=60.0, seed=0)
+    assert not full.stopped_by_time_limit and full.objective >= res.objective
+
+
+def test_peer_pairs_skips_a_sparse_cover_that_cannot_fit(monkeypatch):
+    from pairwise.solvers import peers
+
+    monkeypatch.setattr(peers, "_exact_affordable", lambda *args: False)
+    S = sp.csr_matrix(_peers_instance(200, seed=4))
+    full = peer_pairs(S, time_limit=60.0, seed=0)
+    assert not full.stopped_by_time_limit
+    # as if each arc of the set-up took a second: it cannot fit in a minute
+    monkeypatch.setattr(peers, "_PREP_SECONDS_PER_ARC", 1.0)
+    res = peer_pairs(S, time_limit=60.0, seed=0)
+    assert res.stopped_by_time_limit and res.status == "feasible" and res.bound is None
+    assert res.n_matched == full.n_matched == 100
+    assert peer_pairs(S, seed=0).n_matched == 100  # no limit: never skipped
+
+
+def test_peer_pairs_bound_solve_stops_at_the_deadline():
+    from pairwise.solvers import peers
+
+    n = 600
+    rng = np.random.default_rng(0)
+    D = rng.random((n, n))
+    D = (D + D.T) / 2
+    np.fill_diagonal(D, -np.inf)
+    u, v = np.nonzero(np.triu(np.ones((n, n), bool), 1))
+    with _ortools.wall_deadline(time.perf_counter()), pytest.raises(_ortools.DeadlineExceeded):
+        peers._any_cardinality_bound(n, u, v, D[u, v], D, 0)

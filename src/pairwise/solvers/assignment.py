@@ -41,7 +41,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from pairwise.errors import InputError
-from pairwise.solvers import _flow, _lsap
+from pairwise.solvers import _flow, _lsap, _ortools
 from pairwise.solvers._lsap import OBJECTIVES, check_objective, finish
 from pairwise.solvers._result import MatchingResult
 from pairwise.solvers._validation import (
@@ -104,8 +104,15 @@ def one_to_one(
         pair and never overrides ``priority``; use ``priority`` to place
         mentees first.
     time_limit : float, optional
-        Accepted for a uniform interface; every method here is exact and
-        polynomial, so it is not used.
+        Wall-clock cap in seconds for the call (None: no cap of its own; an
+        enclosing :class:`pairwise.Program` run still applies its own). Every
+        method here is exact and polynomial, so on most inputs the cap never
+        acts. Large solves (more than
+        :data:`~pairwise.solvers._ortools.FORK_ARCS` arcs) run where the cap
+        and Ctrl-C can stop them; when the cap stops one, the pairs of a
+        maximum matching come back instead (as many pairs as the optimum;
+        the total is not optimised) with ``status="feasible"``,
+        ``bound=None`` and ``stopped_by_time_limit=True``.
     seed : int
         Seeds the column sampling of the pruned method; results are
         deterministic for a given seed (with ties, another seed may return
@@ -117,11 +124,13 @@ def one_to_one(
         ``rows``/``cols`` sorted by column; ``objective`` recomputed in float64
         from the input; ``status="optimal"`` (optimal for the scores given;
         ``"feasible"`` with ``bound = objective + tolerance`` only if an
-        integer grid had to round them); ``min_score`` is the lowest matched
-        score; for integer solvers ``scale`` (integer units per score unit)
-        and ``tolerance`` (0 when the scores lie on that grid, else the most
-        the rounding can cost); ``options`` holds ``objective`` and, with
-        ``priority``, ``"priority": True``.
+        integer grid had to round them; ``"feasible"`` with ``bound=None`` and
+        ``stopped_by_time_limit=True`` when ``time_limit`` cut the solve);
+        ``min_score`` is the lowest matched score; for integer solvers
+        ``scale`` (integer units per score unit) and ``tolerance`` (0 when the
+        scores lie on that grid, else the most the rounding can cost);
+        ``options`` holds ``objective`` and, with ``priority``,
+        ``"priority": True``.
 
     Raises
     ------
@@ -189,19 +198,21 @@ def one_to_one(
         return finish(
             problem, _lsap.empty(), weights=w, started=started, seed=seed, options=options
         )
-    if prio is not None:
-        options["priority"] = True
-        ones = np.ones(problem.shape[0], np.int64)
-        solved, threshold = _flow.solve_capacitated(
-            problem, w, ones, 0 * ones, fair=objective == "fair", priority=prio
-        )
-        options["threshold"] = threshold
-        return finish(problem, solved, weights=w, started=started, seed=seed, options=options)
-    if objective == "fair":
-        threshold = options["threshold"] = _lsap.fair_threshold(problem)
-    solved = _lsap.solve_problem(problem, w, threshold, seed)
-    if threshold is not None:
-        solved.method = f"bottleneck+{solved.method}"
+    # The cap reaches every large solve below (run where it can be stopped).
+    with _ortools.wall_deadline(_ortools.deadline_after(started, time_limit)):
+        if prio is not None:
+            options["priority"] = True
+            ones = np.ones(problem.shape[0], np.int64)
+            solved, threshold = _flow.solve_capacitated(
+                problem, w, ones, 0 * ones, fair=objective == "fair", priority=prio
+            )
+            options["threshold"] = threshold
+        else:
+            if objective == "fair":
+                threshold = options["threshold"] = _lsap.fair_threshold(problem)
+            solved = _lsap.solve_problem(problem, w, threshold, seed)
+            if threshold is not None:
+                solved.method = f"bottleneck+{solved.method}"
     return finish(problem, solved, weights=w, started=started, seed=seed, options=options)
 
 
@@ -262,7 +273,13 @@ def one_to_many(
     weights : array_like (n_mentees,), optional
         Positive score multiplier per mentee (see :func:`one_to_one`).
     time_limit : float, optional
-        Not used: min-cost flow is exact and polynomial.
+        Wall-clock cap in seconds for the call, as in :func:`one_to_one`. When
+        the cap stops a large min-cost flow, a maximum flow comes back
+        instead (most mentees matched; priority, fairness and the total not
+        optimised) with ``status="feasible"``, ``bound=None`` and
+        ``stopped_by_time_limit=True``; with ``min_load`` no such fallback
+        keeps the lower bounds, so that solve runs to its end (Ctrl-C still
+        stops it).
     seed : int
         Recorded; the method is deterministic.
 
@@ -314,22 +331,24 @@ def one_to_many(
     time_limit = check_time_limit(time_limit, where)
     seed = check_seed(seed, where)
     if np.all(cap == 1) and not np.any(low):
-        res = one_to_one(
-            scores,
-            allowed,
-            objective=objective,
-            priority=priority,
-            weights=weights,
-            time_limit=time_limit,
-            seed=seed,
-        )
+        with _ortools.wall_deadline(_ortools.deadline_after(started, time_limit)):
+            res = one_to_one(
+                scores,
+                allowed,
+                objective=objective,
+                priority=priority,
+                weights=weights,
+                time_limit=time_limit,
+                seed=seed,
+            )
         wall_time = time.perf_counter() - started
         return dataclasses.replace(
             res, wall_time=wall_time, options=dict(res.options, capacity=1, min_load=0)
         )
-    solved, threshold = _flow.solve_capacitated(
-        problem, w, cap, low, fair=objective == "fair", priority=prio
-    )
+    with _ortools.wall_deadline(_ortools.deadline_after(started, time_limit)):
+        solved, threshold = _flow.solve_capacitated(
+            problem, w, cap, low, fair=objective == "fair", priority=prio
+        )
     options = {"objective": objective, "time_limit": time_limit, "threshold": threshold}
     if prio is not None:
         options["priority"] = True

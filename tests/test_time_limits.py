@@ -19,6 +19,7 @@ import pytest
 import scipy.sparse as sp
 
 import pairwise as pw
+from pairwise import checks
 from pairwise._run import Run
 from pairwise.solvers import _ortools, learning_groups, one_to_one, peer_pairs
 from pairwise.solvers._result import GroupingResult, MatchingResult
@@ -253,3 +254,21 @@ def test_peer_pairs_bound_solve_stops_at_the_deadline():
     u, v = np.nonzero(np.triu(np.ones((n, n), bool), 1))
     with _ortools.wall_deadline(time.perf_counter()), pytest.raises(_ortools.DeadlineExceeded):
         peers._any_cardinality_bound(n, u, v, D[u, v], D, 0)
+
+
+def test_dense_one_to_one_is_stoppable_at_a_deadline():
+    rng = np.random.default_rng(5)
+    S = rng.random((600, 650))
+    allowed = rng.random(S.shape) < 0.9
+    free = one_to_one(S, allowed)
+    # with a deadline far ahead the solve runs in a killable child: the same optimum
+    with _ortools.wall_deadline(time.perf_counter() + 120.0):
+        boxed = one_to_one(S, allowed)
+    assert boxed.status == "optimal" and not boxed.stopped_by_time_limit
+    assert boxed.objective == free.objective and boxed.n_matched == free.n_matched
+    # a deadline already past: a maximum matching, flagged
+    with _ortools.wall_deadline(time.perf_counter()):
+        cut = one_to_one(S, allowed)
+    assert cut.stopped_by_time_limit and cut.status == "feasible" and cut.bound is None
+    assert cut.n_matched == free.n_matched
+    assert not checks.matching_violations(cut.rows, cut.cols, shape=S.shape, allowed=allowed)

@@ -613,9 +613,12 @@ def solve_dense(T: np.ndarray, seed: int) -> Solved:
         safety = None
         if mate_hint is not None:
             safety = _block_safety(mate_hint, R, C, (n, m), transpose)
-        mate, method = dense_full(
-            np.ascontiguousarray(block) if transpose else block, safety, seed
-        )
+        try:
+            mate, method = _dense_full_within_deadline(
+                np.ascontiguousarray(block) if transpose else block, safety, seed
+            )
+        except _ortools.DeadlineExceeded:
+            return _cut_short(_full_mate(n, m) if mate_hint is None else mate_hint)
         brows = np.arange(block.shape[0])
         if transpose:
             brows, mate = mate, brows
@@ -628,6 +631,29 @@ def solve_dense(T: np.ndarray, seed: int) -> Solved:
     if len(blocks) > 1 or not all_allowed:
         method = f"dm:{method}" if len(blocks) > 1 else method
     return Solved(rows, cols, method)
+
+
+def _dense_full_within_deadline(
+    block: np.ndarray, safety: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, str]:
+    """:func:`dense_full`, stoppable at the enclosing deadline when one is set.
+
+    SciPy's dense solver releases the GIL, so Ctrl-C is seen within about a
+    second of a large solve's end anyway; only a wall-clock deadline needs the
+    solve in a killable child (:func:`pairwise.solvers._ortools.run_cancellable`),
+    which costs a fork, so calls without a deadline run in-process as before.
+    """
+    if _ortools.earliest(None) is None:
+        return dense_full(block, safety, seed)
+    return _ortools.run_cancellable(dense_full, block, safety, seed, arcs=int(block.size))
+
+
+def _full_mate(n: int, m: int) -> np.ndarray:
+    """A maximum matching when every pair is allowed: row i with column i."""
+    mate = np.full(n, -1, np.int64)
+    k = min(n, m)
+    mate[:k] = np.arange(k)
+    return mate
 
 
 def solve_sparse(n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarray) -> Solved:

@@ -518,9 +518,17 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+#: True inside a child of :func:`run_cancellable`: a nested call then runs in-process,
+#: so that killing the child never leaves a grandchild solving on its own.
+_IN_CHILD = False
+
+
 def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     """Run ``fn(*args)`` in the child and send ``(ok, value or exception)`` back."""
     import signal
+
+    global _IN_CHILD
+    _IN_CHILD = True
 
     # The parent decides when to stop: a terminal's Ctrl-C reaches the whole process
     # group, and the child must not print a traceback of its own.
@@ -574,7 +582,7 @@ def run_cancellable(
     deadline = earliest(deadline)
     if past(deadline):
         raise DeadlineExceeded
-    if arcs <= FORK_ARCS or not can_fork():
+    if arcs <= FORK_ARCS or _IN_CHILD or not can_fork():
         return fn(*args)
     import multiprocessing
     import warnings

@@ -329,18 +329,34 @@ def plot_groups(result: Any, *, ax: Any = None) -> Any:
 _NAMED = 5
 
 
+def _alone_lines(
+    alone: Sequence[int],
+    ids: Sequence[str],
+    why: Any,
+    *,
+    noun: str,
+    plural: str,
+    partner: str,
+    verb: str,
+) -> list[str]:
+    """One warning per person with no allowed partner: five named (with ``why``), then a count."""
+    lines = [
+        f"{noun} {ids[k]} has no allowed {partner} and will not be {verb}: {why(int(k))}"
+        for k in alone[:_NAMED]
+    ]
+    if len(alone) > _NAMED:
+        lines.append(f"... and {len(alone) - _NAMED} more {plural} have no allowed {partner}")
+    return lines
+
+
 def _no_partner(
     compat: Any, ids: Sequence[str], noun: str, partner: str, verb: str = "matched"
 ) -> tuple[list[str], int]:
     """Warnings for people with no allowed partner (five named, then a count) and their number."""
     alone = [k for k in range(len(ids)) if len(compat.candidate_rows(k)) == 0]
-    lines = [
-        f"{noun} {ids[k]} has no allowed {partner} and will not be {verb}: "
-        f"{compat.why_no_partner(k)}"
-        for k in alone[:_NAMED]
-    ]
-    if len(alone) > _NAMED:
-        lines.append(f"... and {len(alone) - _NAMED} more {noun}s have no allowed {partner}")
+    lines = _alone_lines(
+        alone, ids, compat.why_no_partner, noun=noun, plural=f"{noun}s", partner=partner, verb=verb
+    )
     return lines, len(alone)
 
 
@@ -413,13 +429,15 @@ def groups_warnings(
 def peers_warnings(compat: Any, allowed: np.ndarray, ids: Sequence[str]) -> list[str]:
     """People with no allowed partner (both ways) and the odd one out."""
     alone = np.flatnonzero(np.asarray(allowed).sum(axis=1) == 0)
-    lines = [
-        f"person {ids[k]} has no allowed partner and will not be paired: "
-        f"{compat.why_no_partner_row(int(k)).replace('mentee', 'partner')}"
-        for k in alone[:_NAMED]
-    ]
-    if len(alone) > _NAMED:
-        lines.append(f"... and {len(alone) - _NAMED} more people have no allowed partner")
+    lines = _alone_lines(
+        alone.tolist(),
+        ids,
+        lambda k: compat.why_no_partner_row(k).replace("mentee", "partner"),
+        noun="person",
+        plural="people",
+        partner="partner",
+        verb="paired",
+    )
     left = len(ids) - len(alone)
     if left % 2:
         lines.append(

@@ -10,12 +10,23 @@ block by block, so that the dense n² matrix never exists. Used by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._terms import ForbidPairs, LowRank, MaskTerm, SparseTerm, Table, TableMask, Term
+from ._terms import (
+    ForbidPairs,
+    LowRank,
+    MaskTerm,
+    SparseTerm,
+    Table,
+    TableMask,
+    Term,
+    index_length,
+)
 
 __all__ = ["dense_matrices", "top_k_matrix"]
 
@@ -112,34 +123,51 @@ class _Plan:
         return plan
 
     def block(
-        self, rows: slice, scores: np.ndarray, allowed: np.ndarray, work: np.ndarray
+        self,
+        rows: slice | np.ndarray,
+        scores: np.ndarray,
+        allowed: np.ndarray,
+        work: np.ndarray,
+        cols: _Columns | None = None,
     ) -> None:
         """Fill ``scores`` / ``allowed`` (views of shape (len(rows), n_cols)) for ``rows``.
 
         ``work`` is a float32 buffer of the same shape: the weighted sum is
         accumulated in single precision (half the memory traffic and twice the
         BLAS speed; ~1e-7 absolute error on scores in [0, 1]) and written to
-        ``scores`` clipped to [0, 1] in one pass.
+        ``scores`` clipped to [0, 1] in one pass. ``cols`` restricts the block
+        to some columns whose rule tables are already known to allow every
+        pair of the block (see :func:`_rule_blocks`): those tables are skipped.
         """
-        cols = slice(None)
-        if self.a is not None and self.b is not None:
-            np.matmul(self.a[rows], self.b.T, out=work)
+        idx: slice | np.ndarray = slice(None) if cols is None else cols.index
+        b = self.b if cols is None else cols.b
+        if self.a is not None and b is not None:
+            np.matmul(self.a[rows], b.T, out=work)
         else:
             work.fill(0.0)
         if self.const:
             work += np.float32(self.const)
         if self.sparse is not None:
-            self.sparse.add_into(work, rows, cols, 1.0)
+            self.sparse.add_into(work, rows, idx, 1.0)
         for coef, term in self.others:
-            term.add_into(work, rows, cols, coef)
+            term.add_into(work, rows, idx, coef)
         np.clip(work, 0.0, 1.0, out=scores)
-        if self.va is not None and self.vb is not None:
+        if cols is None and self.va is not None and self.vb is not None:
             violations = np.matmul(self.va[rows], self.vb.T)
             np.less(violations, 0.5, out=allowed)
         else:
             allowed.fill(True)
         for mterm in self.masks:
-            mterm.apply(allowed, rows, cols)
+            if cols is None or not isinstance(mterm, TableMask):
+                mterm.apply(allowed, rows, idx)
+
+
+class _Columns:
+    """Some columns of a plan, with their score factors gathered once for many blocks."""
+
+    def __init__(self, plan: _Plan, index: np.ndarray) -> None:
+        self.index = index
+        self.b = np.ascontiguousarray(plan.b[index]) if plan.b is not None else None
 
 
 def _combine_codes(
@@ -212,10 +240,8 @@ def _top_k_block(
     on rows full of ties (what discrete criteria and masks produce).
     """
     n_rows, n = scores.shape
-    # disallowed entries drop below -1; allowed ones stay exact (x - 0.0 == x)
-    blocked = ~allowed
-    scores -= blocked
-    scores -= blocked
+    # disallowed entries drop below -1; allowed ones stay exact
+    np.putmask(scores, ~allowed, -2.0)
     if k >= n:
         rows, cols = np.nonzero(scores >= 0.0)
         return rows, cols, scores[rows, cols]
@@ -264,32 +290,144 @@ def dense_matrices(plan: _Plan, block_size: int | None) -> tuple[np.ndarray, np.
     return scores, allowed
 
 
+#: Blocking pays when the rule tables leave at most this share of the pairs to score.
+_BLOCKING_SHARE = 0.7
+#: Largest table of rule signatures (mentee kinds x mentor kinds) worth building.
+_MAX_SIGNATURE_CELLS = 1 << 24
+#: Threads that score blocks at once (numpy's matrix products and sorts release the GIL).
+_THREADS = 2
+
+
+def _signature(parts: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kinds of rows with identical rule features: (first row of each kind, kind of each row)."""
+    if not parts:
+        return np.zeros(1, dtype=np.intp), np.zeros(n, dtype=np.intp)
+    features = np.hstack([p.reshape(n, -1).astype(np.float64) for p in parts])
+    _, first, kind = np.unique(features, axis=0, return_index=True, return_inverse=True)
+    return first, np.asarray(kind, dtype=np.intp).ravel()
+
+
+def _rule_blocks(tplan: _Plan) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Blocking on the hard rules: groups of mentees (rows) with the mentors each may meet.
+
+    Rules written as tables over a few values per side (level gap, site,
+    working-hours and time-zone windows, languages: everything in the fused
+    violation product and the merged rule tables) decide who may meet whom
+    by a person's *kind* (the combination of those values). Mentees whose
+    kinds allow the same mentors form one group, and only those pairs are
+    scored. Returns ``(mentees, mentors)`` index pairs (both ascending), or
+    None when the tables exclude too few pairs for blocking to pay.
+    """
+    tables = [m.table for m in tplan.masks if isinstance(m, TableMask)]
+    if tplan.va is None and not tables:
+        return None
+    n_rows, n_cols = tplan.shape
+    row_parts = ([tplan.va] if tplan.va is not None else []) + [t.left for t in tables]
+    col_parts = ([tplan.vb] if tplan.vb is not None else []) + [t.right for t in tables]
+    row_first, row_kind = _signature(row_parts, n_rows)
+    col_first, col_kind = _signature(col_parts, n_cols)
+    if len(row_first) * len(col_first) > _MAX_SIGNATURE_CELLS:
+        return None
+    kinds = np.ones((len(row_first), len(col_first)), dtype=bool)
+    if tplan.va is not None and tplan.vb is not None:
+        kinds &= np.matmul(tplan.va[row_first], tplan.vb[col_first].T) < 0.5
+    for t in tables:
+        kinds &= t.block(row_first, col_first)
+    patterns, pattern_of_kind = np.unique(kinds, axis=0, return_inverse=True)
+    pattern = np.asarray(pattern_of_kind, dtype=np.intp).ravel()[row_kind]
+    row_order = np.argsort(pattern, kind="stable")
+    bounds = np.searchsorted(pattern[row_order], np.arange(len(patterns) + 1))
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    work = 0
+    for p, allowed_kinds in enumerate(patterns):
+        mentors = np.flatnonzero(allowed_kinds[col_kind])
+        mentees = row_order[bounds[p] : bounds[p + 1]]
+        if len(mentors) and len(mentees):
+            groups.append((mentees, mentors))
+            work += len(mentees) * len(mentors)
+    if work > _BLOCKING_SHARE * n_rows * n_cols:
+        return None
+    return groups
+
+
+def _blas_one_thread() -> contextlib.AbstractContextManager[object]:
+    """BLAS limited to one thread while blocks are scored by our own threads.
+
+    Two BLAS threads on top of two scoring threads oversubscribe the cores, and
+    a multi-threaded BLAS may round a product differently from a single-threaded
+    one: with one thread the candidates do not depend on the machine's BLAS set-up.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _tasks(
+    tplan: _Plan, groups: list[tuple[np.ndarray, np.ndarray]] | None, step: int | None
+) -> Iterator[tuple[slice | np.ndarray, _Columns | None]]:
+    """Blocks of mentees to score: ranges of all mentees, or chunks of each blocking group."""
+    n_e, n_m = tplan.shape
+    if groups is None:
+        size = step or _auto_block(n_m)
+        for c0 in range(0, n_e, size):
+            yield slice(c0, min(c0 + size, n_e)), None
+        return
+    for mentees, mentors in groups:
+        cols = _Columns(tplan, mentors)
+        size = step or _auto_block(len(mentors))
+        for c0 in range(0, len(mentees), size):
+            yield mentees[c0 : c0 + size], cols
+
+
+def _score_task(
+    tplan: _Plan, k: int, rows: slice | np.ndarray, cols: _Columns | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top k of one block: (mentee, mentor, score) in global indices."""
+    n_rows = index_length(rows, tplan.shape[0])
+    n_cols = tplan.shape[1] if cols is None else len(cols.index)
+    # the float32 buffer is both the work and the scores: the top k is taken in
+    # single precision, where the scores were summed (returned as float64, exactly)
+    w = np.empty((n_rows, n_cols), dtype=np.float32)
+    a = np.empty((n_rows, n_cols), dtype=bool)
+    if cols is None:
+        tplan.block(rows, w, a, w)
+    else:
+        tplan.block(rows, w, a, w, cols)
+    local, mentor, values = _top_k_block(w, a, k)
+    mentee = (np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows)[local]
+    if cols is not None:
+        mentor = cols.index[mentor]
+    return mentee, mentor, values
+
+
 def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     """The ``k`` best allowed rows of each column as a CSR matrix, built by blocks of columns.
 
-    Memory is ``O(block_size * n_rows + k * n_columns)``: the dense matrix never exists.
+    Mentees are first grouped by the hard rules (:func:`_rule_blocks`), so that
+    only allowed pairs are scored; blocks are scored on :data:`_THREADS`
+    threads, each result in a fixed place (the answer does not depend on the
+    threads' timing). Memory is ``O(threads * block + k * n_columns)``: the
+    dense matrix never exists. Ties are broken towards the lower mentor index.
     """
     n_m, n_e = plan.shape
     tplan = plan.transpose()  # rows of the transposed plan are mentees
-    step = block_size or _auto_block(n_m)
-    counts = np.zeros(n_e, dtype=np.int64)
-    data_parts: list[np.ndarray] = []
-    index_parts: list[np.ndarray] = []
-    buf_s = np.empty((min(step, n_e), n_m), dtype=np.float64)
-    buf_a = np.empty((min(step, n_e), n_m), dtype=bool)
-    buf_w = np.empty((min(step, n_e), n_m), dtype=np.float32)
-    for c0 in range(0, n_e, step):
-        c1 = min(c0 + step, n_e)
-        s, a = buf_s[: c1 - c0], buf_a[: c1 - c0]
-        tplan.block(slice(c0, c1), s, a, buf_w[: c1 - c0])
-        local, mentor, values = _top_k_block(s, a, k)  # mentors ascending per mentee
-        counts[c0:c1] = np.bincount(local, minlength=c1 - c0)
-        data_parts.append(values)
-        index_parts.append(mentor.astype(np.int32 if n_m < 2**31 else np.int64))
+    tasks = list(_tasks(tplan, _rule_blocks(tplan), block_size))
+    with _blas_one_thread():
+        if _THREADS > 1 and len(tasks) > 1:
+            with ThreadPoolExecutor(_THREADS) as pool:
+                parts = list(pool.map(lambda t: _score_task(tplan, k, *t), tasks))
+        else:
+            parts = [_score_task(tplan, k, *t) for t in tasks]
+    mentee = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.intp)
+    mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.intp)
+    values = np.concatenate([p[2] for p in parts]).astype(np.float64) if parts else np.zeros(0)
+    order = np.lexsort((mentor, mentee))
+    counts = np.bincount(mentee, minlength=n_e)
     indptr = np.zeros(n_e + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    data = np.concatenate(data_parts) if data_parts else np.zeros(0)
-    indices = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int32)
-    csc = sp.csc_matrix((data, indices, indptr), shape=(n_m, n_e))
+    indices = mentor[order].astype(np.int32 if n_m < 2**31 else np.int64)
+    csc = sp.csc_matrix((values[order], indices, indptr), shape=(n_m, n_e))
     # csc -> csr moves entries without dropping explicit zeros (candidates scoring 0)
     return csc.tocsr()

@@ -86,7 +86,7 @@ def run_cli(mentors: Path, mentees: Path, out: Path, time_limit: float) -> dict:
     for (name, at), (_, nxt) in zip(marks, [*marks[1:], ("end", wall)], strict=True):
         phases[name] = phases.get(name, 0.0) + max(nxt - at, 0.0)
     matched = re.search(r"pairs: (\d+) matched of (\d+)", stdout)
-    optimality = next((ln.strip() for ln in stdout.splitlines() if "optimal" in ln), "")
+    optimality = next((ln.strip() for ln in stdout.splitlines() if ln.startswith("status:")), "")
     return {
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,

@@ -10,9 +10,10 @@ block by block, so that the dense n² matrix never exists. Used by
 
 from __future__ import annotations
 
+import collections
 import contextlib
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -307,7 +308,7 @@ def _signature(parts: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndar
     return first, np.asarray(kind, dtype=np.intp).ravel()
 
 
-def _rule_blocks(tplan: _Plan) -> list[tuple[np.ndarray, np.ndarray]] | None:
+def _rule_blocks(tplan: _Plan) -> _Blocking | None:
     """Blocking on the hard rules: groups of mentees (rows) with the mentors each may meet.
 
     Rules written as tables over a few values per side (level gap, site,
@@ -335,19 +336,34 @@ def _rule_blocks(tplan: _Plan) -> list[tuple[np.ndarray, np.ndarray]] | None:
         kinds &= t.block(row_first, col_first)
     patterns, pattern_of_kind = np.unique(kinds, axis=0, return_inverse=True)
     pattern = np.asarray(pattern_of_kind, dtype=np.intp).ravel()[row_kind]
-    row_order = np.argsort(pattern, kind="stable")
-    bounds = np.searchsorted(pattern[row_order], np.arange(len(patterns) + 1))
-    groups: list[tuple[np.ndarray, np.ndarray]] = []
-    work = 0
-    for p, allowed_kinds in enumerate(patterns):
-        mentors = np.flatnonzero(allowed_kinds[col_kind])
-        mentees = row_order[bounds[p] : bounds[p + 1]]
-        if len(mentors) and len(mentees):
-            groups.append((mentees, mentors))
-            work += len(mentees) * len(mentors)
-    if work > _BLOCKING_SHARE * n_rows * n_cols:
+    n_mentees = np.bincount(pattern, minlength=len(patterns))
+    n_mentors = patterns.astype(np.int64) @ np.bincount(col_kind, minlength=len(col_first))
+    if int(n_mentees @ n_mentors) > _BLOCKING_SHARE * n_rows * n_cols:
         return None
-    return groups
+    return _Blocking(patterns, pattern, col_kind)
+
+
+class _Blocking:
+    """Mentee groups of :func:`_rule_blocks`; each group's mentors are listed only when used.
+
+    Iterating yields ``(mentees, mentors)`` (both ascending) per group with at
+    least one of each; the mentor lists are made one at a time, so memory stays
+    that of one group however many groups there are.
+    """
+
+    def __init__(self, patterns: np.ndarray, pattern: np.ndarray, col_kind: np.ndarray) -> None:
+        self.patterns, self.col_kind = patterns, col_kind
+        self.row_order = np.argsort(pattern, kind="stable")
+        self.bounds = np.searchsorted(pattern[self.row_order], np.arange(len(patterns) + 1))
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for p, allowed_kinds in enumerate(self.patterns):
+            mentees = self.row_order[self.bounds[p] : self.bounds[p + 1]]
+            if len(mentees) == 0:
+                continue
+            mentors = np.flatnonzero(allowed_kinds[self.col_kind])
+            if len(mentors):
+                yield mentees, mentors
 
 
 def _blas_one_thread() -> contextlib.AbstractContextManager[object]:
@@ -365,7 +381,7 @@ def _blas_one_thread() -> contextlib.AbstractContextManager[object]:
 
 
 def _tasks(
-    tplan: _Plan, groups: list[tuple[np.ndarray, np.ndarray]] | None, step: int | None
+    tplan: _Plan, groups: _Blocking | None, step: int | None
 ) -> Iterator[tuple[slice | np.ndarray, _Columns | None]]:
     """Blocks of mentees to score: ranges of all mentees, or chunks of each blocking group."""
     n_e, n_m = tplan.shape
@@ -379,6 +395,10 @@ def _tasks(
         size = step or _auto_block(len(mentors))
         for c0 in range(0, len(mentees), size):
             yield mentees[c0 : c0 + size], cols
+
+
+_Task = tuple[slice | np.ndarray, "_Columns | None"]
+_Part = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _score_task(
@@ -402,6 +422,27 @@ def _score_task(
     return mentee, mentor, values
 
 
+def _in_order(
+    fn: Callable[[_Task], _Part], tasks: Iterator[_Task], threads: int
+) -> Iterator[_Part]:
+    """``map(fn, tasks)`` on ``threads`` threads, results in task order, few tasks in flight.
+
+    ``Executor.map`` would submit every task at once (and hold every block's
+    inputs); here at most ``2 * threads`` are pending, so memory stays bounded.
+    """
+    if threads <= 1:
+        yield from map(fn, tasks)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: collections.deque[Future[_Part]] = collections.deque()
+        for task in tasks:
+            pending.append(pool.submit(fn, task))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     """The ``k`` best allowed rows of each column as a CSR matrix, built by blocks of columns.
 
@@ -413,13 +454,9 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     """
     n_m, n_e = plan.shape
     tplan = plan.transpose()  # rows of the transposed plan are mentees
-    tasks = list(_tasks(tplan, _rule_blocks(tplan), block_size))
+    tasks = _tasks(tplan, _rule_blocks(tplan), block_size)
     with _blas_one_thread():
-        if _THREADS > 1 and len(tasks) > 1:
-            with ThreadPoolExecutor(_THREADS) as pool:
-                parts = list(pool.map(lambda t: _score_task(tplan, k, *t), tasks))
-        else:
-            parts = [_score_task(tplan, k, *t) for t in tasks]
+        parts = list(_in_order(lambda t: _score_task(tplan, k, *t), tasks, _THREADS))
     mentee = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.intp)
     mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.intp)
     values = np.concatenate([p[2] for p in parts]).astype(np.float64) if parts else np.zeros(0)

@@ -81,7 +81,9 @@ def run_cli(mentors: Path, mentees: Path, out: Path, time_limit: float) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"pairwise exited with {code}:\n{stderr[-2000:]}")
-    marks = [(m["phase"], float(m["at"])) for line in stderr.splitlines() if (m := _PHASE.match(line))]
+    marks = [
+        (m["phase"], float(m["at"])) for line in stderr.splitlines() if (m := _PHASE.match(line))
+    ]
     phases: dict[str, float] = {}
     for (name, at), (_, nxt) in zip(marks, [*marks[1:], ("end", wall)], strict=True):
         phases[name] = phases.get(name, 0.0) + max(nxt - at, 0.0)

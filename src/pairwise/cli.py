@@ -79,6 +79,7 @@ files written:
   --unmatched FILE  everyone in no pair: id, name, role, reason
                     (default: beside --out, e.g. pairs.unmatched.csv)
   --json FILE       the whole result, full precision (only when given)
+  --report FILE     the review report, one self-contained HTML file (only when given)
 {_FILES_NOTE}
 
 {_PROGRESS_NOTE}
@@ -96,6 +97,7 @@ files written:
   --unmatched FILE  every protégé and leader in no group: id, name, role, reason
                     (default: beside --out, e.g. groups.unmatched.csv)
   --json FILE       the whole result, full precision (only when given)
+  --report FILE     the review report, one self-contained HTML file (only when given)
 {_FILES_NOTE}
 
 {_PROGRESS_NOTE}
@@ -111,6 +113,7 @@ files written:
   --unmatched FILE  everyone without a partner: id, name, role, reason
                     (default: beside --out, e.g. peers.unmatched.csv)
   --json FILE       the whole result, full precision (only when given)
+  --report FILE     the review report, one self-contained HTML file (only when given)
 {_FILES_NOTE}
 
 {_PROGRESS_NOTE}
@@ -125,6 +128,8 @@ files written in --out DIR (all or none, at the end):
   pairs.csv pairs.unmatched.csv                                 as `pairwise pairs`
   groups.csv groups.summary.csv groups.unmatched.csv            as `pairwise groups`
   peers.csv peers.unmatched.csv                                 as `pairwise peers`
+  report.html       the review report of all three (one self-contained HTML file;
+                    --report FILE writes it elsewhere)
 
 {_PROGRESS_NOTE}
 
@@ -188,6 +193,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="where to write everyone left out, with the reason (default: beside --out)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the whole result as JSON")
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write the review report: one self-contained HTML file (no network requests)",
+    )
     _run_options(p)
 
 
@@ -226,6 +236,11 @@ def _parser() -> argparse.ArgumentParser:
         default="pairwise-demo",
         metavar="DIR",
         help="output folder (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="where to write the review report of all three modes (default: report.html in --out)",
     )
     _run_options(demo, time_limit=30.0)
 
@@ -442,6 +457,7 @@ def _plan(
     Returns the plan and, for each table of the result (``main``,
     ``unmatched``, ``summary``), the plan's key (the option that names it).
     """
+    from ._report import check_report_path
     from .results import summary_path_for, unmatched_path_for
 
     keys = {"main": "--out", "unmatched": "--unmatched"}
@@ -456,6 +472,8 @@ def _plan(
         outputs[keys["summary"]] = summary_path_for(args.out)
     if args.json is not None:
         outputs["--json"] = args.json
+    if args.report is not None:
+        outputs["--report"] = check_report_path("--report", args.report)
     plan = OutputPlan(outputs, inputs={**inputs, "--config": getattr(args, "config", None)})
     plan.check()
     return plan, keys
@@ -475,6 +493,8 @@ def _finish(
     if args.json is not None:
         text = result.to_json()
         writers["--json"] = lambda path: path.write_text(text + "\n", encoding="utf-8")
+    if args.report is not None:
+        writers["--report"] = _report_writer(result)
     run.phase("writing")
     written = plan.write(writers)
     _close_progress(run)
@@ -494,6 +514,17 @@ def _finish(
             )
         return EXIT_INFEASIBLE
     return EXIT_OK
+
+
+def _report_writer(results: Any) -> Callable[[Path], object]:
+    """A writer of the review report of ``results`` (one result or a mapping label -> result).
+
+    Without the wall time or the clock time: the same inputs and seed give the same file.
+    """
+    from ._report import render_report
+
+    text = render_report(results, timings=False)
+    return lambda path: path.write_text(text, encoding="utf-8")
 
 
 def _close_progress(run: Run) -> None:
@@ -585,6 +616,7 @@ _DEMO_ROSTERS = ("mentors", "mentees", "leaders", "proteges", "people")
 
 
 def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
+    from ._report import check_report_path
     from .config import load_program
     from .datasets import demo_rosters
     from .results import table_writer
@@ -596,6 +628,10 @@ def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
     for mode in modes:
         for part in ("", ".unmatched") + ((".summary",) if mode == "groups" else ()):
             targets[f"{mode}{part}.csv in --out"] = out / f"{mode}{part}.csv"
+    report = "--report" if args.report is not None else "report.html in --out"
+    targets[report] = check_report_path(
+        "--report", args.report if args.report is not None else out / "report.html"
+    )
     plan = OutputPlan(targets)
     plan.check()
     if not args.time_limit > 0:
@@ -621,15 +657,19 @@ def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
         ),
         "peers": _call(program.peers, roster("people", "person"), run=run),
     }
-    writers = {f"{n}.csv in --out": table_writer(frames[n], out / f"{n}.csv") for n in frames}
+    writers: dict[str, Callable[[Path], object]] = {
+        f"{n}.csv in --out": table_writer(frames[n], out / f"{n}.csv") for n in frames
+    }
     for mode, result in results.items():
         for part, (target, table) in result.files(out / f"{mode}.csv").items():
             label = f"{mode}.csv" if part == "main" else f"{mode}.{part}.csv"
             writers[f"{label} in --out"] = table_writer(table, target)
+    writers[report] = _report_writer(results)
     run.phase("writing")
     plan.write(writers)
     _close_progress(run)
     print(f"demo organisation: inputs and results written to {out}/")
+    print(f"review report: {plan.outputs[report]}")
     for mode, result in results.items():
         print(f"\n== {mode} ==")
         print(result.summary(unmatched_file=out / f"{mode}.unmatched.csv"))

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ._outputs import OutputPlan, check_format, is_excel
+from ._report import capacity_use, check_report_path, render_report, render_summary
 from .reports import composition_audit, group_summary
-from .roster import LIST_COLUMNS, Roster
+from .roster import LIST_COLUMNS, PROTECTED_COLUMNS, Roster
 from .solvers._result import GroupingResult, MatchingResult, _gap
 
 if TYPE_CHECKING:
@@ -369,19 +370,41 @@ class _ResultBase:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text
 
+    def to_html(
+        self, path: str | os.PathLike[str] | None = None, *, max_rows: int = 10_000
+    ) -> str:
+        """The self-contained HTML review report; also written to ``path`` when given.
+
+        One file with no network request: the summary, diagnosis, audit,
+        plots, every pair or group with a one-line explanation and everyone
+        left out with the reason (:func:`pairwise._report.render_report`);
+        tables show at most ``max_rows`` rows, with a note beyond. Protected
+        attributes appear only in the audit.
+
+        Raises
+        ------
+        InputError
+            When ``path`` does not end in ``.html`` or ``max_rows`` is not >= 1.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> result = PairsResult(
+        ...     pairs=pd.DataFrame({"mentor_id": ["M1"], "mentee_id": ["E1"], "score": [0.5]}),
+        ...     unmatched=pd.DataFrame(columns=["id", "role", "reason"]), status="optimal",
+        ...     objective=0.5, bound=0.5, wall_time=0.0, method="lsap", seed=0, n_mentees=1)
+        >>> html = result.to_html()
+        >>> html.startswith("<!DOCTYPE html>"), "E1" in html, "http:" in html
+        (True, True, False)
+        """
+        target = None if path is None else check_report_path("`path`", path)
+        text = render_report(self, max_rows=max_rows)
+        if target is not None:
+            target.write_text(text, encoding="utf-8")
+        return text
+
     def _repr_html_(self) -> str:
-        head = "<br>".join(self._headline())
-        return (
-            f"<div><p><b>pairwise {self._main_name}</b><br>{head}</p>"
-            f"{self.main.head(20).to_html(index=False)}"
-            + (
-                f"<p>unmatched ({len(self.unmatched)})</p>"
-                f"{self.unmatched.head(20).to_html(index=False)}"
-                if len(self.unmatched)
-                else ""
-            )
-            + "</div>"
-        )
+        return render_summary(self)
 
     def __repr__(self) -> str:
         return (
@@ -557,6 +580,7 @@ class RunInfo:
     programme: str
     objective: str
     seed: int
+    protected: tuple[str, ...] = PROTECTED_COLUMNS
 
 
 class GroupRules(Protocol):
@@ -639,6 +663,8 @@ def _shared_fields(
             "objective": run.objective,
             "programme": run.programme,
             "notes": list(compat.notes),
+            "protected": list(run.protected),
+            "weights": dict(zip(compat.criteria, map(float, compat.weights), strict=False)),
         },
     }
 
@@ -685,7 +711,7 @@ def pairs_result(
     pairs = pd.concat([pairs, breakdown], axis=1)
     unmatched = _unmatched_mentees(compat, mentees, cols, capacity, fixed_reasons)
     unmatched += _unmatched_mentors(compat, mentors, rows, capacity)
-    return PairsResult(
+    result = PairsResult(
         pairs=pairs,
         **_shared_fields(
             solved,
@@ -698,6 +724,8 @@ def pairs_result(
         n_mentors=len(mentors),
         n_mentees=len(mentees),
     )
+    result.options["capacity_use"] = capacity_use(rows, capacity)
+    return result
 
 
 def _unmatched_mentees(

@@ -343,6 +343,9 @@ def _read_history(path: Path) -> pd.DataFrame:
 # The key tables: one entry per key, checking and building together
 # ---------------------------------------------------------------------------
 
+#: ``[program] objective``: the assignment objectives, and "stable" (pairs only).
+PROGRAM_OBJECTIVES: tuple[str, ...] = (*OBJECTIVES, "stable")
+
 _LEVELS = "a whole number of levels"
 _COLUMN = "a column name"
 
@@ -350,7 +353,7 @@ _COLUMN = "a column name"
 # each table's order, so the entries below keep the order problems are listed in.
 PROGRAM: dict[str, _Key] = {
     "name": _Key(str, default="Mentoring programme", value=str),
-    "objective": _Key(str, default="total", check=_one_of(OBJECTIVES), value=str),
+    "objective": _Key(str, default="total", check=_one_of(PROGRAM_OBJECTIVES), value=str),
     "time_limit": _Key(_NUMBER, default=30.0, check=_positive_seconds, value=float),
     "date": _Key((_dt.date, str), check=_iso_date, value=_as_date, target="at"),
     "seed": _Key(int, default=0, value=int),

@@ -122,6 +122,62 @@ def test_no_blocking_pairs_and_mentee_optimal(instance):
             assert _key(me, scores, mine[j], j, mine[j]) <= _key(me, scores, i, j, i)
 
 
+def _textbook(scores, allowed, cap, me=None, mr=None):
+    """Gale and Shapley's algorithm as printed: one free mentee proposes at a time."""
+    n, m = scores.shape
+    lists = {
+        j: sorted((i for i in range(n) if allowed[i, j]), key=lambda i: _key(me, scores, i, j, i))
+        for j in range(m)
+    }
+    nxt = dict.fromkeys(range(m), 0)
+    held = {i: [] for i in range(n)}
+    free = list(range(m))
+    while free:
+        j = free.pop(0)
+        while nxt[j] < len(lists[j]):
+            i = lists[j][nxt[j]]
+            nxt[j] += 1
+            held[i].append(j)
+            if len(held[i]) <= cap[i]:
+                break
+            held[i].sort(key=lambda k: _key(mr, scores, i, k, k))
+            out = held[i].pop()
+            if out != j:
+                free.append(out)
+                break
+    pairs = sorted((j, i) for i in range(n) for j in held[i])
+    return [i for _, i in pairs], [j for j, _ in pairs]
+
+
+@pytest.mark.parametrize("round_min", [1, 4])
+@settings(max_examples=60, deadline=None)
+@given(instance=instances(max_rows=6, max_cols=9))
+def test_numpy_rounds_give_the_textbook_answer(instance, round_min):
+    # the solver runs numpy rounds while many mentees are free; make them run here
+    import pairwise.solvers.stable as module
+
+    scores, allowed, cap, me, mr = instance
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "_ROUND_MIN", round_min)
+        res = stable_matching(scores, allowed, cap, mentee_ranks=me, mentor_ranks=mr)
+    rows, cols = _textbook(scores, allowed, cap, me, mr)
+    assert (res.rows.tolist(), res.cols.tolist()) == (rows, cols)
+
+
+def test_a_larger_instance_equals_the_textbook_answer():
+    rng = np.random.default_rng(5)
+    n, m = 40, 1500  # enough free mentees for the numpy rounds
+    scores = np.round(rng.random((n, m)), 2)
+    allowed = rng.random((n, m)) < 0.3
+    cap = rng.integers(0, 40, size=n)
+    me = np.where(rng.random((n, m)) < 0.05, rng.integers(1, 6, size=(n, m)), 0)
+    res = stable_matching(scores, allowed, cap, mentee_ranks=me)
+    assert res.options["proposals"] > 0
+    rows, cols = _textbook(scores, allowed, cap, me)
+    assert (res.rows.tolist(), res.cols.tolist()) == (rows, cols)
+    assert _brute_blocking(res.rows, res.cols, scores, allowed, cap, me) == []
+
+
 @settings(max_examples=80, deadline=None)
 @given(instances(max_rows=6, max_cols=8))
 def test_sparse_candidates_give_the_same_matching(instance):

@@ -29,6 +29,7 @@ __all__ = [
     "Stability",
     "assess",
     "blocking_frame",
+    "cut_short",
     "n_candidates",
     "preference_ranks",
     "skipped",
@@ -36,7 +37,9 @@ __all__ = [
 
 #: Above this many candidate pairs the other plan (the optimum for a stable
 #: result, the stable plan for an optimal one) is not computed for the summary:
-#: deferred acceptance runs in Python, about a second per million proposals.
+#: the second solve and the blocking pairs then cost more than a few seconds
+#: (``benchmarks/bench_stable.py`` on a loaded 2-core machine, 5 million
+#: candidates: deferred acceptance 13-18 s, the optimum 39 s, blocking pairs 7-10 s).
 MEASURED_PAIRS = 2_000_000
 
 BLOCKING_COLUMNS = ("mentor_id", "mentee_id", "score", "mentee_gain", "mentor_gain")
@@ -96,6 +99,15 @@ class Stability:
 
     line: str
     n_blocking: int | None
+
+
+def cut_short() -> Stability:
+    """The line of a run whose time limit stopped the comparison."""
+    return Stability(
+        "stability: not measured (the time limit ran out); result.blocking_pairs() lists "
+        "the blocking pairs",
+        None,
+    )
 
 
 def skipped(n_pairs: int) -> Stability:

@@ -414,6 +414,8 @@ class Program:
         other = self.replace(objective="total" if stable else "stable")._solve_pairs(
             compat, cap, priority, fixed_rows, fixed_cols, time_limit, mentee_ranks=ranks
         )
+        if other.stopped_by_time_limit:
+            return S.cut_short()
         rows = np.concatenate([solved.rows, fixed_rows]).astype(np.int64)
         cols = np.concatenate([solved.cols, fixed_cols]).astype(np.int64)
         return S.assess(compat, rows, cols, cap, ranks, solved, other, stable=stable)

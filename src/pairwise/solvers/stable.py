@@ -48,6 +48,9 @@ RanksLike: TypeAlias = npt.ArrayLike | sp.sparray | sp.spmatrix | None
 
 # How many mentees take their turn between two looks at the wall clock.
 _CLOCK_EVERY = 2048
+# Numpy proposal rounds run while at least this many mentees are free; fewer are
+# faster one at a time (a round costs a pass over every mentee).
+_ROUND_MIN = 512
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,9 @@ def _places(order: np.ndarray) -> np.ndarray:
 
 def _dense_rank(values: np.ndarray) -> tuple[np.ndarray, int]:
     """0, 1, 2, ... by ascending value, equal values sharing a rank; and how many ranks."""
-    if values.size == 0:
-        return np.zeros(0, dtype=np.int64), 1
-    order = np.argsort(values, kind="stable")
+    if values.size == 0 or np.all(values == values[0]):  # e.g. nobody ranks anyone
+        return np.zeros(values.size, dtype=np.int64), 1
+    order = np.argsort(values)  # equal values share a rank: no stable sort needed
     ordered = values[order]
     rank = np.empty(values.size, dtype=np.int64)
     rank[order] = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
@@ -132,26 +135,69 @@ def _checked_inputs(
     return problem, cap, _preferences(problem, ranks_e, ranks_m)
 
 
-def _deferred_acceptance(
-    prefs: _Preferences, cap: np.ndarray, n_cols: int, deadline: float | None
-) -> tuple[np.ndarray, int, bool]:
-    """The arcs held at the end (one per matched mentee), the proposals made, and if cut."""
+def _rounds(
+    prefs: _Preferences, cap: np.ndarray, held: np.ndarray, nxt: np.ndarray, deadline: float | None
+) -> tuple[int, bool]:
+    """Simultaneous proposal rounds in numpy while many mentees are free; updates in place.
+
+    Each round every free mentee proposes to its next mentor; each mentor that
+    received a proposal keeps its ``capacity`` best among those and the ones it
+    held. Returns the proposals made and whether the clock cut the rounds.
+    """
+    end = prefs.mentee_start[1:]
+    rows, cols, mentor_pos = prefs.rows, prefs.cols, prefs.mentor_pos
+    touched = np.zeros(cap.size, dtype=bool)
+    proposals = 0
+    free = np.flatnonzero(nxt < end)
+    while free.size >= _ROUND_MIN:
+        arcs = prefs.by_mentee[nxt[free]]
+        nxt[free] += 1
+        arcs = arcs[cap[rows[arcs]] > 0]  # mentors who take nobody reject at once
+        proposals += arcs.size
+        if arcs.size:
+            touched[rows[arcs]] = True
+            current = held[held >= 0]
+            pool = np.concatenate([current[touched[rows[current]]], arcs])
+            touched[rows[arcs]] = False
+            # mentor_pos orders arcs by mentor, then by the mentor's preference
+            pool = pool[np.argsort(mentor_pos[pool], kind="stable")]
+            r = rows[pool]
+            index = np.arange(pool.size)
+            first = np.ones(pool.size, dtype=bool)
+            first[1:] = r[1:] != r[:-1]
+            place = index - np.maximum.accumulate(np.where(first, index, 0))
+            keep = place < cap[r]
+            held[cols[pool[~keep]]] = -1
+            held[cols[pool[keep]]] = pool[keep]
+        if _ortools.past(deadline):
+            return proposals, True
+        free = np.flatnonzero((held < 0) & (nxt < end))
+    return proposals, False
+
+
+def _one_by_one(
+    prefs: _Preferences, cap: np.ndarray, held: np.ndarray, nxt: np.ndarray, deadline: float | None
+) -> tuple[int, bool]:
+    """Proposals one mentee at a time (a max-heap of held offers per mentor); in place."""
     # memoryviews index to Python ints, several times faster than numpy scalars
     order = np.ascontiguousarray(prefs.by_mentee, dtype=np.int64).data
     arc_row = np.ascontiguousarray(prefs.rows, dtype=np.int64).data
     arc_col = np.ascontiguousarray(prefs.cols, dtype=np.int64).data
     mentor_pos = np.ascontiguousarray(prefs.mentor_pos, dtype=np.int64).data
-    start = prefs.mentee_start
-    nxt = start[:-1].tolist()
-    end = start[1:].tolist()
+    pointer = nxt.tolist()
+    end = prefs.mentee_start[1:].tolist()
     room = cap.tolist()
-    held: list[list[tuple[int, int]]] = [[] for _ in range(len(room))]  # max-heaps: (-pos, arc)
-    held_arc = [-1] * n_cols
-    free = [j for j in range(n_cols - 1, -1, -1) if end[j] > nxt[j]]  # pop() takes 0 first
+    heaps: list[list[tuple[int, int]]] = [[] for _ in range(len(room))]  # (-place, arc)
+    for a in held[held >= 0].tolist():
+        heaps[arc_row[a]].append((-mentor_pos[a], a))
+    for heap in heaps:
+        heapq.heapify(heap)
+    held_arc = held.tolist()
+    free = [j for j in range(len(end) - 1, -1, -1) if held_arc[j] < 0 and end[j] > pointer[j]]
     proposals = steps = 0
     while free:
-        j = free.pop()
-        p, stop = nxt[j], end[j]
+        j = free.pop()  # the lowest index first
+        p, stop = pointer[j], end[j]
         while p < stop:
             a = order[p]
             p += 1
@@ -159,7 +205,7 @@ def _deferred_acceptance(
             if room[i] == 0:
                 continue
             proposals += 1
-            heap = held[i]
+            heap = heaps[i]
             key = mentor_pos[a]
             if len(heap) < room[i]:
                 heapq.heappush(heap, (-key, a))
@@ -172,12 +218,30 @@ def _deferred_acceptance(
                 held_arc[loser] = -1
                 free.append(loser)
                 break
-        nxt[j] = p
+        pointer[j] = p
         steps += 1
         if steps % _CLOCK_EVERY == 0 and _ortools.past(deadline):
             break
-    arcs = np.asarray(held_arc, dtype=np.int64)
-    return arcs[arcs >= 0], proposals, bool(free)
+    held[:] = held_arc
+    nxt[:] = pointer
+    return proposals, bool(free)
+
+
+def _deferred_acceptance(
+    prefs: _Preferences, cap: np.ndarray, n_cols: int, deadline: float | None
+) -> tuple[np.ndarray, int, bool]:
+    """The arcs held at the end (one per matched mentee), the proposals made, and if cut.
+
+    Numpy rounds while many mentees are free, then one mentee at a time: the
+    mentee-optimal stable matching does not depend on the order of proposals.
+    """
+    held = np.full(n_cols, -1, dtype=np.int64)
+    nxt = prefs.mentee_start[:-1].copy()
+    proposals, cut = _rounds(prefs, cap, held, nxt, deadline)
+    if not cut:
+        more, cut = _one_by_one(prefs, cap, held, nxt, deadline)
+        proposals += more
+    return held[held >= 0], proposals, cut
 
 
 def stable_matching(
@@ -243,11 +307,15 @@ def stable_matching(
 
     Notes
     -----
-    Gale and Shapley's algorithm with a max-heap of held proposals per mentor:
-    O(E log c) for E candidate pairs and capacities up to c, sparse
-    candidates never densified. The set of matched mentees is the same in
-    every stable matching (the "rural hospitals" theorem), so it may be
-    smaller than a maximum matching.
+    Gale and Shapley's algorithm. While many mentees are free, they propose
+    in simultaneous numpy rounds (each touched mentor keeps its best offers);
+    the last few proceed one at a time with a max-heap of held offers per
+    mentor. The mentee-optimal stable matching does not depend on the order
+    of proposals, so the answer is the textbook one. Each candidate pair is
+    proposed at most once: O(E log E) for E candidate pairs (sorting both
+    sides' preferences), sparse candidates never densified. The set of
+    matched mentees is the same in every stable matching (the "rural
+    hospitals" theorem), so it may be smaller than a maximum matching.
 
     Examples
     --------

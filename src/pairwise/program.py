@@ -407,8 +407,10 @@ class Program:
         ranks: Any,
     ) -> S.Stability:
         """The summary's stability line: the stable plan against the optimum (small enough)."""
+        if solved.stopped_by_time_limit:
+            return S.cut_short()
         size = S.n_candidates(compat)
-        if size > S.MEASURED_PAIRS or solved.stopped_by_time_limit:
+        if size > S.MEASURED_PAIRS:
             return S.skipped(size)
         stable = self.objective == "stable"
         other = self.replace(objective="total" if stable else "stable")._solve_pairs(

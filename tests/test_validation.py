@@ -21,6 +21,7 @@ from pairwise.solvers import (
     one_to_many,
     one_to_one,
     peer_pairs,
+    stable_matching,
 )
 from pairwise.solvers._validation import COMMON, check_per_row
 
@@ -32,6 +33,7 @@ SOLVERS: dict[str, Callable[..., Any]] = {
     "peer_pairs": lambda **kw: peer_pairs(_SYM, **kw),
     "learning_groups": lambda **kw: learning_groups(np.ones((1, 5)), **kw),
     "diverse_grouping": lambda **kw: diverse_grouping(_SYM, 2, min_size=2, max_size=2, **kw),
+    "stable_matching": lambda **kw: stable_matching(np.ones((2, 2)), **kw),
 }
 
 CASES = [

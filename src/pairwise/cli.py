@@ -242,6 +242,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE.html",
         help="where to write the review report of all three modes (default: report.html in --out)",
     )
+    demo.add_argument(
+        "--preset",
+        default="mentoring",
+        choices=("mentoring", "reverse", "buddy", "expert"),
+        help="kind of programme (default: %(default)s; reverse: the demo's mentees mentor "
+        "its mentors)",
+    )
     _run_options(demo, time_limit=30.0)
 
     pairs = _sub(
@@ -641,17 +648,21 @@ def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
         )
     # the whole demo has the time limit; each of the two searches (groups, peers) gets half
     # of it as its budget (pairs is exact and quick), the run's clock caps them all
-    program = load_program(None).replace(time_limit=args.time_limit / 2, seed=args.seed)
+    program = load_program(None, preset=args.preset).replace(
+        time_limit=args.time_limit / 2, seed=args.seed
+    )
     run.phase("loading")
     frames = demo_rosters()
 
     def roster(name: str, role: str) -> Any:
         return load_roster(frames[name], role=role)
 
+    mentors, mentees = roster("mentors", "mentor"), roster("mentees", "mentee")
+    if args.preset == "reverse":  # the juniors mentor, one senior each
+        mentors = load_roster(frames["mentees"].assign(capacity=1), role="mentor")
+        mentees = roster("mentors", "mentee")
     results = {
-        "pairs": _call(
-            program.pairs, roster("mentors", "mentor"), roster("mentees", "mentee"), run=run
-        ),
+        "pairs": _call(program.pairs, mentors, mentees, run=run),
         "groups": _call(
             program.groups, roster("leaders", "leader"), roster("proteges", "protege"), run=run
         ),

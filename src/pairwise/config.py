@@ -146,12 +146,14 @@ CRITERIA: dict[str, _Kind] = {
         ),
     ),
     "level_gap": _Kind(
-        {"ideal": _NUMBER, "tolerance": _NUMBER},
+        {"ideal": _NUMBER, "tolerance": _NUMBER, "direction": str},
         lambda t: C.LevelGap(
             ideal=float(t.get("ideal", 2)),
             tolerance=float(t.get("tolerance", 2)),
             weight=_weight(t),
+            direction=t.get("direction", "above"),
         ),
+        choices={"direction": R.LEVEL_DIRECTIONS},
     ),
     "preferences": _Kind(
         {"column": str, "side": str},
@@ -251,11 +253,13 @@ def _counts_per_column(v: Any, _: Mapping[str, Any]) -> Iterator[tuple[str, str,
 
 
 def _min_level_gap(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
-    return [] if _is_off(v) else [R.MinLevelGap(int(v))]
+    direction = str(t.get("level_direction", "above"))
+    return [] if _is_off(v) else [R.MinLevelGap(int(v), direction=direction)]
 
 
 def _max_level_gap(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
-    return [] if _is_off(v) else [R.MaxLevelGap(int(v))]
+    direction = str(t.get("level_direction", "above"))
+    return [] if _is_off(v) else [R.MaxLevelGap(int(v), direction=direction)]
 
 
 def _level_within(v: Any, t: Mapping[str, Any], b: _Build) -> list[R.Rule]:
@@ -343,6 +347,13 @@ def _read_history(path: Path) -> pd.DataFrame:
 # The key tables: one entry per key, checking and building together
 # ---------------------------------------------------------------------------
 
+#: ``[program] preset``: each names ``pairwise/data/preset_<name>.toml``, laid over the
+#: embedded default programme before the user's file (see :func:`load_program`).
+PRESETS: tuple[str, ...] = ("mentoring", "reverse", "buddy", "expert")
+
+#: ``[program] objective``: the assignment objectives, and "stable" (pairs only).
+PROGRAM_OBJECTIVES: tuple[str, ...] = (*OBJECTIVES, "stable")
+
 _LEVELS = "a whole number of levels"
 _COLUMN = "a column name"
 
@@ -350,10 +361,11 @@ _COLUMN = "a column name"
 # each table's order, so the entries below keep the order problems are listed in.
 PROGRAM: dict[str, _Key] = {
     "name": _Key(str, default="Mentoring programme", value=str),
-    "objective": _Key(str, default="total", check=_one_of(OBJECTIVES), value=str),
+    "objective": _Key(str, default="total", check=_one_of(PROGRAM_OBJECTIVES), value=str),
     "time_limit": _Key(_NUMBER, default=30.0, check=_positive_seconds, value=float),
     "date": _Key((_dt.date, str), check=_iso_date, value=_as_date, target="at"),
     "seed": _Key(int, default=0, value=int),
+    "preset": _Key(str, default="mentoring", check=_one_of(PRESETS), value=str),
     "allow_protected": _Key(bool, default=False),
     "protected": _Key(list, default=PROTECTED_COLUMNS, names=True),
     "strict": _Key(bool, default=False),
@@ -363,6 +375,8 @@ PROGRAM: dict[str, _Key] = {
 RULES: dict[str, _Key] = {
     "min_level_gap": _Key((int, bool), default=2, off=_LEVELS, rules=_min_level_gap),
     "max_level_gap": _Key((int, bool), off=_LEVELS, rules=_max_level_gap),
+    "level_within": _Key((int, bool), off=_LEVELS, rules=_level_within),
+    "level_direction": _Key(str, default="above", check=_one_of(R.LEVEL_DIRECTIONS)),
     "not_manager": _Key((str, bool), default="chain", check=_chain_or_direct, rules=_not_manager),
     "opt_in": _Key((str, bool), off=_COLUMN, rules=_opt_in),
     "accessibility": _Key((dict, bool), default=True, table=ACCESSIBILITY, rules=_accessible),
@@ -881,15 +895,44 @@ DEFAULT_PROGRAM_TOML: str = (
 )
 
 
-def load_program(path: str | os.PathLike[str] | None = None) -> Program:
+def _preset_data(name: str) -> dict[str, Any]:
+    """The overlay of preset ``name`` (``pairwise/data/preset_<name>.toml``), parsed."""
+    text = resources.files("pairwise").joinpath("data", f"preset_{name}.toml").read_text("utf-8")
+    return parse_toml_text(text, f"the {name} preset")
+
+
+def _preset_name(preset: Any, user: Mapping[str, Any]) -> str:
+    """The preset to use: the ``preset`` argument, else the file's, else ``"mentoring"``."""
+    if preset is None:
+        return str(dict(user.get("program", {})).get("preset", "mentoring"))
+    if preset not in PRESETS:
+        raise InputError(
+            f"`preset` must be one of {', '.join(map(repr, PRESETS))}; got {preset!r} "
+            "(load_program). Fix: pass e.g. preset=\"reverse\", or None for the file's own."
+        )
+    return str(preset)
+
+
+def load_program(
+    path: str | os.PathLike[str] | None = None, *, preset: str | None = None
+) -> Program:
     """Load a programme from a TOML file (or the embedded default when ``path`` is None).
+
+    The programme is built in three layers, each overriding the one before:
+    the embedded default programme, the preset's defaults (``[program] preset``,
+    or the ``preset`` argument), and the file's own keys.
 
     Parameters
     ----------
     path : path-like or None
-        The programme file. Keys it leaves out keep the default programme's
-        values (see :func:`merge_programs`). Relative paths inside it
-        (``rules.history``) are resolved against the file's folder.
+        The programme file. Keys it leaves out keep the preset's, else the
+        default programme's values (see :func:`merge_programs`). Relative
+        paths inside it (``rules.history``) are resolved against the file's
+        folder.
+    preset : {"mentoring", "reverse", "buddy", "expert"}, optional
+        Overrides the file's ``[program] preset`` (default: the file's, else
+        ``"mentoring"``, the default programme as it is). See
+        ``docs/configuration.md`` for what each preset sets.
 
     Returns
     -------
@@ -909,14 +952,20 @@ def load_program(path: str | os.PathLike[str] | None = None) -> Program:
     >>> program = pw.load_program()          # the embedded default programme
     >>> program.groups_options.min_size, program.groups_options.max_size
     (5, 7)
+    >>> pw.load_program(preset="reverse").model.rules[1].label()
+    'mentor ≥ 2 levels below'
     """
-    if path is None:
-        return build_program(
-            parse_program(_default_data(), source="the default programme"), user={}
-        )
-    p = Path(path)
-    data = parse_program(_read_toml(p), source=str(p))
-    return build_program(merge_programs(_default_data(), data), base_dir=p.parent, user=data)
+    p = None if path is None else Path(path)
+    user = {} if p is None else parse_program(_read_toml(p), source=str(p))
+    name = _preset_name(preset, user)
+    base = merge_programs(_default_data(), _preset_data(name))
+    data = merge_programs(
+        parse_program(base, source=f"the {name} preset"),
+        merge_programs(user, {"program": {"preset": name}}),
+    )
+    if p is None:
+        return build_program(data, user={})
+    return build_program(data, base_dir=p.parent, user=user)
 
 
 def merge_programs(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -561,7 +561,8 @@ class LevelGap(Criterion):
     ``score = max(0, 1 - |gap - ideal| / (tolerance + 1))``: with ``ideal=2``
     and ``tolerance=2``, gaps 2, 3 and 4 score 1, 2/3 and 1/3, a gap of 5 (or
     -1) scores 0. ``tolerance`` is the largest deviation that still scores
-    above 0. A blank level scores 0.
+    above 0. A blank level scores 0. With ``direction="below"`` (reverse
+    mentoring) the gap is mentee minus mentor: the mentor is junior.
 
     Parameters
     ----------
@@ -574,6 +575,8 @@ class LevelGap(Criterion):
     weight : float
     name : str
         Default ``"level_gap"``.
+    direction : {"above", "below"}
+        Where the mentor stands: above the mentee (default) or below.
 
     Examples
     --------
@@ -590,10 +593,12 @@ class LevelGap(Criterion):
     column: str = "level"
     weight: float = 1.0
     name: str = ""
+    direction: str = "above"
 
     def __post_init__(self) -> None:
         _check_column_name(self.column, "column", "LevelGap")
         self._set_name("level_gap")
+        _check_choice(self.direction, ("above", "below"), "direction", "LevelGap")
         for key in ("ideal", "tolerance"):
             value = getattr(self, key)
             if (
@@ -615,6 +620,8 @@ class LevelGap(Criterion):
         return (("mentors", self.column), ("mentees", self.column))
 
     def describe(self) -> str:
+        if self.direction == "below":
+            return f"mentor about {self.ideal:g} levels below"
         return f"level gap near {self.ideal:g}"
 
     def terms(
@@ -623,9 +630,10 @@ class LevelGap(Criterion):
         xl = numeric_values(cache, mentors, self.column)
         xr = numeric_values(cache, mentees, self.column)
         ideal, width = float(self.ideal), float(self.tolerance) + 1.0
+        sign = -1.0 if self.direction == "below" else 1.0
 
         def gap_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return np.maximum(0.0, 1.0 - np.abs(a - b - ideal) / width)
+            return np.maximum(0.0, 1.0 - np.abs(sign * (a - b) - ideal) / width)
 
         return [(1.0, numeric_table_or_func(xl, xr, gap_score, 0.0))]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _stability as S
 from . import criteria as C
 from . import rules as R
 from ._run import ProgressCallback, Run
@@ -190,7 +192,12 @@ class Program:
     group_model : CompatibilityModel
         Leader × protégé criteria and rules (``groups``).
     name : str
-    objective : {"total", "fair"}
+    objective : {"total", "fair", "stable"}
+        ``"stable"``: mentor–mentee pairs form the mentee-optimal stable
+        matching (:func:`pairwise.solvers.stable_matching`; mentees rank by
+        their ``preferences`` column, then by score, mentors by score); peers
+        and groups then use ``"total"``. Every pairs summary says what the
+        other choice would give (see :meth:`pairs`).
     time_limit : float or None
         Wall-clock seconds for a whole run (scoring, solving, results; the
         CLI also counts loading the files). The solvers spend a deterministic
@@ -212,6 +219,8 @@ class Program:
         Input column -> pairwise column, applied when rosters are loaded.
     at : date or None
         Date on which time-zone offsets are computed (summer time).
+    preset : {"mentoring", "reverse", "buddy", "expert"}
+        The preset the programme was built from (``[program] preset``).
 
     Examples
     --------
@@ -238,6 +247,7 @@ class Program:
     groups_options: GroupOptions = field(default_factory=GroupOptions)
     rename: Mapping[str, str] = field(default_factory=dict)
     at: _dt.date | None = None
+    preset: str = "mentoring"
 
     def replace(self, **changes: Any) -> Program:
         """A copy with some fields changed (e.g. ``time_limit``, ``seed``)."""
@@ -338,10 +348,16 @@ class Program:
         whose clock already started (default: one started now, with this
         programme's ``time_limit``), so the whole run keeps that budget.
 
+        With ``objective = "stable"`` the pairs are the mentee-optimal stable
+        matching instead. Either way the summary compares the two plans (up
+        to 2 million candidate pairs): the cost of stability against the
+        optimum, or the blocking pairs of the optimal plan;
+        ``result.blocking_pairs()`` lists them.
+
         Raises
         ------
         InputError
-            Bad rosters or programme.
+            Bad rosters or programme (``min_load`` with ``objective = "stable"``).
         InfeasibleError
             ``min_load`` cannot be met.
         """
@@ -354,18 +370,17 @@ class Program:
         # The priority column places mentees first; it never multiplies scores.
         priority = self._weights(e, self.priority_column)
         fixed_rows, fixed_cols, fixed_reasons = self._required_pairs(compat, m, e, cap)
+        ranks = S.preference_ranks(self.model, m, e)
+        limit = _solver_limit(self.time_limit, len(m) + len(e))
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(m) + len(e))):
             solved = self._solve_pairs(
-                compat,
-                cap,
-                priority,
-                fixed_rows,
-                fixed_cols,
-                _solver_limit(self.time_limit, len(m) + len(e)),
+                compat, cap, priority, fixed_rows, fixed_cols, limit, mentee_ranks=ranks
             )
+            inputs = (compat, cap, priority, fixed_rows, fixed_cols, limit, ranks)
+            stability = self._stability(solved, *inputs)
         run.phase("results")
-        return pairs_result(
+        result = pairs_result(
             compat,
             solved,
             m,
@@ -376,6 +391,41 @@ class Program:
             fixed_reasons=fixed_reasons,
             run=self._run,
         )
+        rows = np.concatenate([solved.rows, fixed_rows]).astype(np.int64)
+        cols = np.concatenate([solved.cols, fixed_cols]).astype(np.int64)
+        blocking = functools.partial(S.blocking_frame, compat, m, e, rows, cols, cap, ranks)
+        notes = list(result.options.get("notes", ()))
+        if self.objective == "stable" and priority is not None:
+            notes.append("the priority column is not used by objective 'stable'")
+        options = {**result.options, "stability": stability.line, "notes": notes}
+        return dataclasses.replace(result, options=options, _blocking=blocking)
+
+    def _stability(
+        self,
+        solved: MatchingResult,
+        compat: Compatibility,
+        cap: np.ndarray,
+        priority: np.ndarray | None,
+        fixed_rows: np.ndarray,
+        fixed_cols: np.ndarray,
+        time_limit: float | None,
+        ranks: Any,
+    ) -> S.Stability:
+        """The summary's stability line: the stable plan against the optimum (small enough)."""
+        if solved.stopped_by_time_limit:
+            return S.cut_short()
+        size = S.n_candidates(compat)
+        if size > S.MEASURED_PAIRS:
+            return S.skipped(size)
+        stable = self.objective == "stable"
+        other = self.replace(objective="total" if stable else "stable")._solve_pairs(
+            compat, cap, priority, fixed_rows, fixed_cols, time_limit, mentee_ranks=ranks
+        )
+        if other.stopped_by_time_limit:
+            return S.cut_short()
+        rows = np.concatenate([solved.rows, fixed_rows]).astype(np.int64)
+        cols = np.concatenate([solved.cols, fixed_cols]).astype(np.int64)
+        return S.assess(compat, rows, cols, cap, ranks, solved, other, stable=stable)
 
     def _solve_pairs(
         self,
@@ -385,18 +435,34 @@ class Program:
         fixed_rows: np.ndarray,
         fixed_cols: np.ndarray,
         time_limit: float | None = None,
+        *,
+        mentee_ranks: Any = None,
     ) -> MatchingResult:
-        """One-to-one when every mentor takes one mentee, else one-to-many.
+        """One-to-one when every mentor takes one mentee, else one-to-many (or stable).
 
         Required pairs (``fixed_*``) are formed first: the solver sees the rest.
         """
-        from .solvers import one_to_many, one_to_one
+        from .solvers import one_to_many, one_to_one, stable_matching
 
         scores, allowed = compat.scores, compat.allowed
         free_cap = cap.copy()
         np.subtract.at(free_cap, fixed_rows, 1)
         if len(fixed_cols):
             scores, allowed = compat.without_columns(fixed_cols)
+        if self.objective == "stable":
+            if self.min_load:
+                raise InputError(
+                    f"`pairs.min_load` must be 0 with objective 'stable'; got {self.min_load}. "
+                    "Fix: set `pairs.min_load = 0`, or `program.objective = \"total\"`."
+                )
+            return stable_matching(
+                scores,
+                allowed,
+                free_cap,
+                mentee_ranks=mentee_ranks,
+                time_limit=time_limit,
+                seed=self.seed,
+            )
         if np.all(free_cap == 1) and self.min_load == 0 and len(fixed_cols) == 0:
             return one_to_one(
                 scores,
@@ -444,7 +510,7 @@ class Program:
             solved = peer_pairs(
                 scores,
                 allowed,
-                objective=self.objective,
+                objective="total" if self.objective == "stable" else self.objective,
                 time_limit=_solver_limit(self.time_limit, len(p)),
                 seed=self.seed,
             )

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ._outputs import OutputPlan, check_format, is_excel
 from ._report import capacity_use, check_report_path, render_report, render_summary
+from .errors import InputError
 from .reports import composition_audit, group_summary
 from .roster import LIST_COLUMNS, PROTECTED_COLUMNS, Roster
 from .solvers._result import GroupingResult, MatchingResult, _gap
@@ -432,7 +433,28 @@ class PairsResult(_ResultBase):
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_mentors: int = 0
     n_mentees: int = 0
+    _blocking: Callable[[], pd.DataFrame] | None = field(default=None, compare=False)
     _main_name = "pairs"
+
+    def blocking_pairs(self) -> pd.DataFrame:
+        """Pairs (mentor, mentee) who both prefer each other to their partners; empty = stable.
+
+        Columns ``mentor_id``, ``mentee_id``, ``score`` and each side's gain
+        in score (``mentee_gain``, ``mentor_gain``; see
+        :func:`pairwise._stability.blocking_frame`). Mentees rank by their
+        ranked ``preferences`` where given, then by score; mentors by score.
+
+        Raises
+        ------
+        InputError
+            For a result not built by :meth:`pairwise.Program.pairs`.
+        """
+        if self._blocking is None:
+            raise InputError(
+                "blocking pairs are known only for a result of Program.pairs. "
+                "Fix: run program.pairs(mentors, mentees)."
+            )
+        return self._blocking()
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read: counts, scores, who waits and why."""
@@ -447,6 +469,8 @@ class PairsResult(_ResultBase):
             )
             loads = self.pairs.groupby("mentor_id").size()
             lines.append(f"mentors used: {len(loads)}, most mentees per mentor: {loads.max()}")
+        if self.options.get("stability"):
+            lines.append(str(self.options["stability"]))
         return "\n".join(lines + self._headline(unmatched_file))
 
 

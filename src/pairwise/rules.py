@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .roster import Roster
 
 __all__ = [
+    "LEVEL_DIRECTIONS",
     "Accessible",
     "Exclude",
     "LevelWithin",
@@ -296,8 +297,17 @@ def _check_int(value: Any, key: str, owner: str, minimum: int | None = None) -> 
         )
 
 
+#: Where the mentor stands in a level rule: above the mentee, or below (reverse mentoring).
+LEVEL_DIRECTIONS = ("above", "below")
+
+
 class _LevelRule(Rule):
     column: str
+
+    @property
+    def _sign(self) -> float:
+        # "below" (reverse mentoring) measures the gap from the mentee down to the mentor
+        return -1.0 if getattr(self, "direction", "above") == "below" else 1.0
 
     def columns(self) -> tuple[tuple[str, str], ...]:
         return (("mentors", self.column), ("mentees", self.column))
@@ -310,7 +320,8 @@ class _LevelRule(Rule):
     ) -> list[MaskTerm]:
         xl = numeric_values(cache, mentors, self.column)
         xr = numeric_values(cache, mentees, self.column)
-        term = numeric_table_or_func(xl, xr, lambda a, b: self._ok(a - b), False)
+        sign = self._sign
+        term = numeric_table_or_func(xl, xr, lambda a, b: self._ok(sign * (a - b)), False)
         return [bool_mask_term(term)]
 
     def reason(
@@ -331,7 +342,15 @@ class _LevelRule(Rule):
             return f"{self.column} of the {who} is unknown, so {self.label()} cannot be checked"
         return (
             f"{rm} {self.column} {lm:g} vs {re_} {self.column} {le:g}: "
-            f"gap {lm - le:g} ({self.label()} needed)"
+            f"gap {self._sign * (lm - le):g} ({self.label()} needed)"
+        )
+
+
+def _check_direction(value: Any, owner: str) -> None:
+    if value not in LEVEL_DIRECTIONS:
+        raise InputError(
+            f"`direction` of {owner} must be 'above' or 'below'; got {value!r}. Fix: "
+            f"'above' (the mentor is senior) or 'below' (reverse mentoring: the mentor is junior)."
         )
 
 
@@ -339,7 +358,9 @@ class _LevelRule(Rule):
 class MinLevelGap(_LevelRule):
     """The mentor is at least ``gap`` levels above the mentee (``level_m - level_e >= gap``).
 
-    A blank level fails the rule (it cannot be checked).
+    A blank level fails the rule (it cannot be checked). With
+    ``direction="below"`` (reverse mentoring) the mentor is at least ``gap``
+    levels *below* the mentee instead (``level_e - level_m >= gap``).
 
     Parameters
     ----------
@@ -349,6 +370,8 @@ class MinLevelGap(_LevelRule):
         The level column (higher = more senior).
     name : str
         Default ``"min_level_gap"``.
+    direction : {"above", "below"}
+        Where the mentor stands: above the mentee (default) or below.
 
     Examples
     --------
@@ -364,15 +387,19 @@ class MinLevelGap(_LevelRule):
     gap: float = 2
     column: str = "level"
     name: str = ""
+    direction: str = "above"
 
     def __post_init__(self) -> None:
         _check_int(self.gap, "gap", "MinLevelGap")
+        _check_direction(self.direction, "MinLevelGap")
         self._set_name("min_level_gap")
 
     def _ok(self, gap: np.ndarray) -> np.ndarray:
         return gap >= self.gap
 
     def label(self) -> str:
+        if self.direction == "below":
+            return f"mentor ≥ {self.gap:g} levels below"
         return f"level gap ≥ {self.gap:g}"
 
 
@@ -386,20 +413,26 @@ class MaxLevelGap(_LevelRule):
     column : str
     name : str
         Default ``"max_level_gap"``.
+    direction : {"above", "below"}
+        ``"below"``: the mentor is at most ``gap`` levels below the mentee.
     """
 
     gap: float = 4
     column: str = "level"
     name: str = ""
+    direction: str = "above"
 
     def __post_init__(self) -> None:
         _check_int(self.gap, "gap", "MaxLevelGap")
+        _check_direction(self.direction, "MaxLevelGap")
         self._set_name("max_level_gap")
 
     def _ok(self, gap: np.ndarray) -> np.ndarray:
         return gap <= self.gap
 
     def label(self) -> str:
+        if self.direction == "below":
+            return f"mentor ≤ {self.gap:g} levels below"
         return f"level gap ≤ {self.gap:g}"
 
 

@@ -13,13 +13,16 @@ from .assignment import one_to_many, one_to_one
 from .groups import learning_groups
 from .mdgp import diverse_grouping
 from .peers import peer_pairs
+from .stable import blocking_pairs, stable_matching
 
 __all__ = [
     "GroupingResult",
     "MatchingResult",
+    "blocking_pairs",
     "diverse_grouping",
     "learning_groups",
     "one_to_many",
     "one_to_one",
     "peer_pairs",
+    "stable_matching",
 ]

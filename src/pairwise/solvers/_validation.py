@@ -26,11 +26,13 @@ from pairwise.errors import InputError
 
 __all__ = [
     "COMMON",
+    "RankTable",
     "ScoreProblem",
     "check_choice",
     "check_max_iterations",
     "check_per_row",
     "check_priority",
+    "check_ranks",
     "check_scores",
     "check_seed",
     "check_time_limit",
@@ -342,3 +344,93 @@ def check_scores(scores: Any, allowed: Any, where: str) -> ScoreProblem:
             f"pairs without a score, or replace the NaN/inf values."
         )
     return ScoreProblem(dense.shape, dense, mask, None, None, None)
+
+
+@dataclass(frozen=True)
+class RankTable:
+    """Validated ranks (1 = first choice, lower = better), dense or as sorted pair keys."""
+
+    shape: tuple[int, int]
+    dense: np.ndarray | None  # float64, inf where unranked
+    keys: np.ndarray | None  # sparse form: row * n_cols + col, sorted
+    values: np.ndarray | None
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The ranks of the pairs ``(rows[k], cols[k])``; ``inf`` where unranked."""
+        if self.dense is not None:
+            return self.dense[rows, cols]
+        assert self.keys is not None and self.values is not None
+        out = np.full(len(rows), np.inf)
+        if self.keys.size == 0 or len(rows) == 0:
+            return out
+        wanted = np.asarray(rows, np.int64) * self.shape[1] + np.asarray(cols, np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, wanted), self.keys.size - 1)
+        hit = self.keys[pos] == wanted
+        out[hit] = self.values[pos[hit]]
+        return out
+
+
+def check_ranks(ranks: Any, shape: tuple[int, int], name: str, where: str) -> RankTable | None:
+    """Ranks per (mentor, mentee) pair: positive numbers, lower = better; 0 / NaN = unranked.
+
+    Dense (an array of ``shape``) or a scipy.sparse matrix of ``shape`` whose
+    stored positive entries are the ranks (absent entries are unranked).
+    None when ``ranks`` is None or ranks nothing.
+    """
+    if ranks is None:
+        return None
+    fix = (
+        f"pass an array of shape {fmt_shape(shape)} (mentors × mentees) holding 1 for a "
+        "first choice, 2 for a second, ... and 0 where a pair is not ranked."
+    )
+    if sp.issparse(ranks):
+        coo = sp.coo_matrix(ranks)
+        arr_shape, values = coo.shape, coo.data
+    else:
+        try:
+            dense_in = np.asarray(ranks)
+        except Exception as exc:  # ragged lists and the like
+            raise InputError(
+                f"`{name}` must be a numeric matrix; could not read it as an array ({exc}) "
+                f"({where}). Fix: {fix}"
+            ) from exc
+        arr_shape, values = dense_in.shape, dense_in
+    if tuple(arr_shape) != tuple(shape):
+        raise InputError(
+            f"`{name}` must have the shape of `scores` {fmt_shape(shape)}; got "
+            f"{fmt_shape(arr_shape)} ({where}). Fix: {fix}"
+        )
+    dtype = values.dtype
+    if (
+        dtype.kind == "b"
+        or not np.issubdtype(dtype, np.number)
+        or np.issubdtype(dtype, np.complexfloating)
+    ):
+        raise InputError(f"`{name}` must hold numbers; got dtype {dtype} ({where}). Fix: {fix}")
+    vals = np.asarray(values, dtype=np.float64)
+    bad = np.isinf(vals) | (vals < 0)
+    if bad.any():
+        first = vals[bad].ravel()[0].item()
+        raise InputError(
+            f"`{name}` must be positive ranks or 0 (unranked); got {first!r} in "
+            f"{int(bad.sum())} entries ({where}). Fix: {fix}"
+        )
+    unranked = np.isnan(vals) | (vals == 0)
+    if unranked.all():
+        return None
+    if not sp.issparse(ranks):
+        return RankTable(shape, np.where(unranked, np.inf, vals), None, None)
+    keep = ~unranked
+    keys = coo.row[keep].astype(np.int64) * shape[1] + coo.col[keep].astype(np.int64)
+    vals = vals[keep]
+    order = np.argsort(keys, kind="stable")
+    keys, vals = keys[order], vals[order]
+    dup = np.flatnonzero(keys[1:] == keys[:-1])
+    if dup.size:
+        k = int(keys[dup[0]])
+        raise InputError(
+            f"`{name}` must rank each pair once; got pair ({k // shape[1]}, {k % shape[1]}) "
+            f"twice ({where}). Fix: call .sum_duplicates() or build the matrix without "
+            "repeated entries."
+        )
+    return RankTable(shape, None, keys, vals)

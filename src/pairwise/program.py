@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import criteria as C
 from . import rules as R
+from ._diagnosis import diagnose_groups, diagnose_pairs
 from ._run import ProgressCallback, Run
 from .compatibility import Compatibility, CompatibilityModel
 from .errors import InfeasibleError, InputError
@@ -360,7 +361,7 @@ class Program:
                 _solver_limit(self.time_limit, len(m) + len(e)),
             )
         run.phase("results")
-        return pairs_result(
+        result = pairs_result(
             compat,
             solved,
             m,
@@ -371,6 +372,9 @@ class Program:
             fixed_reasons=fixed_reasons,
             run=self._run,
         )
+        matched = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])
+        diagnosis = diagnose_pairs(self.model, compat, m, e, cap, matched)
+        return dataclasses.replace(result, diagnosis=diagnosis)
 
     def _solve_pairs(
         self,
@@ -522,7 +526,7 @@ class Program:
             protected=g.protected,
             **g.rule_options(),
         )
-        return groups_result(
+        result = groups_result(
             inputs["compat"],
             solved,
             lead,
@@ -532,6 +536,17 @@ class Program:
             violations=violations,
             run=self._run,
         )
+        diagnosis = diagnose_groups(
+            inputs["compat"],
+            lead,
+            prot,
+            options=g,
+            placed=np.flatnonzero(np.asarray(solved.labels) >= 0),
+            together_mask=inputs["together"],
+            at=self.at,
+            notes=solved.diagnosis,
+        )
+        return dataclasses.replace(result, diagnosis=diagnosis)
 
     def _solve_groups(
         self,

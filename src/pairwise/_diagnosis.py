@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import maximum_flow
+from scipy.sparse.csgraph import maximum_bipartite_matching, maximum_flow
 
 from ._terms import apply_terms
 from .rules import (
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DENSE_PAIRS",
+    "EXPAND_EDGES",
     "PAIR_BUDGET",
     "Finding",
     "GroupSizes",
@@ -68,6 +69,9 @@ __all__ = [
 DENSE_PAIRS = 4_000_000
 #: Most pairs a relaxed rule is evaluated on in that budgeted form.
 PAIR_BUDGET = 8_000_000
+#: Up to this many edges (allowed pairs x capacity) a count repeats mentors (Hopcroft–Karp);
+#: beyond, a maximum flow.
+EXPAND_EDGES = 20_000_000
 
 #: The programme key under [rules] of each rule name, for the fix.
 _RULE_KEYS = {
@@ -150,20 +154,75 @@ class Finding:
 
 
 def _edges(allowed: np.ndarray | sp.spmatrix) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """Row and column indices of the True (stored) entries of a mask."""
+    """Row and column indices of the True (stored) entries of a mask, row by row."""
     if sp.issparse(allowed):
-        coo = sp.coo_matrix(allowed)
-        return coo.row.astype(np.intp), coo.col.astype(np.intp), coo.shape
+        csr = sp.csr_matrix(allowed)
+        csr.sort_indices()
+        counts = np.diff(csr.indptr)
+        rows = np.repeat(np.arange(csr.shape[0], dtype=np.intp), counts)
+        return rows, csr.indices.astype(np.intp), csr.shape
     mask = np.asarray(allowed, dtype=bool)
     r, c = np.nonzero(mask)
     return r, c, mask.shape
 
 
+class _Network:
+    """A mask's bipartite graph, built once; :meth:`value` re-counts for any capacities.
+
+    Small total capacities use Hopcroft–Karp (scipy's
+    ``maximum_bipartite_matching``) on the mask with each mentor's row
+    repeated ``capacity`` times; larger ones a maximum flow (scipy's Dinic)
+    on source → mentor (capacity) → mentee → sink, whose CSR arrays are laid
+    out directly (only the source's edge weights change between counts).
+    """
+
+    def __init__(self, allowed: np.ndarray | sp.spmatrix) -> None:
+        rows, cols, (m, n) = _edges(allowed)
+        self.m, self.n, self.n_edges = m, n, len(rows)
+        self.degree = np.bincount(rows, minlength=m)
+        self.csr = sp.csr_matrix(
+            (
+                np.ones(len(rows), dtype=np.int8),
+                cols,
+                np.concatenate([[0], np.cumsum(self.degree)]),
+            ),
+            shape=(m, n),
+        )
+
+    def value(self, capacity: Sequence[int] | np.ndarray) -> int:
+        """The most mentees matched with mentor ``i`` taking at most ``capacity[i]``."""
+        if self.n_edges == 0:
+            return 0
+        cap = np.clip(np.asarray(capacity, dtype=np.int64), 0, self.n)
+        if int(np.dot(cap, self.degree)) <= EXPAND_EDGES:
+            copies = self.csr[np.repeat(np.arange(self.m), cap)]
+            if copies.shape[0] == 0:
+                return 0
+            match = maximum_bipartite_matching(copies, perm_type="column")
+            return int(np.count_nonzero(match >= 0))
+        return self._flow(cap)
+
+    def _flow(self, cap: np.ndarray) -> int:
+        m, n = self.m, self.n
+        size = m + n + 2
+        indptr = np.concatenate(
+            [self.csr.indptr, self.n_edges + np.arange(1, n + 1), [self.n_edges + n + m] * 2]
+        ).astype(np.int32)
+        indices = np.concatenate(
+            [m + self.csr.indices, np.full(n, m + n + 1), np.arange(m)]
+        ).astype(np.int32)
+        data = np.concatenate([np.ones(self.n_edges + n, dtype=np.int32), cap.astype(np.int32)])
+        graph = sp.csr_matrix((data, indices, indptr), shape=(size, size))
+        return int(maximum_flow(graph, size - 2, size - 1, method="dinic").flow_value)
+
+
 def max_matching(allowed: np.ndarray | sp.spmatrix, capacity: Sequence[int] | np.ndarray) -> int:
     """Most mentees matched when mentor ``i`` takes at most ``capacity[i]`` allowed mentees.
 
-    The value of a maximum flow (scipy's Dinic) on source → mentor
-    (``capacity``) → mentee (an allowed pair, 1) → sink (1).
+    A maximum bipartite matching with each mentor repeated ``capacity``
+    times (Hopcroft–Karp), or for large capacities the value of a maximum
+    flow (Dinic) on source → mentor (``capacity``) → mentee (an allowed
+    pair, 1) → sink (1); both from ``scipy.sparse.csgraph``.
 
     Parameters
     ----------
@@ -184,21 +243,14 @@ def max_matching(allowed: np.ndarray | sp.spmatrix, capacity: Sequence[int] | np
     >>> max_matching(np.array([[True, True, True], [False, False, True]]), [2, 1])
     3
     """
-    rows, cols, (m, n) = _edges(allowed)
-    cap = np.minimum(np.maximum(np.asarray(capacity, dtype=np.int64), 0), n)
-    if len(rows) == 0 or m == 0 or n == 0:
-        return 0
-    source, sink = m + n, m + n + 1
-    heads = np.concatenate([np.full(m, source), rows, m + np.arange(n)])
-    tails = np.concatenate([np.arange(m), m + cols, np.full(n, sink)])
-    weights = np.concatenate([cap, np.ones(len(rows), np.int64), np.ones(n, np.int64)])
-    keep = weights > 0
-    graph = sp.csr_matrix(
-        (weights[keep].astype(np.int32), (heads[keep], tails[keep])),
-        shape=(m + n + 2, m + n + 2),
-    )
-    graph.sum_duplicates()
-    return int(maximum_flow(graph, source, sink, method="dinic").flow_value)
+    return _Network(allowed).value(capacity)
+
+
+def _reachable(allowed: np.ndarray | sp.spmatrix, cap: np.ndarray) -> int:
+    """Mentees with an allowed mentor who has places: all matched when places are unlimited."""
+    rows, cols, (_, n) = _edges(allowed)
+    keep = cap[rows] > 0
+    return int(np.count_nonzero(np.bincount(cols[keep], minlength=n)))
 
 
 def _smallest_uniform(
@@ -206,23 +258,26 @@ def _smallest_uniform(
 ) -> tuple[int, int]:
     """The smallest ``c`` with ``max_matching(allowed, max(cap, c)) == target`` (open mentors).
 
-    Returns ``c`` and the flow value at ``max(cap, 1) + 1`` for each open mentor
-    (one more place each).
+    Doubling then bisection on the flow value (monotone in ``c``). Returns
+    ``c`` and the flow value with one more place for each open mentor.
     """
+    network = _Network(allowed)
     open_ = cap > 0
-    n = int(allowed.shape[1])
 
     def value(c: int) -> int:
-        return max_matching(allowed, np.where(open_, np.maximum(cap, c), 0))
+        return network.value(np.where(open_, np.maximum(cap, c), 0))
 
-    lo, hi = 1, max(n, 1)
+    hi = 1
+    while value(hi) < target:
+        hi *= 2
+    lo = hi // 2 + 1 if hi > 1 else 1
     while lo < hi:
         mid = (lo + hi) // 2
         if value(mid) >= target:
             hi = mid
         else:
             lo = mid + 1
-    plus_one = max_matching(allowed, np.where(open_, cap + 1, 0))
+    plus_one = network.value(np.where(open_, cap + 1, 0))
     return lo, plus_one
 
 
@@ -388,7 +443,7 @@ def _capacity_findings(
 ) -> list[Finding]:
     """Too few places: the uniform capacity that matches everyone the rules allow."""
     open_ = cap > 0
-    most = max_matching(graph.base, np.where(open_, n, 0))
+    most = _reachable(graph.base, cap)
     if most <= base:
         return []
     c, plus_one = _smallest_uniform(graph.base, cap, most)
@@ -679,7 +734,7 @@ def _seat_findings(
 ) -> list[Finding]:
     """Too few seats: the max_size, or the number of leaders, that seats everyone placeable."""
     L = len(cap)
-    most = max_matching(allowed, np.full(L, n))
+    most = _reachable(allowed, cap)
     if most <= base or L == 0:
         return []
     size, _ = _smallest_uniform(allowed, cap, most)

@@ -289,6 +289,18 @@ def test_budget_samples_the_unmatched(monkeypatch) -> None:
     assert not rule[0].exact
 
 
+def test_a_spent_deadline_cuts_the_diagnosis_and_says_so() -> None:
+    mentors = load_roster(pd.DataFrame({"id": ["a", "b"], "level": [5, 2]}), role="mentor")
+    mentees = load_roster(pd.DataFrame({"id": ["x", "y", "z"], "level": [3, 2, 1]}), role="mentee")
+    model = CompatibilityModel([LevelGap(ideal=2)], [MinLevelGap(2)])
+    compat = model.score(mentors, mentees)
+    full = D.diagnose_pairs(model, compat, mentors, mentees, [1, 1], [0])
+    assert {f.kind for f in full} == {"capacity", "rule", "rule_step"}
+    cut = D.diagnose_pairs(model, compat, mentors, mentees, [1, 1], [0], deadline=0.0)
+    assert [f.kind for f in cut] == ["cut"] and "time limit" in cut[0].message
+    assert cut[0].gain is None
+
+
 # ---------------------------------------------------------------------------
 # relaxed(): one natural step
 # ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -97,8 +98,9 @@ class Finding:
     kind : str
         ``"capacity"`` (too few places), ``"rule"`` (a rule dropped),
         ``"rule_step"`` (a rule relaxed one step), ``"together"`` (a group
-        check relaxed), ``"seats"`` (group seats) or ``"note"`` (a fact
-        without a measured fix, e.g. a composition limit).
+        check relaxed), ``"seats"`` (group seats), ``"cut"`` (measurements
+        skipped at the time limit) or ``"note"`` (a fact without a measured
+        fix, e.g. a composition limit).
     message : str
         One full sentence with the measured fix; ``str(finding)``.
     affected : int
@@ -281,6 +283,34 @@ def _smallest_uniform(
     return lo, plus_one
 
 
+class _Budget:
+    """The time a diagnosis may take: measurements past ``deadline`` are skipped and counted."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.skipped = 0
+
+    def spent(self) -> bool:
+        """True (a measurement skipped) once ``time.perf_counter()`` is past the deadline."""
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            self.skipped += 1
+            return True
+        return False
+
+    def findings(self) -> list[Finding]:
+        """A ``"cut"`` finding when measurements were skipped."""
+        if not self.skipped:
+            return []
+        return [
+            Finding(
+                "cut",
+                "diagnosis cut at the time limit: some fixes were not measured; raise "
+                "`time_limit` under [program] (or --time-limit) to measure them",
+                affected=0,
+            )
+        ]
+
+
 # ---------------------------------------------------------------------------
 # Words
 # ---------------------------------------------------------------------------
@@ -387,6 +417,7 @@ def diagnose_pairs(
     capacity: Sequence[int] | np.ndarray,
     matched_cols: Sequence[int] | np.ndarray,
     *,
+    deadline: float | None = None,
     words: _Words | None = None,
 ) -> tuple[Finding, ...]:
     """Measured findings for a pairs run: capacity shortfall and each hard rule's cost.
@@ -402,6 +433,9 @@ def diagnose_pairs(
         Places per mentor.
     matched_cols : array_like of int
         Positions of the mentees the run matched.
+    deadline : float, optional
+        A :func:`time.perf_counter` time: measurements not started by then
+        are skipped, and a ``"cut"`` finding says how many.
 
     Returns
     -------
@@ -429,13 +463,18 @@ def diagnose_pairs(
     matched[np.asarray(matched_cols, dtype=np.intp)] = True
     if matched.all() or n == 0:
         return ()
+    budget = _Budget(deadline)
+    if budget.spent():
+        return tuple(budget.findings())
     graph = _graph(compat, matched, words)
     base = max_matching(graph.base, cap)
-    findings = _capacity_findings(graph, cap, base, n, words, compat)
-    findings += _rule_findings(compat, mentors, mentees, graph, cap, base, matched, words)
+    findings = [] if budget.spent() else _capacity_findings(graph, cap, base, n, words, compat)
+    findings += _rule_findings(
+        compat, mentors, mentees, graph, cap, base, matched, words, budget=budget
+    )
     findings = [f for f in findings if f.gain]
     findings.sort(key=lambda f: -(f.gain or 0))
-    return tuple(findings)
+    return tuple(findings + budget.findings())
 
 
 def _capacity_findings(
@@ -505,12 +544,16 @@ def _rule_findings(
     matched: np.ndarray,
     words: _Words,
     keep: np.ndarray | None = None,
+    budget: _Budget | None = None,
 ) -> list[Finding]:
     """Each rule dropped, and relaxed one step, re-counted with a maximum matching.
 
     ``keep`` (bool per column) limits every graph to the columns that may be
     matched at all (groups: the protégés who can meet enough others).
     """
+    budget = budget or _Budget(None)
+    if budget.spent():
+        return []
     masks = _rule_masks(compat, graph.cols)
     if not masks:
         return []
@@ -544,7 +587,7 @@ def _rule_findings(
         for kind, relaxed, block in variants:
             opened = block & ~allowed_now
             affected = int(np.count_nonzero(opened[:, stuck].any(axis=0)))
-            if affected == 0:
+            if affected == 0 or budget.spent():
                 continue
             value = (
                 max_matching(block, cap)
@@ -652,6 +695,7 @@ def diagnose_groups(
     together_mask: np.ndarray | None,
     at: _dt.date | None = None,
     notes: Sequence[str] = (),
+    deadline: float | None = None,
 ) -> tuple[Finding, ...]:
     """Measured findings for learning groups, then the solver's notes unchanged.
 
@@ -676,6 +720,8 @@ def diagnose_groups(
         Day for time-zone offsets, as for ``together``.
     notes : sequence of str
         The solver's diagnosis notes, kept as ``"note"`` findings.
+    deadline : float, optional
+        As for :func:`diagnose_pairs`.
 
     Returns
     -------
@@ -690,15 +736,20 @@ def diagnose_groups(
     cap = np.full(compat.shape[0], max_size, dtype=np.int64)
     allowed = np.asarray(compat.allowed, dtype=bool)
     found: list[Finding] = []
-    if not done.all() and n and len(cap):
+    budget = _Budget(deadline)
+    if not done.all() and n and len(cap) and not budget.spent():
         meet = _placeable(together_mask, min_size, n)
         base = max_matching(allowed[:, meet], cap)
-        found += _seat_findings(allowed[:, meet], cap, base, words, n)
+        if not budget.spent():
+            found += _seat_findings(allowed[:, meet], cap, base, words, n)
         graph = _Graph(allowed & meet[None, :], None, "")
         found += _rule_findings(
-            compat, leaders, proteges, graph, cap, base, done, words, keep=meet
+            compat, leaders, proteges, graph, cap, base, done, words, keep=meet, budget=budget
         )
-        for name, fix, mask in _together_variants(proteges, options, at):
+        variants = [] if budget.spent() else _together_variants(proteges, options, at)
+        for name, fix, mask in variants:
+            if budget.spent():
+                continue
             relaxed = _placeable(mask, min_size, n)
             value = max_matching(allowed[:, relaxed], cap)
             if value > base:
@@ -718,6 +769,7 @@ def diagnose_groups(
                 )
     found = [f for f in found if f.gain]
     found.sort(key=lambda f: -(f.gain or 0))
+    found += budget.findings()
     return tuple(found) + tuple(Finding("note", str(t), affected=0) for t in notes)
 
 

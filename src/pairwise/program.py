@@ -373,7 +373,8 @@ class Program:
             run=self._run,
         )
         matched = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])
-        diagnosis = diagnose_pairs(self.model, compat, m, e, cap, matched)
+        end = None if run.time_limit is None else run.start + run.time_limit
+        diagnosis = diagnose_pairs(self.model, compat, m, e, cap, matched, deadline=end)
         return dataclasses.replace(result, diagnosis=diagnosis)
 
     def _solve_pairs(
@@ -545,6 +546,7 @@ class Program:
             together_mask=inputs["together"],
             at=self.at,
             notes=solved.diagnosis,
+            deadline=None if run.time_limit is None else run.start + run.time_limit,
         )
         return dataclasses.replace(result, diagnosis=diagnosis)
 

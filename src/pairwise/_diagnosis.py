@@ -571,11 +571,16 @@ def _rule_findings(
         # is credited only with the pairs the relaxed rule opens
         graph = _Graph(_with_columns(graph.base, graph.cols, allowed_now), graph.cols, graph.note)
         base = max_matching(graph.base, cap)
-    no_partner = int(np.count_nonzero(~allowed_now.any(axis=0))) if graph.cols is None else None
+    no_partner = None
+    if graph.cols is None:
+        lonely = ~allowed_now.any(axis=0)
+        no_partner = int(np.count_nonzero(lonely if keep is None else lonely & keep))
+    unmatched = int(n - matched.sum())
     lead = (
-        f"{words.many(no_partner, words.cols)} have no allowed {words.rows}"
+        f"{words.many(no_partner, words.cols)} {'has' if no_partner == 1 else 'have'} "
+        f"no allowed {words.rows}"
         if no_partner
-        else f"{words.many(int(n - matched.sum()), words.cols)} cannot be {words.matched}"
+        else f"{words.many(unmatched, words.cols)} cannot be {words.matched}"
     )
     out: list[Finding] = []
     for rule, mask in masks:

@@ -908,7 +908,7 @@ def _preset_name(preset: Any, user: Mapping[str, Any]) -> str:
     if preset not in PRESETS:
         raise InputError(
             f"`preset` must be one of {', '.join(map(repr, PRESETS))}; got {preset!r} "
-            "(load_program). Fix: pass e.g. preset=\"reverse\", or None for the file's own."
+            '(load_program). Fix: pass e.g. preset="reverse", or None for the file\'s own.'
         )
     return str(preset)
 

@@ -26,6 +26,7 @@ import pandas as pd
 from . import _stability as S
 from . import criteria as C
 from . import rules as R
+from ._diagnosis import diagnose_groups, diagnose_pairs
 from ._run import ProgressCallback, Run
 from .compatibility import Compatibility, CompatibilityModel
 from .errors import InfeasibleError, InputError
@@ -398,7 +399,12 @@ class Program:
         if self.objective == "stable" and priority is not None:
             notes.append("the priority column is not used by objective 'stable'")
         options = {**result.options, "stability": stability.line, "notes": notes}
-        return dataclasses.replace(result, options=options, _blocking=blocking)
+        matched = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])
+        end = None if run.time_limit is None else run.start + run.time_limit
+        diagnosis = diagnose_pairs(self.model, compat, m, e, cap, matched, deadline=end)
+        return dataclasses.replace(
+            result, options=options, _blocking=blocking, diagnosis=diagnosis
+        )
 
     def _stability(
         self,
@@ -453,7 +459,7 @@ class Program:
             if self.min_load:
                 raise InputError(
                     f"`pairs.min_load` must be 0 with objective 'stable'; got {self.min_load}. "
-                    "Fix: set `pairs.min_load = 0`, or `program.objective = \"total\"`."
+                    'Fix: set `pairs.min_load = 0`, or `program.objective = "total"`.'
                 )
             return stable_matching(
                 scores,
@@ -593,7 +599,7 @@ class Program:
             protected=g.protected,
             **g.rule_options(),
         )
-        return groups_result(
+        result = groups_result(
             inputs["compat"],
             solved,
             lead,
@@ -603,6 +609,18 @@ class Program:
             violations=violations,
             run=self._run,
         )
+        diagnosis = diagnose_groups(
+            inputs["compat"],
+            lead,
+            prot,
+            options=g,
+            placed=np.flatnonzero(np.asarray(solved.labels) >= 0),
+            together_mask=inputs["together"],
+            at=self.at,
+            notes=solved.diagnosis,
+            deadline=None if run.time_limit is None else run.start + run.time_limit,
+        )
+        return dataclasses.replace(result, diagnosis=diagnosis)
 
     def _solve_groups(
         self,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._diagnosis import Finding
 from ._outputs import OutputPlan, check_format, is_excel
 from ._report import capacity_use, check_report_path, render_report, render_summary
 from .errors import InputError
@@ -185,6 +186,16 @@ def cut(items: Sequence[str], shown: int = SHOWN) -> str:
     """
     head = ", ".join(items[:shown])
     return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+
+
+def _diagnosis_lines(findings: Sequence[Finding], shown: int = SHOWN) -> list[str]:
+    """The ``diagnosis:`` lines of a summary (none when there is nothing to say)."""
+    if not findings:
+        return []
+    lines = ["diagnosis:"] + [f"  - {f.message}" for f in findings[:shown]]
+    if len(findings) > shown:
+        lines.append(f"  ... and {len(findings) - shown} more (see `diagnosis`)")
+    return lines
 
 
 def _names(roster: Roster, positions: np.ndarray) -> np.ndarray | None:
@@ -428,11 +439,17 @@ class PairsResult(_ResultBase):
         ``id``, ``role`` (``mentor`` / ``mentee``), ``reason``: everyone in no pair.
     status, objective, bound, wall_time, method, seed, options
         From the solver (objective in the solver's terms, weighted by priority).
+    diagnosis : tuple of Finding
+        Measured findings (:mod:`pairwise._diagnosis`): too little capacity and
+        what capacity fixes it, each hard rule dropped or relaxed one step and
+        how many more mentees a maximum matching then reaches; largest gain
+        first, empty when nothing would help.
     """
 
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_mentors: int = 0
     n_mentees: int = 0
+    diagnosis: tuple[Finding, ...] = ()
     _blocking: Callable[[], pd.DataFrame] | None = field(default=None, compare=False)
     _main_name = "pairs"
 
@@ -471,7 +488,13 @@ class PairsResult(_ResultBase):
             lines.append(f"mentors used: {len(loads)}, most mentees per mentor: {loads.max()}")
         if self.options.get("stability"):
             lines.append(str(self.options["stability"]))
-        return "\n".join(lines + self._headline(unmatched_file))
+        lines += self._headline(unmatched_file) + _diagnosis_lines(self.diagnosis)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["diagnosis"] = [f.to_dict() for f in self.diagnosis]
+        return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -517,6 +540,10 @@ class GroupsResult(_ResultBase):
     violations : tuple of str
         Rule violations found by :func:`pairwise.checks.violations` (empty when
         every rule holds).
+    diagnosis : tuple of Finding
+        Measured findings (seats, leader rules, ``together`` checks, each with
+        the fix and how many more protégés it seats), then the solver's
+        pre-check notes (``options["diagnosis"]``) as ``"note"`` findings.
     """
 
     groups: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -525,6 +552,7 @@ class GroupsResult(_ResultBase):
     violations: tuple[str, ...] = ()
     n_leaders: int = 0
     n_proteges: int = 0
+    diagnosis: tuple[Finding, ...] = ()
     _main_name = "groups"
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
@@ -546,7 +574,8 @@ class GroupsResult(_ResultBase):
         lines.extend(f"  ! {v}" for v in self.violations[:SHOWN])
         if len(self.violations) > SHOWN:
             lines.append(f"  ... and {len(self.violations) - SHOWN} more (see the group summary)")
-        return "\n".join(lines + self._headline(unmatched_file))
+        measured = tuple(f for f in self.diagnosis if f.kind != "note")
+        return "\n".join(lines + self._headline(unmatched_file) + _diagnosis_lines(measured))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``"main"`` (groups), ``"unmatched"`` and ``"summary"`` (one row per group)."""
@@ -557,6 +586,7 @@ class GroupsResult(_ResultBase):
         out["group_summary"] = _records(self.group_summary)
         out["audit"] = _records(self.audit)
         out["violations"] = list(self.violations)
+        out["diagnosis"] = [f.to_dict() for f in self.diagnosis]
         return out
 
 

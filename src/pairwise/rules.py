@@ -170,6 +170,15 @@ class Rule(ColumnChecks):
         """A short phrase naming what a pair must meet, e.g. "level gap ≥ 2"."""
         raise NotImplementedError
 
+    def relaxed(self) -> Rule | None:
+        """The rule relaxed by one natural step (allowing more pairs), or None when it has none.
+
+        Rules with a threshold step it (a level gap of 2 becomes 1, a 2 h
+        overlap 1 h); rules without one (a shared language, the opt-in, lists
+        of pairs) return None: they can only be dropped.
+        """
+        return None
+
     def terms(
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None
     ) -> list[MaskTerm]:
@@ -402,6 +411,16 @@ class MinLevelGap(_LevelRule):
             return f"mentor ≥ {self.gap:g} levels below"
         return f"level gap ≥ {self.gap:g}"
 
+    def relaxed(self) -> MinLevelGap | None:
+        """One level less (``gap - 1``); None when the gap is already 0 or below.
+
+        >>> MinLevelGap(2).relaxed().label()
+        'level gap ≥ 1'
+        """
+        if self.gap <= 0:
+            return None
+        return dataclasses.replace(self, gap=self.gap - 1)
+
 
 @dataclass(frozen=True)
 class MaxLevelGap(_LevelRule):
@@ -435,6 +454,10 @@ class MaxLevelGap(_LevelRule):
             return f"mentor ≤ {self.gap:g} levels below"
         return f"level gap ≤ {self.gap:g}"
 
+    def relaxed(self) -> MaxLevelGap:
+        """One level more (``gap + 1``)."""
+        return dataclasses.replace(self, gap=self.gap + 1)
+
 
 @dataclass(frozen=True)
 class LevelWithin(_LevelRule):
@@ -462,6 +485,10 @@ class LevelWithin(_LevelRule):
 
     def label(self) -> str:
         return f"level difference ≤ {self.within:g}"
+
+    def relaxed(self) -> LevelWithin:
+        """One level more (``within + 1``)."""
+        return dataclasses.replace(self, within=self.within + 1)
 
 
 # ---------------------------------------------------------------------------
@@ -652,6 +679,10 @@ class NotManager(Rule):
     def label(self) -> str:
         return "not in the reporting line" if self.chain else "not the line manager"
 
+    def relaxed(self) -> NotManager | None:
+        """Only the direct line manager (``chain=False``); None when that is the rule already."""
+        return dataclasses.replace(self, chain=False) if self.chain else None
+
     def terms(
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None
     ) -> list[MaskTerm]:
@@ -815,6 +846,22 @@ class Accessible(Rule):
     def label(self) -> str:
         hours = f"≥ {self.min_overlap_hours:g} h working-hours overlap"
         return f"same site or {hours}" if self.same_site else hours
+
+    def relaxed(self) -> Accessible | None:
+        """One hour less overlap (not below 0); then the same site counting on its own.
+
+        None when no hours are needed and the same site already counts.
+
+        >>> Accessible(2.0).relaxed().label()
+        'same site or ≥ 1 h working-hours overlap'
+        """
+        if self.min_overlap_hours > 0:
+            return dataclasses.replace(
+                self, min_overlap_hours=max(float(self.min_overlap_hours) - 1.0, 0.0)
+            )
+        if not self.same_site:
+            return dataclasses.replace(self, same_site=True)
+        return None
 
     def _side(
         self, cache: EncodingCache, roster: Roster, sites: dict[str, int], at: _dt.date | None
@@ -1336,6 +1383,15 @@ class NoRepeat(Rule):
             if self.only_failed
             else "no repeat of an earlier pair"
         )
+
+    def relaxed(self) -> NoRepeat | None:
+        """Only failed earlier pairs are refused (``only_failed=True``).
+
+        None when that is the rule already, or when the history has no outcomes to tell.
+        """
+        if self.only_failed or not any(o for _, _, o in self.pairs):
+            return None
+        return dataclasses.replace(self, history=list(self.pairs), only_failed=True)
 
     def terms(
         self, mentors: Roster, mentees: Roster, cache: EncodingCache, at: _dt.date | None

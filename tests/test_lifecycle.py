@@ -1,0 +1,208 @@
+"""Re-matching against a previous cohort: kept / broken pairs, max_changes, pins, CLI.
+
+The oracle is an exact lexicographic CP-SAT model written here, independent of
+the library: (1) matched mentees, (2) priority tiers, (3) pairs kept from
+``previous``, (4) the total score on integer scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ortools.sat.python import cp_model
+
+from pairwise.errors import InfeasibleError, InputError
+from pairwise.solvers import one_to_many, one_to_one
+
+# --------------------------------------------------------------------------- oracle
+
+
+def cp_lexicographic(scores, allowed, capacity, previous, *, need=0, priority=None):
+    """(matched, kept, total) of the lexicographic optimum, or None when infeasible.
+
+    ``scores`` are integers; ``need`` previous pairs (still allowed) must be kept.
+    """
+    n, m = scores.shape
+    model = cp_model.CpModel()
+    x = {}
+    for i in range(n):
+        for j in range(m):
+            if (allowed is None or allowed[i, j]) and capacity[i] > 0:
+                x[i, j] = model.new_bool_var(f"x{i}_{j}")
+    for i in range(n):
+        model.add(sum(v for (a, _), v in x.items() if a == i) <= int(capacity[i]))
+    for j in range(m):
+        model.add(sum(v for (_, b), v in x.items() if b == j) <= 1)
+    prev = {(int(a), int(b)) for a, b in zip(*previous, strict=True)}
+    kept = sum(v for k, v in x.items() if k in prev)
+    model.add(kept >= need)
+    stages = [sum(x.values())]
+    if priority is not None:
+        for level in sorted(set(priority.tolist()), reverse=True)[:-1]:
+            stages.append(sum(v for (_, b), v in x.items() if priority[b] >= level))
+    stages += [kept, sum(int(scores[i, j]) * v for (i, j), v in x.items())]
+    values = []
+    for expr in stages:
+        model.maximize(expr)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        status = solver.solve(model)
+        if status == cp_model.INFEASIBLE:
+            return None
+        assert status == cp_model.OPTIMAL
+        value = round(solver.objective_value)
+        values.append(value)
+        model.add(expr >= value)
+    return values[0], values[-2], values[-1]
+
+
+def summary(res, scores, previous):
+    prev = {(int(a), int(b)) for a, b in zip(*previous, strict=True)}
+    chosen = set(zip(res.rows.tolist(), res.cols.tolist(), strict=True))
+    total = int(round(sum(scores[i, j] for i, j in chosen)))
+    return len(chosen), len(chosen & prev), total
+
+
+@st.composite
+def instances(draw, max_rows=5, max_cols=7):
+    n = draw(st.integers(1, max_rows))
+    m = draw(st.integers(1, max_cols))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scores = rng.integers(0, 5, (n, m)).astype(float)
+    allowed = rng.random((n, m)) < draw(st.sampled_from([0.5, 0.8, 1.0]))
+    capacity = rng.integers(0, 3, n)
+    # a previous matching: each mentee at most once, mentors possibly over capacity now
+    k = draw(st.integers(0, m))
+    cols = rng.permutation(m)[:k]
+    rows = rng.integers(0, n, k)
+    priority = rng.choice([1.0, 2.0], m) if draw(st.booleans()) else None
+    return scores, allowed, capacity, (rows, cols), priority
+
+
+def keepable(allowed, capacity, previous):
+    rows, cols = previous
+    return int(sum(bool(allowed[i, j]) and capacity[i] > 0 for i, j in zip(rows, cols)))
+
+
+# --------------------------------------------------------------------------- solver level
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_previous_equals_cp_sat_lexicographic(inst):
+    scores, allowed, capacity, previous, priority = inst
+    res = one_to_many(scores, capacity, allowed, previous=previous, priority=priority)
+    expected = cp_lexicographic(scores, allowed, capacity, previous, priority=priority)
+    assert summary(res, scores, previous) == expected
+    assert res.options["kept"] == expected[1]
+    assert res.options["kept"] + res.options["broken"] == keepable(allowed, capacity, previous)
+    assert res.options["ended"] == len(previous[0]) - keepable(allowed, capacity, previous)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_rows=5, max_cols=5))
+def test_dropout_equals_cp_sat(inst):
+    """Solve, drop one mentor, re-solve with the old pairs: matched, kept, score are optimal."""
+    scores, allowed, _, _, _ = inst
+    first = one_to_one(scores, allowed)
+    n = scores.shape[0]
+    gone = n // 2
+    stay = np.array([i for i in range(n) if i != gone], dtype=int)
+    if stay.size == 0:
+        return
+    new_index = {int(i): k for k, i in enumerate(stay)}
+    pairs = [(new_index[int(i)], int(j)) for i, j in zip(first.rows, first.cols) if i != gone]
+    previous = (
+        np.array([p[0] for p in pairs], dtype=int),
+        np.array([p[1] for p in pairs], dtype=int),
+    )
+    s2, a2 = scores[stay], allowed[stay]
+    res = one_to_one(s2, a2, previous=previous)
+    ones = np.ones(stay.size, int)
+    assert summary(res, s2, previous) == cp_lexicographic(s2, a2, ones, previous)
+    # the pairs of the remaining mentors are all still allowed: nothing else need change
+    assert res.options["ended"] == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(0, 3))
+def test_max_changes_equals_cp_sat(inst, max_changes):
+    scores, allowed, capacity, previous, _ = inst
+    total = keepable(allowed, capacity, previous)
+    need = max(0, total - max_changes)
+    expected = cp_lexicographic(scores, allowed, capacity, previous, need=need)
+    if expected is None:
+        with pytest.raises(InfeasibleError) as info:
+            one_to_many(scores, capacity, allowed, previous=previous, max_changes=max_changes)
+        assert "max_changes" in info.value.reasons[0]
+        return
+    res = one_to_many(scores, capacity, allowed, previous=previous, max_changes=max_changes)
+    assert res.options["broken"] <= max_changes
+    assert summary(res, scores, previous) == expected
+
+
+def test_max_changes_trades_a_match_for_a_kept_pair():
+    # mentor 0 can take mentee 0 or 1; mentor 1 only mentee 0. Last time: (0, 0).
+    scores = np.array([[1.0, 1.0], [1.0, 0.0]])
+    allowed = np.array([[True, True], [True, False]])
+    free = one_to_one(scores, allowed, previous=([0], [0]))
+    assert free.n_matched == 2 and free.options["broken"] == 1
+    bounded = one_to_one(scores, allowed, previous=([0], [0]), max_changes=0)
+    assert bounded.n_matched == 1 and bounded.options["kept"] == 1
+    assert bounded.status == "optimal"
+
+
+def test_infeasible_max_changes_has_reasons():
+    # mentor 0 had three mentees but now takes one: two pairs must break
+    scores = np.ones((1, 3))
+    with pytest.raises(InfeasibleError) as info:
+        one_to_many(scores, [1], previous=([0, 0, 0], [0, 1, 2]), max_changes=1)
+    reasons = info.value.reasons
+    assert "at most 1 of the 3" in reasons[0] and "raise max_changes to 2" in reasons[0]
+    assert any("mentor 0 had 3 previous pairs but capacity 1" in r for r in reasons)
+
+
+def test_ended_pairs_do_not_count_as_broken():
+    scores = np.array([[1.0, 2.0], [2.0, 1.0]])
+    allowed = np.array([[True, False], [True, True]])  # (0, 1) is no longer allowed
+    res = one_to_one(scores, allowed, previous=([0, 1], [1, 0]), max_changes=0)
+    assert res.options["ended"] == 1 and res.options["broken"] == 0
+    assert res.options["kept"] == 1
+
+
+def test_fair_keeps_before_raising_the_lowest_score():
+    scores = np.array([[0.1, 0.9], [0.9, 0.5]])
+    res = one_to_one(scores, previous=([0], [0]), objective="fair")
+    assert res.options["kept"] == 1
+    assert set(zip(res.rows.tolist(), res.cols.tolist())) == {(0, 0), (1, 1)}
+
+
+def test_keep_bonus_with_many_pairs_and_fine_scores():
+    rng = np.random.default_rng(3)
+    scores = rng.random((60, 80))
+    first = one_to_many(scores, 2)
+    prev = (first.rows, first.cols)
+    again = one_to_many(scores, 2, previous=prev)
+    assert again.options["kept"] == first.n_matched
+    assert again.objective == pytest.approx(first.objective)
+
+
+@pytest.mark.parametrize(
+    ("previous", "max_changes", "message"),
+    [
+        ("x", None, "`previous` must be a pair (rows, cols)"),
+        (([0.5], [0]), None, "`previous` rows must be a 1-D array of integers"),
+        (([0, 1], [0]), None, "`previous` rows and cols must have the same length"),
+        (([5], [0]), None, "`previous` mentor index must lie in 0..1"),
+        (([0, 1], [1, 1]), None, "`previous` must give each mentee at most one mentor"),
+        (([0], [0]), -1, "`max_changes` must be a whole number >= 0"),
+        (None, 2, "`max_changes` needs `previous`"),
+    ],
+)
+def test_bad_previous(previous, max_changes, message):
+    with pytest.raises(InputError, match=None) as info:
+        one_to_one(np.ones((2, 2)), previous=previous, max_changes=max_changes)
+    assert str(info.value).startswith(message)

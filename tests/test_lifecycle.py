@@ -8,7 +8,6 @@ the library: (1) matched mentees, (2) priority tiers, (3) pairs kept from
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,7 +61,7 @@ def cp_lexicographic(scores, allowed, capacity, previous, *, need=0, priority=No
 def summary(res, scores, previous):
     prev = {(int(a), int(b)) for a, b in zip(*previous, strict=True)}
     chosen = set(zip(res.rows.tolist(), res.cols.tolist(), strict=True))
-    total = int(round(sum(scores[i, j] for i, j in chosen)))
+    total = round(sum(scores[i, j] for i, j in chosen))
     return len(chosen), len(chosen & prev), total
 
 
@@ -84,7 +83,9 @@ def instances(draw, max_rows=5, max_cols=7):
 
 def keepable(allowed, capacity, previous):
     rows, cols = previous
-    return int(sum(bool(allowed[i, j]) and capacity[i] > 0 for i, j in zip(rows, cols)))
+    return int(
+        sum(bool(allowed[i, j]) and capacity[i] > 0 for i, j in zip(rows, cols, strict=True))
+    )
 
 
 # --------------------------------------------------------------------------- solver level
@@ -114,7 +115,11 @@ def test_dropout_equals_cp_sat(inst):
     if stay.size == 0:
         return
     new_index = {int(i): k for k, i in enumerate(stay)}
-    pairs = [(new_index[int(i)], int(j)) for i, j in zip(first.rows, first.cols) if i != gone]
+    pairs = [
+        (new_index[int(i)], int(j))
+        for i, j in zip(first.rows, first.cols, strict=True)
+        if i != gone
+    ]
     previous = (
         np.array([p[0] for p in pairs], dtype=int),
         np.array([p[1] for p in pairs], dtype=int),
@@ -177,7 +182,7 @@ def test_fair_keeps_before_raising_the_lowest_score():
     scores = np.array([[0.1, 0.9], [0.9, 0.5]])
     res = one_to_one(scores, previous=([0], [0]), objective="fair")
     assert res.options["kept"] == 1
-    assert set(zip(res.rows.tolist(), res.cols.tolist())) == {(0, 0), (1, 1)}
+    assert set(zip(res.rows.tolist(), res.cols.tolist(), strict=True)) == {(0, 0), (1, 1)}
 
 
 def test_keep_bonus_with_many_pairs_and_fine_scores():

@@ -153,9 +153,7 @@ def _max_kept(
     best: np.ndarray | None,
 ) -> int:
     """Most previous arcs in a flow of ``count`` mentees meeting the tier counts ``best``."""
-    solved = _flow.solve_network(
-        *shape, arc_costs=-keep.astype(np.int64), tier=tier, lower=best
-    )
+    solved = _flow.solve_network(*shape, arc_costs=-keep.astype(np.int64), tier=tier, lower=best)
     if solved is None:
         return -1
     return -int(solved[0].optimal_cost())
@@ -222,11 +220,11 @@ def solve_with_previous(
         best = _flow.tier_counts(n, m, r, c, capacity, min_load, count, tier)
     kept = _max_kept(shape, keep, tier, best) if count and keep.any() else 0
     if max_changes is not None and n_keepable - kept > max_changes:
-        solved, threshold = solve_bounded(
+        bounded, low = solve_bounded(
             problem, weights, capacity, min_load, fair, tier, previous,
             n_keepable - max_changes, seed,
         )  # fmt: skip
-        return solved, threshold, tally(previous, keepable, solved.rows, solved.cols, m)
+        return bounded, low, tally(previous, keepable, bounded.rows, bounded.cols, m)
     if count == 0:
         return empty(), None, tally(previous, keepable, r[:0], c[:0], m)
     threshold: float | None = None
@@ -330,7 +328,7 @@ def solve_bounded(
                 "time_limit, or drop max_changes for the exact flow solve."
             )
         state["stopped"] |= run.stopped_by_time_limit
-        value = int(round(run.solver.objective_value))
+        value = round(run.solver.objective_value)
         model.clear_hints()
         for var in x:
             model.add_hint(var, run.solver.boolean_value(var))
@@ -387,4 +385,4 @@ def _most_kept(
     run = _ortools.solve_cp(model, max_det_time=None, seed=seed)
     if run.status not in (cp.OPTIMAL, cp.FEASIBLE):
         return -1
-    return int(round(run.solver.objective_value))
+    return round(run.solver.objective_value)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _lifecycle
 from . import criteria as C
 from . import rules as R
 from ._run import ProgressCallback, Run
@@ -319,6 +320,9 @@ class Program:
         mentors: RosterLike,
         mentees: RosterLike,
         *,
+        pinned: _lifecycle.PairsSource | None = None,
+        previous: _lifecycle.PairsSource | None = None,
+        max_changes: int | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
     ) -> PairsResult:
@@ -327,6 +331,15 @@ class Program:
         Every mentee is matched if an allowed mentor has room (priority mentees
         first), then the lowest score is raised (``objective = "fair"``), then
         the total. Mentees and mentors left out are listed with the reason.
+
+        ``pinned`` pairs (a DataFrame or CSV path with ``mentor_id``,
+        ``mentee_id``) are formed first. ``previous`` (last cohort's pairs, same
+        form) are kept where still allowed, right after the number matched and
+        priority and before any score, so a dropout or a late joiner changes as
+        few pairs as possible; ``max_changes`` caps the previous pairs broken
+        by the solve (pairs of people who left, pairs no longer allowed and
+        pins do not count). ``result.changes`` lists kept / broken / new pairs
+        with why (see :mod:`pairwise._lifecycle`).
 
         ``progress`` receives a :class:`pairwise._run.Progress` at each phase
         ("scoring", "solving", "results"); ``run`` is a :class:`pairwise._run.Run`
@@ -337,8 +350,11 @@ class Program:
         ------
         InputError
             Bad rosters or programme.
+            Also a bad ``pinned`` / ``previous`` table, an unknown pinned id or
+            a pin that breaks a rule.
         InfeasibleError
-            ``min_load`` cannot be met.
+            ``min_load`` cannot be met, pins exceed a capacity, or no plan
+            breaks at most ``max_changes`` previous pairs.
         """
         run = self._start(progress, run)
         m = _as_roster(mentors, "mentor", self.rename)
@@ -349,18 +365,27 @@ class Program:
         # The priority column places mentees first; it never multiplies scores.
         priority = self._weights(e, self.priority_column)
         fixed_rows, fixed_cols, fixed_reasons = self._required_pairs(compat, m, e, cap)
+        plan = _lifecycle.plan_pairs(
+            compat, m, e, cap, (fixed_rows, fixed_cols), pinned=pinned, previous=previous
+        )
+        fixed_rows, fixed_cols = plan.fixed_rows, plan.fixed_cols
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(m) + len(e))):
-            solved = self._solve_pairs(
-                compat,
-                cap,
-                priority,
-                fixed_rows,
-                fixed_cols,
-                _solver_limit(self.time_limit, len(m) + len(e)),
-            )
+            try:
+                solved = self._solve_pairs(
+                    compat,
+                    cap,
+                    priority,
+                    fixed_rows,
+                    fixed_cols,
+                    _solver_limit(self.time_limit, len(m) + len(e)),
+                    previous=plan.solver_previous,
+                    max_changes=max_changes,
+                )
+            except InfeasibleError as error:
+                raise _lifecycle.translate_infeasible(error, m) from error
         run.phase("results")
-        return pairs_result(
+        result = pairs_result(
             compat,
             solved,
             m,
@@ -371,6 +396,8 @@ class Program:
             fixed_reasons=fixed_reasons,
             run=self._run,
         )
+        changes = _lifecycle.pairs_changes(plan, result.pairs, priority=priority is not None)
+        return dataclasses.replace(result, changes=changes)
 
     def _solve_pairs(
         self,
@@ -380,10 +407,13 @@ class Program:
         fixed_rows: np.ndarray,
         fixed_cols: np.ndarray,
         time_limit: float | None = None,
+        previous: tuple[np.ndarray, np.ndarray] | None = None,
+        max_changes: int | None = None,
     ) -> MatchingResult:
         """One-to-one when every mentor takes one mentee, else one-to-many.
 
-        Required pairs (``fixed_*``) are formed first: the solver sees the rest.
+        Required pairs (``fixed_*``) are formed first: the solver sees the rest
+        (and ``previous`` / ``max_changes``, see :func:`pairwise.solvers.one_to_one`).
         """
         from .solvers import one_to_many, one_to_one
 
@@ -400,6 +430,8 @@ class Program:
                 priority=priority,
                 time_limit=time_limit,
                 seed=self.seed,
+                previous=previous,
+                max_changes=max_changes,
             )
         min_load = np.maximum(self.min_load - np.bincount(fixed_rows, minlength=len(cap)), 0)
         return one_to_many(
@@ -411,6 +443,8 @@ class Program:
             priority=priority,
             time_limit=time_limit,
             seed=self.seed,
+            previous=previous,
+            max_changes=max_changes,
         )
 
     # ------------------------------------------------------------------ peers

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._lifecycle import changes_line, empty_changes
 from ._outputs import OutputPlan, check_format, is_excel
 from .reports import composition_audit, group_summary
 from .roster import LIST_COLUMNS, Roster
@@ -175,6 +176,12 @@ def summary_path_for(path: str | os.PathLike[str]) -> Path:
     return p.with_name(f"{p.stem}.summary{p.suffix or '.csv'}")
 
 
+def changes_path_for(path: str | os.PathLike[str]) -> Path:
+    """``pairs.csv`` -> ``pairs.changes.csv`` (kept / broken / new pairs against previous)."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.changes{p.suffix or '.csv'}")
+
+
 def cut(items: Sequence[str], shown: int = SHOWN) -> str:
     """``"a, b, c, d, e and 3 more"``: a list for a message, cut to ``shown`` items.
 
@@ -312,6 +319,7 @@ class _ResultBase:
             "main": main_path,
             "unmatched": Path(unmatched) if unmatched is not None else unmatched_path_for(path),
             "summary": summary_path_for(main_path),
+            "changes": changes_path_for(main_path),
         }
         return {name: (paths[name], table) for name, table in self.tables().items()}
 
@@ -337,7 +345,12 @@ class _ResultBase:
             a workbook is asked for without openpyxl installed.
         """
         files = self.files(path, unmatched=unmatched)
-        labels = {"main": "`path`", "unmatched": "`unmatched`", "summary": "the summary file"}
+        labels = {
+            "main": "`path`",
+            "unmatched": "`unmatched`",
+            "summary": "the summary file",
+            "changes": "the changes file",
+        }
         plan = OutputPlan({labels[name]: target for name, (target, _) in files.items()})
         plan.check()
         plan.write(
@@ -400,6 +413,9 @@ class PairsResult(_ResultBase):
     pairs : DataFrame
         One row per matched pair: ``mentor_id``, ``mentee_id``, ``score`` and
         one column per criterion's weighted contribution.
+    changes : DataFrame
+        Against ``previous``: ``mentor_id``, ``mentee_id``, ``change`` (``kept``,
+        ``broken``, ``new``) and ``why``; no rows when no previous was given.
     unmatched : DataFrame
         ``id``, ``role`` (``mentor`` / ``mentee``), ``reason``: everyone in no pair.
     status, objective, bound, wall_time, method, seed, options
@@ -409,7 +425,15 @@ class PairsResult(_ResultBase):
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_mentors: int = 0
     n_mentees: int = 0
+    changes: pd.DataFrame = field(default_factory=empty_changes)
     _main_name = "pairs"
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``"main"``, ``"unmatched"`` and, when ``previous`` was given, ``"changes"``."""
+        tables = super().tables()
+        if len(self.changes):
+            tables["changes"] = self.changes
+        return tables
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read: counts, scores, who waits and why."""
@@ -424,6 +448,8 @@ class PairsResult(_ResultBase):
             )
             loads = self.pairs.groupby("mentor_id").size()
             lines.append(f"mentors used: {len(loads)}, most mentees per mentor: {loads.max()}")
+        if len(self.changes):
+            lines.append(changes_line(self.changes))
         return "\n".join(lines + self._headline(unmatched_file))
 
 

@@ -1,0 +1,389 @@
+"""Re-matching a programme against its previous cohort: pins, previous pairs and changes.
+
+:meth:`pairwise.Program.pairs` takes ``pinned`` (pairs that must be formed),
+``previous`` (last cohort's published pairs) and ``max_changes``. This module
+reads those tables (a DataFrame or a CSV path with ``mentor_id`` and
+``mentee_id``), checks them against the rosters and the rules, turns them into
+solver input, and builds ``result.changes``.
+
+What counts as a change. Every previous pair gets one row: ``kept`` when the
+new plan holds it, ``broken`` otherwise, with the reason. Only the pairs that
+*could* have been kept count against ``max_changes``: a pair whose mentor or
+mentee left the programme, that the rules no longer allow, whose mentor now
+takes nobody, or whose mentee is pinned (or required) elsewhere is broken by
+the input, not by the solver, and ``why`` says so. Every pair of the new plan
+that was not a previous pair gets a ``new`` row (a new mentee, a mentee whose
+previous pair ended, a pin, or a re-match that raised the number matched).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .compatibility import Compatibility
+from .errors import InfeasibleError, InputError
+from .roster import Roster
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "PAIR_COLUMNS",
+    "PairsPlan",
+    "changes_line",
+    "empty_changes",
+    "pairs_changes",
+    "plan_pairs",
+    "read_pairs",
+    "translate_infeasible",
+]
+
+#: Columns of a pins or previous-pairs table for mentor–mentee pairs.
+PAIR_COLUMNS = ("mentor_id", "mentee_id")
+#: Columns of ``result.changes`` for pairs (the ids, then these two).
+CHANGE_COLUMNS = ("mentor_id", "mentee_id", "change", "why")
+
+PairsSource = pd.DataFrame | str | os.PathLike[str]
+
+_SHOWN = 5
+
+
+def empty_changes(id_columns: tuple[str, ...] = PAIR_COLUMNS) -> pd.DataFrame:
+    """The ``changes`` table when no previous pairs were given: no rows, the usual columns."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in (*id_columns, "change", "why")})
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_pairs(
+    source: PairsSource, option: str, columns: tuple[str, ...] = PAIR_COLUMNS
+) -> pd.DataFrame:
+    """A pins / previous table as text ids, with a ``where`` column naming each row's line.
+
+    Parameters
+    ----------
+    source : DataFrame or path
+        A table with ``columns`` (other columns are ignored); a path is read
+        as CSV (or Excel for ``.xlsx``).
+    option : str
+        How messages name the argument, e.g. ``"previous"`` or ``"--pin"``.
+    columns : tuple of str
+        The id columns.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, a column is missing (with close names),
+        a cell is blank (naming file, line and column) or a row repeats.
+
+    Examples
+    --------
+    >>> read_pairs(pd.DataFrame({"mentor_id": [1], "mentee_id": ["e1"]}), "previous")
+      mentor_id mentee_id   where
+    0         1        e1  line 2
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, shown = source.copy(), f"the `{option}` table"
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        shown = f"{path} (`{option}`)"
+        try:
+            if path.suffix.lower() == ".xlsx":
+                frame = pd.read_excel(path, dtype=str)
+            else:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None,
+                                    engine="python")  # fmt: skip
+        except FileNotFoundError as exc:
+            raise InputError(
+                f"`{option}` must name a readable file; {path} does not exist. Fix: check "
+                "the path."
+            ) from exc
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise InputError(
+                f"`{option}` must be a CSV table with columns {', '.join(columns)}; could not "
+                f"read {path} ({exc}). Fix: save it as CSV with a header row."
+            ) from exc
+    else:
+        raise InputError(
+            f"`{option}` must be a DataFrame or a CSV path with columns {', '.join(columns)}; "
+            f"got {type(source).__name__}. Fix: pass a table of {' and '.join(columns)}."
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns[:12])) or "no columns"
+        close = difflib.get_close_matches(missing[0], list(frame.columns), n=1, cutoff=0.6)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        raise InputError(
+            f"`{option}` must have columns {', '.join(columns)}; {shown} lacks "
+            f"`{missing[0]}`{hint}; found {found}. Fix: rename the column in the file."
+        )
+    out = pd.DataFrame({c: [_text(v) for v in frame[c].tolist()] for c in columns})
+    out["where"] = [f"line {k + 2}" for k in range(len(out))]
+    problems = [
+        f"{shown}, {w}: `{c}` is blank"
+        for c in columns
+        for w, v in zip(out["where"], out[c], strict=True)
+        if not v
+    ]
+    dup = out.duplicated(list(columns), keep="first")
+    problems += [f"{shown}, {w}: the pair repeats an earlier line" for w in out["where"][dup]]
+    if problems:
+        raise InputError(
+            f"`{option}` must list each pair once with both ids; {problems[0]}"
+            + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else "")
+            + ". Fix: fill in or remove those lines.",
+            problems,
+        )
+    return out
+
+
+def _unknown(ids: list[str], roster: Roster, role: str, option: str) -> str:
+    """One sentence listing unknown ids, with close ids of the roster where there are any."""
+    known = [str(i) for i in roster.ids.tolist()]
+    parts = []
+    for u in ids[:_SHOWN]:
+        close = difflib.get_close_matches(u, known, n=1, cutoff=0.6)
+        parts.append(f"{u!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    more = f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else ""
+    return (
+        f"`{option}` names {role} id(s) not in {roster.display}: {', '.join(parts)}{more}. "
+        f"Fix: correct the ids, or remove those lines."
+    )
+
+
+def _positions(roster: Roster, ids: pd.Series) -> np.ndarray:
+    lookup = {str(v): k for k, v in enumerate(roster.ids.tolist())}
+    return np.array([lookup.get(str(i), -1) for i in ids.tolist()], dtype=np.intp)
+
+
+def _broken_rules(compat: Compatibility, mentor: str, mentee: str) -> str:
+    """The rules a pair breaks, for a message ("level gap (...); shared language (...)")."""
+    try:
+        rules = compat.explain(mentor, mentee).rules
+    except InputError:
+        return "not among the kept candidates"
+    broken = rules[~rules["allowed"].astype(bool)]
+    if broken.empty:
+        return f"not among the mentee's best-fitting candidates (top_k = {compat.top_k})"
+    named = [f"{r.rule} ({r.reason})" for r in broken.head(3).itertuples()]
+    return "; ".join(named) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+
+
+@dataclass
+class PairsPlan:
+    """Solver input derived from pins and previous pairs, and what the changes table needs."""
+
+    fixed_rows: np.ndarray
+    fixed_cols: np.ndarray
+    pinned: set[tuple[str, str]] = field(default_factory=set)
+    previous: pd.DataFrame | None = None  # mentor_id, mentee_id, where, row, col
+    solver_previous: tuple[np.ndarray, np.ndarray] | None = None
+    ended: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _pins(
+    source: PairsSource, compat: Compatibility, m: Roster, e: Roster
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    frame = read_pairs(source, "pinned")
+    rows, cols = _positions(m, frame["mentor_id"]), _positions(e, frame["mentee_id"])
+    problems = []
+    for ids, pos, roster, role in (
+        (frame["mentor_id"], rows, m, "mentor"),
+        (frame["mentee_id"], cols, e, "mentee"),
+    ):
+        unknown = list(dict.fromkeys(ids[pos < 0].tolist()))
+        if unknown:
+            problems.append(_unknown(unknown, roster, role, "pinned"))
+    if problems:
+        raise InputError(problems[0], problems)
+    twice = frame["mentee_id"].duplicated(keep=False)
+    if twice.any():
+        lines = ", ".join(frame["where"][twice].tolist()[:_SHOWN])
+        raise InputError(
+            f"`pinned` must give each mentee one mentor; mentee "
+            f"{frame['mentee_id'][twice].iloc[0]!r} is pinned more than once ({lines}). "
+            "Fix: keep one pin per mentee."
+        )
+    for k in range(len(frame)):
+        if not compat.is_candidate(int(rows[k]), int(cols[k])):
+            a, b = frame["mentor_id"].iloc[k], frame["mentee_id"].iloc[k]
+            raise InputError(
+                f"`pinned` pair {a} - {b} ({frame['where'].iloc[k]}) breaks a rule: "
+                f"{_broken_rules(compat, a, b)}. Fix: remove the pin, or relax that rule "
+                "in the programme file."
+            )
+    return rows, cols, frame
+
+
+def plan_pairs(
+    compat: Compatibility,
+    m: Roster,
+    e: Roster,
+    capacity: np.ndarray,
+    fixed: tuple[np.ndarray, np.ndarray],
+    *,
+    pinned: PairsSource | None,
+    previous: PairsSource | None,
+) -> PairsPlan:
+    """Pins joined to the required pairs, and previous pairs as solver indices.
+
+    Raises
+    ------
+    InputError
+        A bad table, an unknown pinned id, a pin breaking a rule, a mentee
+        pinned twice or pinned against a required pair.
+    InfeasibleError
+        The pins and required pairs exceed a mentor's capacity.
+    """
+    fixed_rows, fixed_cols = (np.asarray(a, dtype=np.intp) for a in fixed)
+    plan = PairsPlan(fixed_rows, fixed_cols)
+    if pinned is not None:
+        rows, cols, frame = _pins(pinned, compat, m, e)
+        clash = np.isin(cols, fixed_cols)
+        for k in np.flatnonzero(clash):
+            j = int(cols[k])
+            other = int(fixed_rows[np.flatnonzero(fixed_cols == j)[0]])
+            if other != rows[k]:
+                raise InputError(
+                    f"`pinned` pair {frame['mentor_id'].iloc[k]} - {e.ids[j]} "
+                    f"({frame['where'].iloc[k]}) contradicts the rule `require`, which pairs "
+                    f"{e.ids[j]} with {m.ids[other]}. Fix: remove one of the two."
+                )
+        plan.fixed_rows = np.concatenate([fixed_rows, rows[~clash]])
+        plan.fixed_cols = np.concatenate([fixed_cols, cols[~clash]])
+        plan.pinned = set(zip(frame["mentor_id"], frame["mentee_id"], strict=True))
+        load = np.bincount(plan.fixed_rows, minlength=len(m))
+        over = np.flatnonzero(load > capacity)
+        if over.size:
+            named = ", ".join(
+                f"{m.ids[i]} (pinned or required for {int(load[i])}, capacity {int(capacity[i])})"
+                for i in over[:_SHOWN]
+            )
+            raise InfeasibleError(
+                f"pinned pairs exceed mentor capacity: {named}. Fix: raise the capacity or "
+                "remove pins."
+            )
+    if previous is not None:
+        _plan_previous(plan, compat, m, e, capacity, previous)
+    return plan
+
+
+def _plan_previous(
+    plan: PairsPlan,
+    compat: Compatibility,
+    m: Roster,
+    e: Roster,
+    capacity: np.ndarray,
+    source: PairsSource,
+) -> None:
+    frame = read_pairs(source, "previous")
+    twice = frame["mentee_id"].duplicated(keep=False)
+    if twice.any():
+        lines = ", ".join(frame["where"][twice].tolist()[:_SHOWN])
+        raise InputError(
+            f"`previous` must give each mentee one mentor; mentee "
+            f"{frame['mentee_id'][twice].iloc[0]!r} appears more than once ({lines}). "
+            "Fix: keep one line per mentee (the published pair)."
+        )
+    frame["row"] = _positions(m, frame["mentor_id"])
+    frame["col"] = _positions(e, frame["mentee_id"])
+    fixed_mentor = dict(zip(plan.fixed_cols.tolist(), plan.fixed_rows.tolist(), strict=True))
+    usable = []
+    for k, (a, b, i, j) in enumerate(
+        zip(frame["mentor_id"], frame["mentee_id"], frame["row"], frame["col"], strict=True)
+    ):
+        why = None
+        if i < 0:
+            why = f"mentor {a} left the programme"
+        elif j < 0:
+            why = f"mentee {b} left the programme"
+        elif j in fixed_mentor and fixed_mentor[j] != i:
+            why = f"mentee {b} is pinned (or required) with mentor {m.ids[fixed_mentor[j]]}"
+        elif j in fixed_mentor:
+            why = "pinned"
+        elif capacity[i] <= 0:
+            why = f"mentor {a} takes no mentees this cohort (capacity 0)"
+        elif not compat.is_candidate(int(i), int(j)):
+            why = f"no longer allowed: {_broken_rules(compat, a, b)}"
+        if why is None:
+            usable.append(k)
+        else:
+            plan.ended[(a, b)] = why
+    plan.previous = frame
+    picked = frame.iloc[usable]
+    plan.solver_previous = (
+        picked["row"].to_numpy(np.int64),
+        picked["col"].to_numpy(np.int64),
+    )
+
+
+def pairs_changes(plan: PairsPlan, pairs: pd.DataFrame, *, priority: bool = False) -> pd.DataFrame:
+    """``result.changes``: one row per previous pair (kept / broken) and per new pair.
+
+    ``pairs`` is the result's table (``mentor_id``, ``mentee_id``).
+    """
+    if plan.previous is None:
+        return empty_changes()
+    prev = plan.previous
+    now = dict(zip(pairs["mentee_id"].astype(str), pairs["mentor_id"].astype(str), strict=True))
+    before = dict(zip(prev["mentee_id"], prev["mentor_id"], strict=True))
+    rows = []
+    raised = "re-matched to raise the number matched" + (
+        " or place priority mentees first" if priority else ""
+    )
+    for a, b in zip(prev["mentor_id"], prev["mentee_id"], strict=True):
+        if now.get(b) == a:
+            why = "pinned" if (a, b) in plan.pinned else "kept from the previous cohort"
+            rows.append((a, b, "kept", why))
+        elif (a, b) in plan.ended:
+            rows.append((a, b, "broken", plan.ended[(a, b)]))
+        elif b in now:
+            rows.append((a, b, "broken", f"mentee {b} {raised} (now with mentor {now[b]})"))
+        else:
+            rows.append((a, b, "broken", f"{raised}: mentee {b} is left out"))
+    for b, a in now.items():
+        if before.get(b) == a:
+            continue
+        if (a, b) in plan.pinned:
+            why = "pinned"
+        elif b not in before:
+            why = "new mentee"
+        elif (before[b], b) in plan.ended:
+            why = f"previous pair ended: {plan.ended[(before[b], b)]}"
+        else:
+            why = raised
+        rows.append((a, b, "new", why))
+    return pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
+
+
+def changes_line(changes: pd.DataFrame) -> str:
+    """``"changes: 107 kept, 3 broken, 3 new"`` for a summary."""
+    counts = changes["change"].value_counts()
+    return "changes: " + ", ".join(
+        f"{int(counts.get(kind, 0))} {kind}" for kind in ("kept", "broken", "new")
+    )
+
+
+def translate_infeasible(error: InfeasibleError, mentors: Roster) -> InfeasibleError:
+    """The solver's ``max_changes`` error with mentor ids instead of positions."""
+    ids = mentors.ids
+
+    def named(text: str) -> str:
+        return re.sub(r"mentor (\d+) had", lambda mo: f"mentor {ids[int(mo.group(1))]} had", text)
+
+    reasons = [named(r).replace("max_changes", "max_changes (--max-changes)") for r in
+               error.reasons]  # fmt: skip
+    return InfeasibleError(named(str(error)), reasons)

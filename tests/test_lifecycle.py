@@ -8,11 +8,14 @@ the library: (1) matched mentees, (2) priority tiers, (3) pairs kept from
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+import pairwise as pw
+from pairwise.cli import main
 from pairwise.errors import InfeasibleError, InputError
 from pairwise.solvers import one_to_many, one_to_one
 
@@ -211,3 +214,144 @@ def test_bad_previous(previous, max_changes, message):
     with pytest.raises(InputError, match=None) as info:
         one_to_one(np.ones((2, 2)), previous=previous, max_changes=max_changes)
     assert str(info.value).startswith(message)
+
+
+# --------------------------------------------------------------------------- programme level
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    frames = pw.datasets.demo_rosters()
+    program = pw.load_program()
+    first = program.pairs(frames["mentors"], frames["mentees"])
+    return program, frames, first
+
+
+def _without(frame, column, value):
+    return frame[frame[column].astype(str) != str(value)].reset_index(drop=True)
+
+
+def test_no_previous_gives_an_empty_changes_table(cohort):
+    _, _, first = cohort
+    assert first.changes.empty
+    assert list(first.changes.columns) == ["mentor_id", "mentee_id", "change", "why"]
+    assert "changes:" not in first.summary()
+
+
+def test_a_mentor_drops_out_of_the_110_pair_programme(cohort):
+    program, frames, first = cohort
+    assert len(first.pairs) == 110
+    previous = first.pairs[["mentor_id", "mentee_id"]]
+    gone = first.pairs["mentor_id"].value_counts().index[0]
+    lost = int((previous["mentor_id"] == gone).sum())
+    res = program.pairs(_without(frames["mentors"], "id", gone), frames["mentees"],
+                        previous=previous)  # fmt: skip
+    ch = res.changes
+    counts = ch["change"].value_counts()
+    # every mentee stays matched, and only what must change changes
+    assert len(res.pairs) == 110
+    left = ch[ch["why"] == f"mentor {gone} left the programme"]
+    assert len(left) == lost
+    assert counts["kept"] + counts["broken"] == 110
+    assert counts["new"] == counts["broken"]
+    assert f"changes: {counts['kept']} kept, {counts['broken']} broken" in res.summary()
+    # kept pairs really are in the result; broken ones are not
+    now = set(zip(res.pairs["mentor_id"], res.pairs["mentee_id"], strict=True))
+    for row in ch.itertuples():
+        assert ((row.mentor_id, row.mentee_id) in now) == (row.change in ("kept", "new"))
+    # the same with max_changes=0: nothing but the departed mentor's pairs breaks
+    capped = program.pairs(_without(frames["mentors"], "id", gone), frames["mentees"],
+                           previous=previous, max_changes=0)  # fmt: skip
+    broken = capped.changes[capped.changes["change"] == "broken"]
+    assert set(broken["mentor_id"]) == {gone}
+    assert len(capped.pairs) <= len(res.pairs)
+
+
+def test_a_late_joiner_is_new_and_nothing_else_changes(cohort):
+    program, frames, first = cohort
+    previous = first.pairs[["mentor_id", "mentee_id"]]
+    joiner = previous["mentee_id"].iloc[3]
+    res = program.pairs(frames["mentors"], frames["mentees"],
+                        previous=previous[previous["mentee_id"] != joiner])  # fmt: skip
+    ch = res.changes
+    assert (ch["change"] == "broken").sum() == 0
+    new = ch[ch["change"] == "new"]
+    assert new["mentee_id"].tolist() == [joiner]
+    assert new["why"].tolist() == ["new mentee"]
+
+
+def test_pins_are_formed_and_checked(cohort, tmp_path):
+    program, frames, first = cohort
+    pin = first.pairs[["mentor_id", "mentee_id"]].iloc[[0]]
+    res = program.pairs(frames["mentors"], frames["mentees"], pinned=pin)
+    now = set(zip(res.pairs["mentor_id"], res.pairs["mentee_id"], strict=True))
+    assert tuple(pin.iloc[0]) in now
+    mentor = str(frames["mentors"]["id"].iloc[0])
+    bad = pd.DataFrame({"mentor_id": [mentor + "x"], "mentee_id": [pin["mentee_id"].iloc[0]]})
+    with pytest.raises(InputError, match="did you mean"):
+        program.pairs(frames["mentors"], frames["mentees"], pinned=bad)
+    path = tmp_path / "pins.csv"
+    path.write_text("mentor_id,mentee\nA,B\n")
+    with pytest.raises(InputError, match=r"pins\.csv.*lacks `mentee_id`"):
+        program.pairs(frames["mentors"], frames["mentees"], pinned=path)
+    path.write_text("mentor_id,mentee_id\n,B\n")
+    with pytest.raises(InputError, match=r"line 2: `mentor_id` is blank"):
+        program.pairs(frames["mentors"], frames["mentees"], previous=path)
+
+
+def test_a_pin_breaking_a_rule_is_named():
+    frames = pw.datasets.demo_rosters()
+    program = pw.load_program()
+    mentors = pw.roster.load_roster(frames["mentors"], role="mentor")
+    compat = program.model.score(mentors, pw.roster.load_roster(frames["mentees"], role="mentee"))
+    i, j = np.argwhere(~np.asarray(compat.allowed))[0]
+    pin = pd.DataFrame({"mentor_id": [frames["mentors"]["id"].iloc[i]],
+                        "mentee_id": [frames["mentees"]["id"].iloc[j]]})  # fmt: skip
+    with pytest.raises(InputError, match="breaks a rule"):
+        program.pairs(frames["mentors"], frames["mentees"], pinned=pin)
+
+
+def test_impossible_max_changes_names_the_mentor(cohort):
+    program, frames, first = cohort
+    previous = first.pairs[["mentor_id", "mentee_id"]]
+    busiest = first.pairs["mentor_id"].value_counts()
+    mentor = busiest.index[0]
+    assert busiest.iloc[0] >= 2
+    mentors = frames["mentors"].copy()
+    mentors.loc[mentors["id"].astype(str) == str(mentor), "capacity"] = 1
+    with pytest.raises(InfeasibleError) as info:
+        program.pairs(mentors, frames["mentees"], previous=previous, max_changes=0)
+    assert any(f"mentor {mentor} had {busiest.iloc[0]} previous pairs" in r
+               for r in info.value.reasons)  # fmt: skip
+
+
+def test_cli_round_trip(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    d = tmp_path / "d"
+    pairs = pd.read_csv(d / "pairs.csv", dtype=str)
+    gone = pairs["mentor_id"].iloc[0]
+    mentors = pd.read_csv(d / "mentors.csv", dtype=str)
+    mentors[mentors["id"] != gone].to_csv(tmp_path / "m2.csv", index=False)
+    pairs[["mentor_id", "mentee_id"]].to_csv(tmp_path / "prev.csv", index=False)
+    pairs[["mentor_id", "mentee_id"]].iloc[[7]].to_csv(tmp_path / "pins.csv", index=False)
+    out = tmp_path / "again.csv"
+    argv = ["pairs", "--mentors", str(tmp_path / "m2.csv"), "--mentees", str(d / "mentees.csv"),
+            "--out", str(out), "--previous", str(tmp_path / "prev.csv"),
+            "--pin", str(tmp_path / "pins.csv"), "--max-changes", "5", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    changes = pd.read_csv(tmp_path / "again.changes.csv", dtype=str)
+    assert list(changes.columns) == ["mentor_id", "mentee_id", "change", "why"]
+    kept = int((changes["change"] == "kept").sum())
+    assert f"changes: {kept} kept" in printed
+    assert (changes[changes["change"] == "broken"]["mentor_id"] == gone).any()
+    again = pd.read_csv(out, dtype=str)
+    assert tuple(pairs[["mentor_id", "mentee_id"]].iloc[7]) in set(
+        zip(again["mentor_id"], again["mentee_id"], strict=True)
+    )
+    # --max-changes alone is refused before any work
+    assert main(["pairs", "--mentors", str(d / "mentors.csv"), "--mentees",
+                 str(d / "mentees.csv"), "--out", str(tmp_path / "x.csv"),
+                 "--max-changes", "2", "--quiet"]) != 0  # fmt: skip
+    assert "--max-changes needs --previous" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -335,9 +335,22 @@ def test_cli_round_trip(tmp_path, capsys):
     pairs[["mentor_id", "mentee_id"]].to_csv(tmp_path / "prev.csv", index=False)
     pairs[["mentor_id", "mentee_id"]].iloc[[7]].to_csv(tmp_path / "pins.csv", index=False)
     out = tmp_path / "again.csv"
-    argv = ["pairs", "--mentors", str(tmp_path / "m2.csv"), "--mentees", str(d / "mentees.csv"),
-            "--out", str(out), "--previous", str(tmp_path / "prev.csv"),
-            "--pin", str(tmp_path / "pins.csv"), "--max-changes", "5", "--quiet"]  # fmt: skip
+    argv = [
+        "pairs",
+        "--mentors",
+        str(tmp_path / "m2.csv"),
+        "--mentees",
+        str(d / "mentees.csv"),
+        "--out",
+        str(out),
+        "--previous",
+        str(tmp_path / "prev.csv"),
+        "--pin",
+        str(tmp_path / "pins.csv"),
+        "--max-changes",
+        "5",
+        "--quiet",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     changes = pd.read_csv(tmp_path / "again.changes.csv", dtype=str)
@@ -355,3 +368,87 @@ def test_cli_round_trip(tmp_path, capsys):
                  "--max-changes", "2", "--quiet"]) != 0  # fmt: skip
     assert "--max-changes needs --previous" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def cp_peers(scores, allowed, previous):
+    """(pairs, kept, total) of the lexicographic optimum of a peer pool (CP-SAT)."""
+    n = scores.shape[0]
+    model = cp_model.CpModel()
+    x = {
+        (i, j): model.new_bool_var(f"x{i}_{j}")
+        for i in range(n)
+        for j in range(i + 1, n)
+        if allowed[i, j]
+    }
+    for p in range(n):
+        model.add(sum(v for k, v in x.items() if p in k) <= 1)
+    prev = {tuple(sorted(pair)) for pair in previous}
+    stages = [
+        sum(x.values()),
+        sum(v for k, v in x.items() if k in prev),
+        sum(int(scores[k]) * v for k, v in x.items()),
+    ]
+    values = []
+    for expr in stages:
+        model.maximize(expr)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        assert solver.solve(model) == cp_model.OPTIMAL
+        values.append(round(solver.objective_value))
+        model.add(expr >= values[-1])
+    return tuple(values)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 8), st.integers(0, 2**32 - 1))
+def test_peer_keep_bonus_equals_cp_sat(n, seed):
+    from pairwise._lifecycle import keep_bonus_scores
+    from pairwise.solvers import peer_pairs
+
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.integers(0, 5, (n, n)), 1)
+    scores = (upper + upper.T).astype(float)
+    mask = np.triu(rng.random((n, n)) < 0.7, 1)
+    allowed = mask | mask.T
+    order = rng.permutation(n)
+    previous = [tuple(order[k : k + 2]) for k in range(0, n - 1, 2)][: rng.integers(0, n // 2 + 1)]
+    rows = np.array([p[0] for p in previous if allowed[p]], dtype=int)
+    cols = np.array([p[1] for p in previous if allowed[p]], dtype=int)
+    bonus_scores, _ = keep_bonus_scores(scores, allowed, rows, cols)
+    res = peer_pairs(bonus_scores, allowed)
+    chosen = {tuple(sorted(p)) for p in zip(res.rows.tolist(), res.cols.tolist(), strict=True)}
+    prev = {tuple(sorted(int(v) for v in p)) for p in previous}
+    total = round(sum(scores[p] for p in chosen))
+    assert (len(chosen), len(chosen & prev), total) == cp_peers(scores, allowed, previous)
+
+
+def test_peers_dropout_keeps_the_other_pairs(tmp_path, capsys):
+    frames = pw.datasets.demo_rosters()
+    people = frames["people"].iloc[:40].reset_index(drop=True)
+    path = tmp_path / "people.csv"
+    people.to_csv(path, index=False)
+    assert main(["peers", "--people", str(path), "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    first = pd.read_csv(tmp_path / "p.csv", dtype=str)
+    first[["person_a", "person_b"]].to_csv(tmp_path / "prev.csv", index=False)
+    gone = first["person_a"].iloc[0]
+    people[people["id"].astype(str) != gone].to_csv(tmp_path / "people2.csv", index=False)
+    argv = [
+        "peers",
+        "--people",
+        str(tmp_path / "people2.csv"),
+        "--out",
+        str(tmp_path / "q.csv"),
+        "--previous",
+        str(tmp_path / "prev.csv"),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    changes = pd.read_csv(tmp_path / "q.changes.csv", dtype=str)
+    broken = changes[changes["change"] == "broken"]
+    assert broken["why"].iloc[0] == f"{gone} left the programme"
+    # the others keep their pairs unless a re-match raised the number of pairs
+    assert ((changes["change"] == "kept").sum()) >= len(first) - 2
+    assert "changes:" in capsys.readouterr().out

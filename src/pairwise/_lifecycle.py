@@ -18,6 +18,7 @@ previous pair ended, a pin, or a re-match that raised the number matched).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -31,17 +32,24 @@ import pandas as pd
 from .compatibility import Compatibility
 from .errors import InfeasibleError, InputError
 from .roster import Roster
+from .solvers._result import MatchingResult
 
 __all__ = [
     "CHANGE_COLUMNS",
     "PAIR_COLUMNS",
+    "PEER_COLUMNS",
     "PairsPlan",
+    "PeersPlan",
     "changes_line",
     "empty_changes",
+    "keep_bonus_scores",
     "pairs_changes",
+    "peers_changes",
     "plan_pairs",
+    "plan_peers",
     "read_pairs",
     "translate_infeasible",
+    "without_bonus",
 ]
 
 #: Columns of a pins or previous-pairs table for mentor–mentee pairs.
@@ -387,3 +395,141 @@ def translate_infeasible(error: InfeasibleError, mentors: Roster) -> InfeasibleE
     reasons = [named(r).replace("max_changes", "max_changes (--max-changes)") for r in
                error.reasons]  # fmt: skip
     return InfeasibleError(named(str(error)), reasons)
+
+
+# --------------------------------------------------------------------------- peers
+
+#: Columns of a previous-pairs table for peers.
+PEER_COLUMNS = ("person_a", "person_b")
+
+
+@dataclass
+class PeersPlan:
+    """Previous peer pairs: positions of those still possible, and why the others ended."""
+
+    previous: pd.DataFrame
+    rows: np.ndarray
+    cols: np.ndarray
+    ended: dict[frozenset[str], str] = field(default_factory=dict)
+
+
+def plan_peers(
+    compat: Compatibility, people: Roster, allowed: np.ndarray, source: PairsSource
+) -> PeersPlan:
+    """Last cohort's peer pairs (``person_a``, ``person_b``) checked against the pool.
+
+    A pair ends (it cannot be kept) when one of the two left the pool or the
+    rules no longer allow it both ways.
+
+    Raises
+    ------
+    InputError
+        A bad table, a person in two previous pairs, or a person paired with themself.
+    """
+    frame = read_pairs(source, "previous", PEER_COLUMNS)
+    people_in = pd.concat([frame["person_a"], frame["person_b"]], ignore_index=True)
+    twice = people_in[people_in.duplicated()]
+    if len(twice):
+        raise InputError(
+            f"`previous` must put each person in at most one pair; {twice.iloc[0]!r} appears "
+            "more than once. Fix: keep the published pairs only."
+        )
+    a = _positions(people, frame["person_a"])
+    b = _positions(people, frame["person_b"])
+    plan = PeersPlan(frame, np.zeros(0, np.intp), np.zeros(0, np.intp))
+    usable = []
+    for k, (x, y) in enumerate(zip(frame["person_a"], frame["person_b"], strict=True)):
+        key = frozenset((x, y))
+        if a[k] < 0 or b[k] < 0:
+            plan.ended[key] = f"{x if a[k] < 0 else y} left the programme"
+        elif not allowed[a[k], b[k]]:
+            rules = _broken_rules(compat, x, y)
+            if rules.startswith("not among"):
+                rules = _broken_rules(compat, y, x)
+            plan.ended[key] = f"no longer allowed: {rules}"
+        else:
+            usable.append(k)
+    plan.rows, plan.cols = a[usable], b[usable]
+    return plan
+
+
+def keep_bonus_scores(
+    scores: np.ndarray, allowed: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Scores with a keep bonus on the previous pairs, and the bonus.
+
+    The bonus exceeds the largest difference between the totals of any two
+    matchings (``n / 2`` pairs times the spread of the allowed scores), so
+    among the matchings with the most pairs one with the most kept pairs wins,
+    and among those the best total: (count, kept, score), lexicographic, for
+    an exact solver. The spread is tiny next to float64's range for any pool
+    pairwise handles (scores in [0, 1], 50,000 people: a bonus of 25,001).
+    """
+    values = scores[allowed] if allowed.any() else np.zeros(1)
+    spread = float(values.max() - values.min()) if values.size else 0.0
+    bonus = (scores.shape[0] // 2) * spread + 1.0
+    out = np.array(scores, dtype=float, copy=True)
+    out[rows, cols] += bonus
+    out[cols, rows] += bonus
+    return out, bonus
+
+
+def peers_changes(plan: PeersPlan | None, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``result.changes`` for peers: one row per previous pair (kept / broken) and per new pair."""
+    if plan is None:
+        return empty_changes(PEER_COLUMNS)
+    now = {
+        frozenset((x, y)): (x, y)
+        for x, y in zip(pairs["person_a"].astype(str), pairs["person_b"].astype(str), strict=True)
+    }
+    partner_now = {p: q for x, y in now.values() for p, q in ((x, y), (y, x))}
+    prev = plan.previous
+    old_pairs = list(zip(prev["person_a"], prev["person_b"], strict=True))
+    before = {frozenset(pair) for pair in old_pairs}
+    partner_before = {p: frozenset(pair) for pair in old_pairs for p in pair}
+    raised = "re-matched to raise the number of pairs"
+    rows = []
+    for x, y in zip(prev["person_a"], prev["person_b"], strict=True):
+        key = frozenset((x, y))
+        if key in now:
+            rows.append((x, y, "kept", "kept from the previous cohort"))
+        elif key in plan.ended:
+            rows.append((x, y, "broken", plan.ended[key]))
+        else:
+            moved = [p for p in (x, y) if p in partner_now]
+            where = f" ({moved[0]} now with {partner_now[moved[0]]})" if moved else ""
+            rows.append((x, y, "broken", raised + where))
+    for key, (x, y) in now.items():
+        if key in before:
+            continue
+        olds = [partner_before[p] for p in (x, y) if p in partner_before]
+        if not olds:
+            why = "new pair of people not paired last cohort"
+        elif any(o in plan.ended for o in olds):
+            why = "previous pair ended: " + "; ".join(
+                plan.ended[o] for o in olds if o in plan.ended
+            )
+        else:
+            why = raised
+        rows.append((x, y, "new", why))
+    return pd.DataFrame(rows, columns=[*PEER_COLUMNS, "change", "why"])
+
+
+def without_bonus(solved: MatchingResult, scores: np.ndarray) -> MatchingResult:
+    """A peers result solved on :func:`keep_bonus_scores`, its objective on the real scores.
+
+    An optimal result stays optimal (its bound is its objective); any other
+    loses its bound, as a bound on the bonus total says nothing about the
+    real one, and ``options["kept_bonus"]`` records that the bonus was used.
+    """
+    rows, cols = np.asarray(solved.rows), np.asarray(solved.cols)
+    values = scores[rows, cols] if len(rows) else np.zeros(0)
+    objective = float(values.sum())
+    optimal = solved.status == "optimal"
+    return dataclasses.replace(
+        solved,
+        objective=objective,
+        bound=objective if optimal else None,
+        min_score=float(values.min()) if len(values) else None,
+        options=dict(solved.options, kept_bonus=True),
+    )

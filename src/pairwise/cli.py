@@ -282,6 +282,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     peers.add_argument("--people", required=True, metavar="P.csv", help="the pool's roster")
     peers.add_argument("--out", required=True, metavar="peers.csv", help="pairs file to write")
+    peers.add_argument(
+        "--previous",
+        metavar="P.csv",
+        help="last cohort's pairs (person_a, person_b): kept where still allowed; writes "
+        "<out>.changes.csv",
+    )
     _common(peers)
 
     validate = _sub(
@@ -566,11 +572,13 @@ def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
 def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    planned = _plan(args, {"--people": args.people})
+    inputs = {"--people": args.people, "--previous": args.previous}
+    planned = _plan(args, inputs, changes=args.previous is not None)
     program = _program(args, run)
     run.phase("loading")
     people = load_roster(args.people, role="person", rename=program.rename)
-    return _finish(_call(program.peers, people, run=run), args, planned, run)
+    result = _call(program.peers, people, run=run, previous=args.previous)
+    return _finish(result, args, planned, run)
 
 
 _ROLES = {

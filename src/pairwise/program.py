@@ -452,6 +452,7 @@ class Program:
         self,
         people: RosterLike,
         *,
+        previous: _lifecycle.PairsSource | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
     ) -> PeersResult:
@@ -459,7 +460,11 @@ class Program:
 
         Scores are made symmetric (the mean of both directions) and a pair is
         allowed only when the rules allow it both ways. ``progress`` and
-        ``run`` as in :meth:`pairs`.
+        ``run`` as in :meth:`pairs`. ``previous`` (last cohort's pairs:
+        ``person_a``, ``person_b``) are kept where still allowed, after the
+        number of pairs and before the score (a keep bonus, see
+        :func:`pairwise._lifecycle.keep_bonus_scores`); ``result.changes``
+        lists kept / broken / new pairs with why.
         """
         from .solvers import peer_pairs
 
@@ -468,17 +473,24 @@ class Program:
         run.phase("scoring")
         compat = self.peer_model.score(p, p)
         scores, allowed = compat.symmetric()
+        plan = None if previous is None else _lifecycle.plan_peers(compat, p, allowed, previous)
+        solver_scores = scores
+        if plan is not None:
+            solver_scores, _ = _lifecycle.keep_bonus_scores(scores, allowed, plan.rows, plan.cols)
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(p))):
             solved = peer_pairs(
-                scores,
+                solver_scores,
                 allowed,
                 objective=self.objective,
                 time_limit=_solver_limit(self.time_limit, len(p)),
                 seed=self.seed,
             )
+        if plan is not None:
+            solved = _lifecycle.without_bonus(solved, scores)
         run.phase("results")
-        return peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
+        result = peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
+        return dataclasses.replace(result, changes=_lifecycle.peers_changes(plan, result.pairs))
 
     # ------------------------------------------------------------------ groups
     def group_inputs(self, leaders: Roster, proteges: Roster) -> dict[str, Any]:

@@ -464,7 +464,15 @@ class PeersResult(_ResultBase):
 
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_people: int = 0
+    changes: pd.DataFrame = field(default_factory=lambda: empty_changes(("person_a", "person_b")))
     _main_name = "pairs"
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``"main"``, ``"unmatched"`` and, when ``previous`` was given, ``"changes"``."""
+        tables = super().tables()
+        if len(self.changes):
+            tables["changes"] = self.changes
+        return tables
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read."""
@@ -474,6 +482,8 @@ class PeersResult(_ResultBase):
             lines.append(
                 f"score: mean {s.mean():.3f}, lowest {s.min():.3f}, highest {s.max():.3f}"
             )
+        if len(self.changes):
+            lines.append(changes_line(self.changes))
         return "\n".join(lines + self._headline(unmatched_file))
 
 

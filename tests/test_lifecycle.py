@@ -244,8 +244,9 @@ def test_a_mentor_drops_out_of_the_110_pair_programme(cohort):
     previous = first.pairs[["mentor_id", "mentee_id"]]
     gone = first.pairs["mentor_id"].value_counts().index[0]
     lost = int((previous["mentor_id"] == gone).sum())
-    res = program.pairs(_without(frames["mentors"], "id", gone), frames["mentees"],
-                        previous=previous)  # fmt: skip
+    res = program.pairs(
+        _without(frames["mentors"], "id", gone), frames["mentees"], previous=previous
+    )
     ch = res.changes
     counts = ch["change"].value_counts()
     # every mentee stays matched, and only what must change changes
@@ -260,8 +261,12 @@ def test_a_mentor_drops_out_of_the_110_pair_programme(cohort):
     for row in ch.itertuples():
         assert ((row.mentor_id, row.mentee_id) in now) == (row.change in ("kept", "new"))
     # the same with max_changes=0: nothing but the departed mentor's pairs breaks
-    capped = program.pairs(_without(frames["mentors"], "id", gone), frames["mentees"],
-                           previous=previous, max_changes=0)  # fmt: skip
+    capped = program.pairs(
+        _without(frames["mentors"], "id", gone),
+        frames["mentees"],
+        previous=previous,
+        max_changes=0,
+    )
     broken = capped.changes[capped.changes["change"] == "broken"]
     assert set(broken["mentor_id"]) == {gone}
     assert len(capped.pairs) <= len(res.pairs)
@@ -271,8 +276,9 @@ def test_a_late_joiner_is_new_and_nothing_else_changes(cohort):
     program, frames, first = cohort
     previous = first.pairs[["mentor_id", "mentee_id"]]
     joiner = previous["mentee_id"].iloc[3]
-    res = program.pairs(frames["mentors"], frames["mentees"],
-                        previous=previous[previous["mentee_id"] != joiner])  # fmt: skip
+    res = program.pairs(
+        frames["mentors"], frames["mentees"], previous=previous[previous["mentee_id"] != joiner]
+    )
     ch = res.changes
     assert (ch["change"] == "broken").sum() == 0
     new = ch[ch["change"] == "new"]
@@ -305,8 +311,12 @@ def test_a_pin_breaking_a_rule_is_named():
     mentors = pw.roster.load_roster(frames["mentors"], role="mentor")
     compat = program.model.score(mentors, pw.roster.load_roster(frames["mentees"], role="mentee"))
     i, j = np.argwhere(~np.asarray(compat.allowed))[0]
-    pin = pd.DataFrame({"mentor_id": [frames["mentors"]["id"].iloc[i]],
-                        "mentee_id": [frames["mentees"]["id"].iloc[j]]})  # fmt: skip
+    pin = pd.DataFrame(
+        {
+            "mentor_id": [frames["mentors"]["id"].iloc[i]],
+            "mentee_id": [frames["mentees"]["id"].iloc[j]],
+        }
+    )
     with pytest.raises(InputError, match="breaks a rule"):
         program.pairs(frames["mentors"], frames["mentees"], pinned=pin)
 
@@ -321,8 +331,9 @@ def test_impossible_max_changes_names_the_mentor(cohort):
     mentors.loc[mentors["id"].astype(str) == str(mentor), "capacity"] = 1
     with pytest.raises(InfeasibleError) as info:
         program.pairs(mentors, frames["mentees"], previous=previous, max_changes=0)
-    assert any(f"mentor {mentor} had {busiest.iloc[0]} previous pairs" in r
-               for r in info.value.reasons)  # fmt: skip
+    assert any(
+        f"mentor {mentor} had {busiest.iloc[0]} previous pairs" in r for r in info.value.reasons
+    )
 
 
 def test_cli_round_trip(tmp_path, capsys):
@@ -363,9 +374,23 @@ def test_cli_round_trip(tmp_path, capsys):
         zip(again["mentor_id"], again["mentee_id"], strict=True)
     )
     # --max-changes alone is refused before any work
-    assert main(["pairs", "--mentors", str(d / "mentors.csv"), "--mentees",
-                 str(d / "mentees.csv"), "--out", str(tmp_path / "x.csv"),
-                 "--max-changes", "2", "--quiet"]) != 0  # fmt: skip
+    assert (
+        main(
+            [
+                "pairs",
+                "--mentors",
+                str(d / "mentors.csv"),
+                "--mentees",
+                str(d / "mentees.csv"),
+                "--out",
+                str(tmp_path / "x.csv"),
+                "--max-changes",
+                "2",
+                "--quiet",
+            ]
+        )
+        != 0
+    )
     assert "--max-changes needs --previous" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
 

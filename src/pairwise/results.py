@@ -514,6 +514,9 @@ class GroupsResult(_ResultBase):
     violations: tuple[str, ...] = ()
     n_leaders: int = 0
     n_proteges: int = 0
+    changes: pd.DataFrame = field(
+        default_factory=lambda: empty_changes(("leader_id", "member_id"))
+    )
     _main_name = "groups"
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:

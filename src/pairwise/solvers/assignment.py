@@ -21,6 +21,13 @@ How the exact answer is reached, fastest first (see :func:`one_to_one`):
   the minimum cost with the tier counts as lower bounds; ``min_load`` lower
   bounds by the standard flow transform.
 
+With ``previous`` (last cohort's pairs), the pairs kept from it come right
+after the count and the priority, before fairness and the total
+(:mod:`pairwise.solvers._keep`): one more unit-cost flow finds the most that
+can be kept, and the final min-cost flow gives previous arcs a keep bonus
+larger than any difference of totals; ``max_changes`` that forbids that
+optimum switches to a sequence of exact CP-SAT models.
+
 Integer solvers see the scores on an exact integer grid when there is one
 (:func:`pairwise.solvers._ortools.integer_scale`); otherwise sparse blocks are
 solved in floating point, and a flow whose grid had to round says so

@@ -477,3 +477,30 @@ def test_peers_dropout_keeps_the_other_pairs(tmp_path, capsys):
     # the others keep their pairs unless a re-match raised the number of pairs
     assert ((changes["change"] == "kept").sum()) >= len(first) - 2
     assert "changes:" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def test_groups_keep_memberships_and_seat_a_late_joiner():
+    frames = pw.datasets.demo_rosters()
+    program = pw.load_program().replace(time_limit=8)
+    first = program.groups(frames["leaders"], frames["proteges"])
+    assert first.changes.empty
+    previous = first.groups[["leader_id", "member_id"]]
+    gone = previous["member_id"].iloc[0]
+    joiner = frames["proteges"].iloc[[0]].copy()
+    joiner["id"] = "LATE1"
+    proteges = pd.concat([_without(frames["proteges"], "id", gone), joiner], ignore_index=True)
+    res = program.groups(frames["leaders"], proteges, previous=previous)
+    ch = res.changes
+    assert list(ch.columns) == ["leader_id", "member_id", "change", "why"]
+    assert ch.loc[ch["member_id"] == gone, "why"].tolist() == [f"member {gone} left the programme"]
+    assert (ch["change"] != "new").sum() == len(previous)
+    kept = int((ch["change"] == "kept").sum())
+    assert kept >= len(previous) - 3
+    assert f"changes: {kept} kept" in res.summary()
+    if "LATE1" in set(res.groups["member_id"]):
+        assert ch.loc[ch["member_id"] == "LATE1", "change"].tolist() == ["new"]
+    # the objective is the real one: no keep bonus (hundreds per membership) left in it
+    assert abs(res.objective - first.objective) < 0.5 * abs(first.objective) + 1

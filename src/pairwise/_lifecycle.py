@@ -36,20 +36,25 @@ from .solvers._result import MatchingResult
 
 __all__ = [
     "CHANGE_COLUMNS",
+    "GROUP_COLUMNS",
     "PAIR_COLUMNS",
     "PEER_COLUMNS",
     "PairsPlan",
     "PeersPlan",
     "changes_line",
     "empty_changes",
+    "groups_changes",
+    "keep_bonus_fit",
     "keep_bonus_scores",
     "pairs_changes",
     "peers_changes",
+    "plan_groups",
     "plan_pairs",
     "plan_peers",
     "read_pairs",
     "translate_infeasible",
     "without_bonus",
+    "without_fit_bonus",
 ]
 
 #: Columns of a pins or previous-pairs table for mentor–mentee pairs.
@@ -531,5 +536,121 @@ def without_bonus(solved: MatchingResult, scores: np.ndarray) -> MatchingResult:
         objective=objective,
         bound=objective if optimal else None,
         min_score=float(values.min()) if len(values) else None,
+        options=dict(solved.options, kept_bonus=True),
+    )
+
+
+# --------------------------------------------------------------------------- groups
+
+#: Columns of a previous groups table (the ``groups`` output of a run).
+GROUP_COLUMNS = ("leader_id", "member_id")
+
+
+def plan_groups(
+    compat: Compatibility,
+    leaders: Roster,
+    proteges: Roster,
+    allowed: np.ndarray,
+    source: PairsSource,
+) -> PairsPlan:
+    """Last cohort's memberships (``leader_id``, ``member_id``) checked against the rosters.
+
+    A membership ends when its leader or member left or the rules no longer
+    allow the member with that leader; the others are kept where the search
+    can (see :func:`keep_bonus_fit`).
+
+    Raises
+    ------
+    InputError
+        A bad table or a member in two previous groups.
+    """
+    frame = read_pairs(source, "previous", GROUP_COLUMNS)
+    twice = frame["member_id"].duplicated(keep=False)
+    if twice.any():
+        lines = ", ".join(frame["where"][twice].tolist()[:_SHOWN])
+        raise InputError(
+            f"`previous` must put each member in one group; member "
+            f"{frame['member_id'][twice].iloc[0]!r} appears more than once ({lines}). "
+            "Fix: pass the groups file of the last run."
+        )
+    rows, cols = _positions(leaders, frame["leader_id"]), _positions(proteges, frame["member_id"])
+    plan = PairsPlan(np.zeros(0, np.intp), np.zeros(0, np.intp), previous=frame)
+    usable = []
+    for k, (a, b) in enumerate(zip(frame["leader_id"], frame["member_id"], strict=True)):
+        if rows[k] < 0:
+            plan.ended[(a, b)] = f"leader {a} left the programme"
+        elif cols[k] < 0:
+            plan.ended[(a, b)] = f"member {b} left the programme"
+        elif not allowed[rows[k], cols[k]]:
+            plan.ended[(a, b)] = f"no longer allowed: {_broken_rules(compat, a, b)}"
+        else:
+            usable.append(k)
+    plan.solver_previous = (rows[usable].astype(np.int64), cols[usable].astype(np.int64))
+    return plan
+
+
+def keep_bonus_fit(
+    fit: np.ndarray, allowed: np.ndarray, previous: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, float]:
+    """The fit with a keep bonus on last cohort's memberships, and the bonus.
+
+    The bonus (the number of protégés times the spread of the allowed fits,
+    plus one) outweighs any gain in total fit, so after the placement (which
+    the group search maximises first, and which the bonus does not enter)
+    the search prefers keeping a membership to any re-arrangement for fit.
+    The group search is exact only on small rosters (CP-SAT); on large ones
+    it is a heuristic, so kept memberships are preferred, not proven maximal.
+    """
+    values = fit[allowed] if allowed.any() else np.zeros(1)
+    spread = float(values.max() - values.min()) if values.size else 0.0
+    bonus = fit.shape[1] * spread + 1.0
+    out = np.array(fit, dtype=float, copy=True)
+    rows, cols = previous
+    out[rows, cols] += bonus
+    return out, bonus
+
+
+def groups_changes(plan: PairsPlan | None, groups: pd.DataFrame) -> pd.DataFrame:
+    """``result.changes`` for groups: one row per previous membership and per new one."""
+    if plan is None or plan.previous is None:
+        return empty_changes(GROUP_COLUMNS)
+    now = dict(zip(groups["member_id"].astype(str), groups["leader_id"].astype(str), strict=True))
+    prev = plan.previous
+    before = dict(zip(prev["member_id"], prev["leader_id"], strict=True))
+    moved = "moved to place more protégés or to meet the composition rules"
+    rows = []
+    for a, b in zip(prev["leader_id"], prev["member_id"], strict=True):
+        if now.get(b) == a:
+            rows.append((a, b, "kept", "kept from the previous cohort"))
+        elif (a, b) in plan.ended:
+            rows.append((a, b, "broken", plan.ended[(a, b)]))
+        elif b in now:
+            rows.append((a, b, "broken", f"{moved} (now with leader {now[b]})"))
+        else:
+            rows.append((a, b, "broken", f"member {b} is not placed this cohort"))
+    for b, a in now.items():
+        if before.get(b) == a:
+            continue
+        if b not in before:
+            why = "new member placed in an open seat"
+        elif (before[b], b) in plan.ended:
+            why = f"previous membership ended: {plan.ended[(before[b], b)]}"
+        else:
+            why = moved
+        rows.append((a, b, "new", why))
+    return pd.DataFrame(rows, columns=[*GROUP_COLUMNS, "change", "why"])
+
+
+def without_fit_bonus(solved: Any, bonus: float, kept: int) -> Any:
+    """A grouping solved on :func:`keep_bonus_fit`: objective less the bonus of kept members.
+
+    The bound of a search that did not finish loses its meaning (it bounds
+    the bonus objective) and is dropped; an optimal result keeps its own.
+    """
+    objective = float(solved.objective) - bonus * kept
+    return dataclasses.replace(
+        solved,
+        objective=objective,
+        bound=objective if solved.status == "optimal" else None,
         options=dict(solved.options, kept_bonus=True),
     )

@@ -272,6 +272,12 @@ def _parser() -> argparse.ArgumentParser:
     groups.add_argument("--leaders", required=True, metavar="L.csv", help="leader roster")
     groups.add_argument("--members", required=True, metavar="P.csv", help="protégé roster")
     groups.add_argument("--out", required=True, metavar="groups.csv", help="groups file to write")
+    groups.add_argument(
+        "--previous",
+        metavar="G.csv",
+        help="last cohort's groups file (leader_id, member_id): memberships kept where still "
+        "valid; writes <out>.changes.csv",
+    )
     _common(groups)
 
     peers = _sub(
@@ -561,12 +567,14 @@ def _cmd_pairs(args: argparse.Namespace, run: Run) -> int:
 def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    planned = _plan(args, {"--leaders": args.leaders, "--members": args.members}, summary=True)
+    inputs = {"--leaders": args.leaders, "--members": args.members, "--previous": args.previous}
+    planned = _plan(args, inputs, summary=True, changes=args.previous is not None)
     program = _program(args, run)
     run.phase("loading")
     leaders = load_roster(args.leaders, role="leader", rename=program.rename)
     members = load_roster(args.members, role="protege", rename=program.rename)
-    return _finish(_call(program.groups, leaders, members, run=run), args, planned, run)
+    result = _call(program.groups, leaders, members, run=run, previous=args.previous)
+    return _finish(result, args, planned, run)
 
 
 def _cmd_peers(args: argparse.Namespace, run: Run) -> int:

@@ -526,6 +526,7 @@ class Program:
         leaders: RosterLike,
         proteges: RosterLike,
         *,
+        previous: _lifecycle.PairsSource | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
     ) -> GroupsResult:
@@ -540,6 +541,12 @@ class Program:
         ``progress`` also receives its best objective so far (phase
         "solving", about twice a second).
 
+        ``previous`` (last cohort's groups table: ``leader_id``, ``member_id``)
+        keeps memberships where still valid, after the placement and before
+        the fit (a keep bonus, :func:`pairwise._lifecycle.keep_bonus_fit`), so
+        a late joiner takes an open seat; ``result.changes`` lists kept /
+        broken / new memberships with why.
+
         Raises
         ------
         InfeasibleError
@@ -553,9 +560,24 @@ class Program:
         run.phase("scoring")
         inputs = self.group_inputs(lead, prot)
         g = inputs["options"]
+        plan = None
+        solver_inputs = inputs
+        if previous is not None:
+            plan = _lifecycle.plan_groups(
+                inputs["compat"], lead, prot, np.asarray(inputs["allowed"]), previous
+            )
+            assert plan.solver_previous is not None
+            fit, bonus = _lifecycle.keep_bonus_fit(
+                inputs["fit"], np.asarray(inputs["allowed"]), plan.solver_previous
+            )
+            solver_inputs = dict(inputs, fit=fit)
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(lead) + len(prot))):
-            solved = self._solve_groups(inputs, len(lead), len(prot), run)
+            solved = self._solve_groups(solver_inputs, len(lead), len(prot), run)
+        if plan is not None and plan.solver_previous is not None:
+            labels = np.asarray(solved.labels)
+            kept = int(np.sum(labels[plan.solver_previous[1]] == plan.solver_previous[0]))
+            solved = _lifecycle.without_fit_bonus(solved, bonus, kept)
         run.phase("results")
         violations = check_violations(
             np.asarray(solved.labels),
@@ -568,7 +590,7 @@ class Program:
             protected=g.protected,
             **g.rule_options(),
         )
-        return groups_result(
+        result = groups_result(
             inputs["compat"],
             solved,
             lead,
@@ -578,6 +600,10 @@ class Program:
             violations=violations,
             run=self._run,
         )
+        if plan is None:
+            return result
+        changes = _lifecycle.groups_changes(plan, result.groups)
+        return dataclasses.replace(result, changes=changes)
 
     def _solve_groups(
         self,

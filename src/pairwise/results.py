@@ -538,11 +538,16 @@ class GroupsResult(_ResultBase):
         lines.extend(f"  ! {v}" for v in self.violations[:SHOWN])
         if len(self.violations) > SHOWN:
             lines.append(f"  ... and {len(self.violations) - SHOWN} more (see the group summary)")
+        if len(self.changes):
+            lines.append(changes_line(self.changes))
         return "\n".join(lines + self._headline(unmatched_file))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """``"main"`` (groups), ``"unmatched"`` and ``"summary"`` (one row per group)."""
-        return {**super().tables(), "summary": self.group_summary}
+        """``"main"``, ``"unmatched"``, ``"summary"`` and, with previous, ``"changes"``."""
+        tables = {**super().tables(), "summary": self.group_summary}
+        if len(self.changes):
+            tables["changes"] = self.changes
+        return tables
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

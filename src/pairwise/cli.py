@@ -80,7 +80,13 @@ files written:
                     (default: beside --out, e.g. pairs.unmatched.csv)
   --json FILE       the whole result, full precision (only when given)
   --report FILE     the review report, one self-contained HTML file (only when given)
+  (changes)         with --previous, beside --out, e.g. pairs.changes.csv: mentor_id,
+                    mentee_id, change (kept / broken / new), why
 {_FILES_NOTE}
+
+re-matching a new cohort:
+  pairwise pairs --mentors M.csv --mentees E.csv --out pairs.csv \\
+      --previous last_pairs.csv --pin pins.csv --max-changes 5
 
 {_PROGRESS_NOTE}
 
@@ -261,6 +267,21 @@ def _parser() -> argparse.ArgumentParser:
     pairs.add_argument("--mentors", required=True, metavar="M.csv", help="mentor roster")
     pairs.add_argument("--mentees", required=True, metavar="E.csv", help="mentee roster")
     pairs.add_argument("--out", required=True, metavar="pairs.csv", help="pairs file to write")
+    pairs.add_argument(
+        "--previous",
+        metavar="P.csv",
+        help="last cohort's pairs (mentor_id, mentee_id): kept where still allowed, after the "
+        "number matched and before the score; writes <out>.changes.csv",
+    )
+    pairs.add_argument(
+        "--pin", metavar="PINS.csv", help="pairs that must be formed (mentor_id, mentee_id)"
+    )
+    pairs.add_argument(
+        "--max-changes",
+        type=int,
+        metavar="K",
+        help="break at most K of the previous pairs that could be kept (needs --previous)",
+    )
     _common(pairs)
 
     groups = _sub(
@@ -273,6 +294,12 @@ def _parser() -> argparse.ArgumentParser:
     groups.add_argument("--leaders", required=True, metavar="L.csv", help="leader roster")
     groups.add_argument("--members", required=True, metavar="P.csv", help="protégé roster")
     groups.add_argument("--out", required=True, metavar="groups.csv", help="groups file to write")
+    groups.add_argument(
+        "--previous",
+        metavar="G.csv",
+        help="last cohort's groups file (leader_id, member_id): memberships kept where still "
+        "valid; writes <out>.changes.csv",
+    )
     _common(groups)
 
     peers = _sub(
@@ -283,6 +310,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     peers.add_argument("--people", required=True, metavar="P.csv", help="the pool's roster")
     peers.add_argument("--out", required=True, metavar="peers.csv", help="pairs file to write")
+    peers.add_argument(
+        "--previous",
+        metavar="P.csv",
+        help="last cohort's pairs (person_a, person_b): kept where still allowed; writes "
+        "<out>.changes.csv",
+    )
     _common(peers)
 
     validate = _sub(
@@ -426,11 +459,11 @@ def _started_run(args: argparse.Namespace) -> Iterator[Run]:
         run.progress = None
 
 
-def _call(method: Callable[..., Any], *rosters: Any, run: Run) -> Any:
+def _call(method: Callable[..., Any], *rosters: Any, run: Run, **options: Any) -> Any:
     """``method(*rosters, run=run)`` when the programme method takes the run, else without."""
     if "run" in inspect.signature(method).parameters:
-        return method(*rosters, run=run)
-    return method(*rosters)
+        return method(*rosters, run=run, **options)
+    return method(*rosters, **options)
 
 
 # --------------------------------------------------------------------------- commands
@@ -457,7 +490,11 @@ def _program(args: argparse.Namespace, run: Run | None = None) -> Any:
 
 
 def _plan(
-    args: argparse.Namespace, inputs: dict[str, Any], *, summary: bool = False
+    args: argparse.Namespace,
+    inputs: dict[str, Any],
+    *,
+    summary: bool = False,
+    changes: bool = False,
 ) -> tuple[OutputPlan, dict[str, str]]:
     """The outputs of a pairs / groups / peers command, checked before any work.
 
@@ -465,7 +502,7 @@ def _plan(
     ``unmatched``, ``summary``), the plan's key (the option that names it).
     """
     from ._report import check_report_path
-    from .results import summary_path_for, unmatched_path_for
+    from .results import changes_path_for, summary_path_for, unmatched_path_for
 
     keys = {"main": "--out", "unmatched": "--unmatched"}
     outputs: dict[str, Any] = {"--out": args.out}
@@ -477,6 +514,9 @@ def _plan(
     if summary:
         keys["summary"] = "the group summary (beside --out)"
         outputs[keys["summary"]] = summary_path_for(args.out)
+    if changes:
+        keys["changes"] = "the changes table (beside --out)"
+        outputs[keys["changes"]] = changes_path_for(args.out)
     if args.json is not None:
         outputs["--json"] = args.json
     if args.report is not None:
@@ -545,33 +585,46 @@ def _close_progress(run: Run) -> None:
 def _cmd_pairs(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    planned = _plan(args, {"--mentors": args.mentors, "--mentees": args.mentees})
+    if args.max_changes is not None and args.previous is None:
+        raise InputError(
+            f"--max-changes needs --previous (the pairs it counts changes against); got "
+            f"--max-changes {args.max_changes} alone. Fix: add --previous last_pairs.csv."
+        )
+    inputs = {"--mentors": args.mentors, "--mentees": args.mentees}
+    inputs.update({"--previous": args.previous, "--pin": args.pin})
+    planned = _plan(args, inputs, changes=args.previous is not None)
     program = _program(args, run)
     run.phase("loading")
     mentors = load_roster(args.mentors, role="mentor", rename=program.rename)
     mentees = load_roster(args.mentees, role="mentee", rename=program.rename)
-    return _finish(_call(program.pairs, mentors, mentees, run=run), args, planned, run)
+    lifecycle = {"pinned": args.pin, "previous": args.previous, "max_changes": args.max_changes}
+    result = _call(program.pairs, mentors, mentees, run=run, **lifecycle)
+    return _finish(result, args, planned, run)
 
 
 def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    planned = _plan(args, {"--leaders": args.leaders, "--members": args.members}, summary=True)
+    inputs = {"--leaders": args.leaders, "--members": args.members, "--previous": args.previous}
+    planned = _plan(args, inputs, summary=True, changes=args.previous is not None)
     program = _program(args, run)
     run.phase("loading")
     leaders = load_roster(args.leaders, role="leader", rename=program.rename)
     members = load_roster(args.members, role="protege", rename=program.rename)
-    return _finish(_call(program.groups, leaders, members, run=run), args, planned, run)
+    result = _call(program.groups, leaders, members, run=run, previous=args.previous)
+    return _finish(result, args, planned, run)
 
 
 def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
     from .roster import load_roster
 
-    planned = _plan(args, {"--people": args.people})
+    inputs = {"--people": args.people, "--previous": args.previous}
+    planned = _plan(args, inputs, changes=args.previous is not None)
     program = _program(args, run)
     run.phase("loading")
     people = load_roster(args.people, role="person", rename=program.rename)
-    return _finish(_call(program.peers, people, run=run), args, planned, run)
+    result = _call(program.peers, people, run=run, previous=args.previous)
+    return _finish(result, args, planned, run)
 
 
 _ROLES = {

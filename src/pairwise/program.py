@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _lifecycle
 from . import _stability as S
 from . import criteria as C
 from . import rules as R
@@ -335,6 +336,9 @@ class Program:
         mentors: RosterLike,
         mentees: RosterLike,
         *,
+        pinned: _lifecycle.PairsSource | None = None,
+        previous: _lifecycle.PairsSource | None = None,
+        max_changes: int | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
     ) -> PairsResult:
@@ -343,6 +347,15 @@ class Program:
         Every mentee is matched if an allowed mentor has room (priority mentees
         first), then the lowest score is raised (``objective = "fair"``), then
         the total. Mentees and mentors left out are listed with the reason.
+
+        ``pinned`` pairs (a DataFrame or CSV path with ``mentor_id``,
+        ``mentee_id``) are formed first. ``previous`` (last cohort's pairs, same
+        form) are kept where still allowed, right after the number matched and
+        priority and before any score, so a dropout or a late joiner changes as
+        few pairs as possible; ``max_changes`` caps the previous pairs broken
+        by the solve (pairs of people who left, pairs no longer allowed and
+        pins do not count). ``result.changes`` lists kept / broken / new pairs
+        with why (see :mod:`pairwise._lifecycle`).
 
         ``progress`` receives a :class:`pairwise._run.Progress` at each phase
         ("scoring", "solving", "results"); ``run`` is a :class:`pairwise._run.Run`
@@ -359,8 +372,11 @@ class Program:
         ------
         InputError
             Bad rosters or programme (``min_load`` with ``objective = "stable"``).
+            Also a bad ``pinned`` / ``previous`` table, an unknown pinned id or
+            a pin that breaks a rule.
         InfeasibleError
-            ``min_load`` cannot be met.
+            ``min_load`` cannot be met, pins exceed a capacity, or no plan
+            breaks at most ``max_changes`` previous pairs.
         """
         run = self._start(progress, run)
         m = _as_roster(mentors, "mentor", self.rename)
@@ -371,13 +387,28 @@ class Program:
         # The priority column places mentees first; it never multiplies scores.
         priority = self._weights(e, self.priority_column)
         fixed_rows, fixed_cols, fixed_reasons = self._required_pairs(compat, m, e, cap)
+        plan = _lifecycle.plan_pairs(
+            compat, m, e, cap, (fixed_rows, fixed_cols), pinned=pinned, previous=previous
+        )
+        fixed_rows, fixed_cols = plan.fixed_rows, plan.fixed_cols
         ranks = S.preference_ranks(self.model, m, e)
         limit = _solver_limit(self.time_limit, len(m) + len(e))
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(m) + len(e))):
-            solved = self._solve_pairs(
-                compat, cap, priority, fixed_rows, fixed_cols, limit, mentee_ranks=ranks
-            )
+            try:
+                solved = self._solve_pairs(
+                    compat,
+                    cap,
+                    priority,
+                    fixed_rows,
+                    fixed_cols,
+                    limit,
+                    mentee_ranks=ranks,
+                    previous=plan.solver_previous,
+                    max_changes=max_changes,
+                )
+            except InfeasibleError as error:
+                raise _lifecycle.translate_infeasible(error, m) from error
             inputs = (compat, cap, priority, fixed_rows, fixed_cols, limit, ranks)
             stability = self._stability(solved, *inputs)
         run.phase("results")
@@ -402,8 +433,9 @@ class Program:
         matched = np.concatenate([np.asarray(solved.cols, dtype=np.intp), fixed_cols])
         end = None if run.time_limit is None else run.start + run.time_limit
         diagnosis = diagnose_pairs(self.model, compat, m, e, cap, matched, deadline=end)
+        changes = _lifecycle.pairs_changes(plan, result.pairs, priority=priority is not None)
         return dataclasses.replace(
-            result, options=options, _blocking=blocking, diagnosis=diagnosis
+            result, options=options, _blocking=blocking, diagnosis=diagnosis, changes=changes
         )
 
     def _stability(
@@ -443,10 +475,13 @@ class Program:
         time_limit: float | None = None,
         *,
         mentee_ranks: Any = None,
+        previous: tuple[np.ndarray, np.ndarray] | None = None,
+        max_changes: int | None = None,
     ) -> MatchingResult:
         """One-to-one when every mentor takes one mentee, else one-to-many (or stable).
 
-        Required pairs (``fixed_*``) are formed first: the solver sees the rest.
+        Required pairs (``fixed_*``) are formed first: the solver sees the rest
+        (and ``previous`` / ``max_changes``, see :func:`pairwise.solvers.one_to_one`).
         """
         from .solvers import one_to_many, one_to_one, stable_matching
 
@@ -477,6 +512,8 @@ class Program:
                 priority=priority,
                 time_limit=time_limit,
                 seed=self.seed,
+                previous=previous,
+                max_changes=max_changes,
             )
         min_load = np.maximum(self.min_load - np.bincount(fixed_rows, minlength=len(cap)), 0)
         return one_to_many(
@@ -488,6 +525,8 @@ class Program:
             priority=priority,
             time_limit=time_limit,
             seed=self.seed,
+            previous=previous,
+            max_changes=max_changes,
         )
 
     # ------------------------------------------------------------------ peers
@@ -495,6 +534,7 @@ class Program:
         self,
         people: RosterLike,
         *,
+        previous: _lifecycle.PairsSource | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
     ) -> PeersResult:
@@ -502,7 +542,11 @@ class Program:
 
         Scores are made symmetric (the mean of both directions) and a pair is
         allowed only when the rules allow it both ways. ``progress`` and
-        ``run`` as in :meth:`pairs`.
+        ``run`` as in :meth:`pairs`. ``previous`` (last cohort's pairs:
+        ``person_a``, ``person_b``) are kept where still allowed, after the
+        number of pairs and before the score (a keep bonus, see
+        :func:`pairwise._lifecycle.keep_bonus_scores`); ``result.changes``
+        lists kept / broken / new pairs with why.
         """
         from .solvers import peer_pairs
 
@@ -511,17 +555,24 @@ class Program:
         run.phase("scoring")
         compat = self.peer_model.score(p, p)
         scores, allowed = compat.symmetric()
+        plan = None if previous is None else _lifecycle.plan_peers(compat, p, allowed, previous)
+        solver_scores = scores
+        if plan is not None:
+            solver_scores, _ = _lifecycle.keep_bonus_scores(scores, allowed, plan.rows, plan.cols)
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(p))):
             solved = peer_pairs(
-                scores,
+                solver_scores,
                 allowed,
                 objective="total" if self.objective == "stable" else self.objective,
                 time_limit=_solver_limit(self.time_limit, len(p)),
                 seed=self.seed,
             )
+        if plan is not None:
+            solved = _lifecycle.without_bonus(solved, scores)
         run.phase("results")
-        return peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
+        result = peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
+        return dataclasses.replace(result, changes=_lifecycle.peers_changes(plan, result.pairs))
 
     # ------------------------------------------------------------------ groups
     def group_inputs(self, leaders: Roster, proteges: Roster) -> dict[str, Any]:
@@ -557,6 +608,7 @@ class Program:
         leaders: RosterLike,
         proteges: RosterLike,
         *,
+        previous: _lifecycle.PairsSource | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
     ) -> GroupsResult:
@@ -571,6 +623,12 @@ class Program:
         ``progress`` also receives its best objective so far (phase
         "solving", about twice a second).
 
+        ``previous`` (last cohort's groups table: ``leader_id``, ``member_id``)
+        keeps memberships where still valid, after the placement and before
+        the fit (a keep bonus, :func:`pairwise._lifecycle.keep_bonus_fit`), so
+        a late joiner takes an open seat; ``result.changes`` lists kept /
+        broken / new memberships with why.
+
         Raises
         ------
         InfeasibleError
@@ -584,9 +642,24 @@ class Program:
         run.phase("scoring")
         inputs = self.group_inputs(lead, prot)
         g = inputs["options"]
+        plan = None
+        solver_inputs = inputs
+        if previous is not None:
+            plan = _lifecycle.plan_groups(
+                inputs["compat"], lead, prot, np.asarray(inputs["allowed"]), previous
+            )
+            assert plan.solver_previous is not None
+            fit, bonus = _lifecycle.keep_bonus_fit(
+                inputs["fit"], np.asarray(inputs["allowed"]), plan.solver_previous
+            )
+            solver_inputs = dict(inputs, fit=fit)
         run.phase("solving")
         with _ortools.wall_deadline(_solver_deadline(run, len(lead) + len(prot))):
-            solved = self._solve_groups(inputs, len(lead), len(prot), run)
+            solved = self._solve_groups(solver_inputs, len(lead), len(prot), run)
+        if plan is not None and plan.solver_previous is not None:
+            labels = np.asarray(solved.labels)
+            kept = int(np.sum(labels[plan.solver_previous[1]] == plan.solver_previous[0]))
+            solved = _lifecycle.without_fit_bonus(solved, bonus, kept)
         run.phase("results")
         violations = check_violations(
             np.asarray(solved.labels),
@@ -620,7 +693,11 @@ class Program:
             notes=solved.diagnosis,
             deadline=None if run.time_limit is None else run.start + run.time_limit,
         )
-        return dataclasses.replace(result, diagnosis=diagnosis)
+        result = dataclasses.replace(result, diagnosis=diagnosis)
+        if plan is None:
+            return result
+        changes = _lifecycle.groups_changes(plan, result.groups)
+        return dataclasses.replace(result, changes=changes)
 
     def _solve_groups(
         self,

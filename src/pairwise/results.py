@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._diagnosis import Finding
+from ._lifecycle import changes_line, empty_changes
 from ._outputs import OutputPlan, check_format, is_excel
 from ._report import capacity_use, check_report_path, render_report, render_summary
 from .errors import InputError
@@ -178,6 +179,12 @@ def summary_path_for(path: str | os.PathLike[str]) -> Path:
     return p.with_name(f"{p.stem}.summary{p.suffix or '.csv'}")
 
 
+def changes_path_for(path: str | os.PathLike[str]) -> Path:
+    """``pairs.csv`` -> ``pairs.changes.csv`` (kept / broken / new pairs against previous)."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.changes{p.suffix or '.csv'}")
+
+
 def cut(items: Sequence[str], shown: int = SHOWN) -> str:
     """``"a, b, c, d, e and 3 more"``: a list for a message, cut to ``shown`` items.
 
@@ -325,6 +332,7 @@ class _ResultBase:
             "main": main_path,
             "unmatched": Path(unmatched) if unmatched is not None else unmatched_path_for(path),
             "summary": summary_path_for(main_path),
+            "changes": changes_path_for(main_path),
         }
         return {name: (paths[name], table) for name, table in self.tables().items()}
 
@@ -350,7 +358,12 @@ class _ResultBase:
             a workbook is asked for without openpyxl installed.
         """
         files = self.files(path, unmatched=unmatched)
-        labels = {"main": "`path`", "unmatched": "`unmatched`", "summary": "the summary file"}
+        labels = {
+            "main": "`path`",
+            "unmatched": "`unmatched`",
+            "summary": "the summary file",
+            "changes": "the changes file",
+        }
         plan = OutputPlan({labels[name]: target for name, (target, _) in files.items()})
         plan.check()
         plan.write(
@@ -435,6 +448,9 @@ class PairsResult(_ResultBase):
     pairs : DataFrame
         One row per matched pair: ``mentor_id``, ``mentee_id``, ``score`` and
         one column per criterion's weighted contribution.
+    changes : DataFrame
+        Against ``previous``: ``mentor_id``, ``mentee_id``, ``change`` (``kept``,
+        ``broken``, ``new``) and ``why``; no rows when no previous was given.
     unmatched : DataFrame
         ``id``, ``role`` (``mentor`` / ``mentee``), ``reason``: everyone in no pair.
     status, objective, bound, wall_time, method, seed, options
@@ -450,8 +466,17 @@ class PairsResult(_ResultBase):
     n_mentors: int = 0
     n_mentees: int = 0
     diagnosis: tuple[Finding, ...] = ()
+    changes: pd.DataFrame = field(default_factory=empty_changes)
     _blocking: Callable[[], pd.DataFrame] | None = field(default=None, compare=False)
+
     _main_name = "pairs"
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``"main"``, ``"unmatched"`` and, when ``previous`` was given, ``"changes"``."""
+        tables = super().tables()
+        if len(self.changes):
+            tables["changes"] = self.changes
+        return tables
 
     def blocking_pairs(self) -> pd.DataFrame:
         """Pairs (mentor, mentee) who both prefer each other to their partners; empty = stable.
@@ -488,6 +513,8 @@ class PairsResult(_ResultBase):
             lines.append(f"mentors used: {len(loads)}, most mentees per mentor: {loads.max()}")
         if self.options.get("stability"):
             lines.append(str(self.options["stability"]))
+        if len(self.changes):
+            lines.append(changes_line(self.changes))
         lines += self._headline(unmatched_file) + _diagnosis_lines(self.diagnosis)
         return "\n".join(lines)
 
@@ -508,7 +535,15 @@ class PeersResult(_ResultBase):
 
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_people: int = 0
+    changes: pd.DataFrame = field(default_factory=lambda: empty_changes(("person_a", "person_b")))
     _main_name = "pairs"
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``"main"``, ``"unmatched"`` and, when ``previous`` was given, ``"changes"``."""
+        tables = super().tables()
+        if len(self.changes):
+            tables["changes"] = self.changes
+        return tables
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read."""
@@ -518,6 +553,8 @@ class PeersResult(_ResultBase):
             lines.append(
                 f"score: mean {s.mean():.3f}, lowest {s.min():.3f}, highest {s.max():.3f}"
             )
+        if len(self.changes):
+            lines.append(changes_line(self.changes))
         return "\n".join(lines + self._headline(unmatched_file))
 
 
@@ -553,6 +590,9 @@ class GroupsResult(_ResultBase):
     n_leaders: int = 0
     n_proteges: int = 0
     diagnosis: tuple[Finding, ...] = ()
+    changes: pd.DataFrame = field(
+        default_factory=lambda: empty_changes(("leader_id", "member_id"))
+    )
     _main_name = "groups"
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
@@ -574,12 +614,17 @@ class GroupsResult(_ResultBase):
         lines.extend(f"  ! {v}" for v in self.violations[:SHOWN])
         if len(self.violations) > SHOWN:
             lines.append(f"  ... and {len(self.violations) - SHOWN} more (see the group summary)")
+        if len(self.changes):
+            lines.append(changes_line(self.changes))
         measured = tuple(f for f in self.diagnosis if f.kind != "note")
         return "\n".join(lines + self._headline(unmatched_file) + _diagnosis_lines(measured))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """``"main"`` (groups), ``"unmatched"`` and ``"summary"`` (one row per group)."""
-        return {**super().tables(), "summary": self.group_summary}
+        """``"main"``, ``"unmatched"``, ``"summary"`` and, with previous, ``"changes"``."""
+        tables = {**super().tables(), "summary": self.group_summary}
+        if len(self.changes):
+            tables["changes"] = self.changes
+        return tables
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

@@ -25,6 +25,7 @@ __all__ = [
     "min_load_reasons",
     "priority_tiers",
     "solve_capacitated",
+    "solve_network",
     "tier_counts",
 ]
 
@@ -158,7 +159,7 @@ def priority_tiers(priority: np.ndarray | None) -> np.ndarray | None:
     return tier.astype(np.int64).ravel() if values.size > 1 else None
 
 
-def _solve_network(
+def solve_network(
     n: int,
     m: int,
     r: np.ndarray,
@@ -241,7 +242,7 @@ def tier_counts(
     for k in range(k_tiers - 1):
         chain = np.zeros(k_tiers, np.int64)
         chain[k] = -1
-        solved = _solve_network(
+        solved = solve_network(
             n, m, r, c, capacity, min_load, count,
             arc_costs=zero, tier=tier, lower=best, chain_costs=chain,
         )  # fmt: skip
@@ -262,6 +263,7 @@ def mcf_assign(
     count: int,
     tier: np.ndarray | None = None,
     lower: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Scaling]:
     """Best total with exactly ``count`` mentees matched (min-cost flow).
 
@@ -271,14 +273,36 @@ def mcf_assign(
     Large networks are solved where Ctrl-C and the run's deadline can stop
     them (:func:`pairwise.solvers._ortools.run_cancellable`); at the deadline
     :class:`~pairwise.solvers._ortools.DeadlineExceeded` reaches the caller.
+
+    With ``keep`` (a boolean per arc: the pair was in the previous matching),
+    the most kept arcs come before the total: each kept arc earns a bonus
+    ``B = count * P + 1`` on top of its scaled score (``P`` the largest scaled
+    score after the shift), more than any two totals of ``count`` scores can
+    differ, so one more kept pair always wins (exact integers). The grid is
+    chosen so that ``P + B`` fits OR-Tools' cost range
+    (``terms = count + 1`` in :func:`~pairwise.solvers._ortools.integer_scale`);
+    when no exact grid fits, the scores are rounded to the finest grid that
+    does (matched and kept counts stay exact; the total is then within
+    ``Scaling.tolerance`` of the optimum).
     """
     k = 0 if tier is None else int(tier.max()) + 1
     n_nodes = n + m + k + 2
-    scaling = integer_scale(values, limit=_ortools.mcf_cost_limit(n_nodes), shift=True)
+    limit = _ortools.mcf_cost_limit(n_nodes)
+    if keep is not None and keep.any():
+        scaling = integer_scale(values, limit=limit - 1, terms=count + 1, shift=True)
+        ints = scaling.integers(values)
+        ints -= min(0, int(ints.min()))
+        bonus = count * int(ints.max()) + 1
+        if int(ints.max()) + bonus > limit:
+            raise SolverError("internal: the keep bonus exceeds the cost range (please report)")
+        arc_costs = -(ints + bonus * keep.astype(np.int64))
+    else:
+        scaling = integer_scale(values, limit=limit, shift=True)
+        arc_costs = to_cost(values, scaling)
     used = _ortools.run_cancellable(
         _mcf_used,
         (n, m, r, c, capacity, min_load, count),
-        to_cost(values, scaling),
+        arc_costs,
         tier,
         lower,
         arcs=int(r.size + n + m + k),
@@ -293,7 +317,7 @@ def _mcf_used(
     lower: np.ndarray | None,
 ) -> np.ndarray:
     """Solve the min-cost flow; which mentor -> mentee arcs carry flow."""
-    solved = _solve_network(*shape, arc_costs=arc_costs, tier=tier, lower=lower)
+    solved = solve_network(*shape, arc_costs=arc_costs, tier=tier, lower=lower)
     if solved is None:
         raise SolverError("internal: the matched count is infeasible (please report)")
     flow, pair_arcs, _ = solved

@@ -21,6 +21,13 @@ How the exact answer is reached, fastest first (see :func:`one_to_one`):
   the minimum cost with the tier counts as lower bounds; ``min_load`` lower
   bounds by the standard flow transform.
 
+With ``previous`` (last cohort's pairs), the pairs kept from it come right
+after the count and the priority, before fairness and the total
+(:mod:`pairwise.solvers._keep`): one more unit-cost flow finds the most that
+can be kept, and the final min-cost flow gives previous arcs a keep bonus
+larger than any difference of totals; ``max_changes`` that forbids that
+optimum switches to a sequence of exact CP-SAT models.
+
 Integer solvers see the scores on an exact integer grid when there is one
 (:func:`pairwise.solvers._ortools.integer_scale`); otherwise sparse blocks are
 solved in floating point, and a flow whose grid had to round says so
@@ -41,7 +48,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from pairwise.errors import InputError
-from pairwise.solvers import _flow, _lsap, _ortools
+from pairwise.solvers import _flow, _keep, _lsap, _ortools
 from pairwise.solvers._lsap import OBJECTIVES, check_objective, finish
 from pairwise.solvers._result import MatchingResult
 from pairwise.solvers._validation import (
@@ -65,6 +72,8 @@ def one_to_one(
     weights: npt.ArrayLike | None = None,
     time_limit: float | None = None,
     seed: int = 0,
+    previous: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    max_changes: int | None = None,
 ) -> MatchingResult:
     """Pair each mentee with at most one mentor and each mentor with at most one mentee.
 
@@ -117,6 +126,20 @@ def one_to_one(
         Seeds the column sampling of the pruned method; results are
         deterministic for a given seed (with ties, another seed may return
         another optimal matching).
+    previous : (rows, cols), optional
+        Last cohort's pairs as two index arrays (each mentee at most once).
+        After the count and the priority, the most of these pairs are kept;
+        only then come fairness and the total (see
+        :mod:`pairwise.solvers._keep`). A previous pair that is no longer a
+        candidate (not allowed, not stored, or its mentor has capacity 0)
+        *ended* and is not counted as broken. ``options`` then holds
+        ``kept``, ``broken`` and ``ended``.
+    max_changes : int, optional
+        At most this many keepable previous pairs may be broken (needs
+        ``previous``). When the lexicographic optimum breaks more, the best
+        plan that breaks at most ``max_changes`` is found exactly by a
+        sequence of CP-SAT models (it may match fewer mentees); when no plan
+        can, :class:`InfeasibleError` says how many must change.
 
     Returns
     -------
@@ -136,7 +159,11 @@ def one_to_one(
     ------
     InputError
         Bad shapes, dtypes, NaN/inf on allowed pairs, unknown ``objective``,
-        bad ``priority``, ``weights``, ``time_limit`` or ``seed``.
+        bad ``priority``, ``weights``, ``time_limit``, ``seed``, ``previous``
+        or ``max_changes``.
+    InfeasibleError
+        No plan breaks at most ``max_changes`` previous pairs; ``reasons``
+        say how many must change and which mentors lost capacity.
 
     Notes
     -----
@@ -181,6 +208,9 @@ def one_to_one(
     >>> res = one_to_one(np.array([[3.0, 1.0], [2.0, 2.0]]), objective="fair")
     >>> res.min_score
     2.0
+    >>> res = one_to_one(np.array([[3.0, 1.0], [2.0, 2.0]]), previous=([0], [1]))
+    >>> res.rows.tolist(), res.cols.tolist(), res.options["kept"]
+    ([1, 0], [0, 1], 1)
     """
     started = time.perf_counter()
     where = "one_to_one"
@@ -190,9 +220,17 @@ def one_to_one(
     w = check_weights(weights, problem.shape[1], where)
     time_limit = check_time_limit(time_limit, where)
     seed = check_seed(seed, where)
+    prev = _keep.check_previous(previous, problem.shape, where)
+    limit_changes = _keep.check_max_changes(max_changes, prev, where)
     options: dict[str, Any] = {"objective": objective, "time_limit": time_limit}
     if w is not None:
         options["weighted"] = True
+    if prev is not None:
+        ones = np.ones(problem.shape[0], np.int64)
+        return _with_previous(
+            problem, w, (ones, 0 * ones), objective, prio, (prev, limit_changes),
+            started=started, seed=seed, time_limit=time_limit, options=options,
+        )  # fmt: skip
     threshold: float | None = None
     if 0 in problem.shape:
         return finish(
@@ -244,6 +282,8 @@ def one_to_many(
     weights: npt.ArrayLike | None = None,
     time_limit: float | None = None,
     seed: int = 0,
+    previous: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    max_changes: int | None = None,
 ) -> MatchingResult:
     """Give each mentee at most one mentor; mentor ``i`` takes up to ``capacity[i]`` mentees.
 
@@ -282,6 +322,20 @@ def one_to_many(
         stops it).
     seed : int
         Recorded; the method is deterministic.
+    previous : (rows, cols), optional
+        Last cohort's pairs as two index arrays (each mentee at most once).
+        After the count and the priority, the most of these pairs are kept;
+        only then come fairness and the total (see
+        :mod:`pairwise.solvers._keep`). A previous pair that is no longer a
+        candidate (not allowed, not stored, or its mentor has capacity 0)
+        *ended* and is not counted as broken. ``options`` then holds
+        ``kept``, ``broken`` and ``ended``.
+    max_changes : int, optional
+        At most this many keepable previous pairs may be broken (needs
+        ``previous``). When the lexicographic optimum breaks more, the best
+        plan that breaks at most ``max_changes`` is found exactly by a
+        sequence of CP-SAT models (it may match fewer mentees); when no plan
+        can, :class:`InfeasibleError` says how many must change.
 
     Returns
     -------
@@ -295,7 +349,8 @@ def one_to_many(
         As in :func:`one_to_one`, plus bad ``capacity`` / ``min_load`` (not
         whole, negative, wrong length, ``min_load`` above ``capacity``).
     InfeasibleError
-        ``min_load`` cannot be met; ``reasons`` name the mentors.
+        ``min_load`` cannot be met, or ``max_changes`` cannot (as in
+        :func:`one_to_one`); ``reasons`` name the mentors.
 
     Notes
     -----
@@ -330,6 +385,14 @@ def one_to_many(
     w = check_weights(weights, m, where)
     time_limit = check_time_limit(time_limit, where)
     seed = check_seed(seed, where)
+    prev = _keep.check_previous(previous, problem.shape, where)
+    limit_changes = _keep.check_max_changes(max_changes, prev, where)
+    if prev is not None:
+        options0: dict[str, Any] = {"objective": objective, "time_limit": time_limit}
+        return _with_previous(
+            problem, w, (cap, low), objective, prio, (prev, limit_changes),
+            started=started, seed=seed, time_limit=time_limit, options=options0,
+        )  # fmt: skip
     if np.all(cap == 1) and not np.any(low):
         with _ortools.wall_deadline(_ortools.deadline_after(started, time_limit)):
             res = one_to_one(
@@ -350,6 +413,32 @@ def one_to_many(
             problem, w, cap, low, fair=objective == "fair", priority=prio
         )
     options = {"objective": objective, "time_limit": time_limit, "threshold": threshold}
+    if prio is not None:
+        options["priority"] = True
+    return finish(problem, solved, weights=w, started=started, seed=seed, options=options)
+
+
+def _with_previous(
+    problem: Any,
+    w: np.ndarray | None,
+    loads: tuple[np.ndarray, np.ndarray],
+    objective: str,
+    prio: np.ndarray | None,
+    change: tuple[np.ndarray, int | None],
+    *,
+    started: float,
+    seed: int,
+    time_limit: float | None,
+    options: dict[str, Any],
+) -> MatchingResult:
+    """Both entries with ``previous``: the keep-aware flow (or CP-SAT under ``max_changes``)."""
+    cap, low = loads
+    prev, limit_changes = change
+    with _ortools.wall_deadline(_ortools.deadline_after(started, time_limit)):
+        solved, threshold, counts = _keep.solve_with_previous(
+            problem, w, cap, low, objective == "fair", prio, prev, limit_changes, seed
+        )
+    options = dict(options, threshold=threshold, max_changes=limit_changes, **counts)
     if prio is not None:
         options["priority"] = True
     return finish(problem, solved, weights=w, started=started, seed=seed, options=options)

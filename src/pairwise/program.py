@@ -246,7 +246,12 @@ class Program:
     # ------------------------------------------------------------------ helpers
     @property
     def _run(self) -> RunInfo:
-        return RunInfo(programme=self.name, objective=self.objective, seed=self.seed)
+        return RunInfo(
+            programme=self.name,
+            objective=self.objective,
+            seed=self.seed,
+            protected=(*self.model.protected, *self.groups_options.protected),
+        )
 
     def _capacity(self, mentors: Roster) -> np.ndarray:
         n = len(mentors)

@@ -67,6 +67,8 @@ class Comparison:
         One row per two programmes: ``programme_a``, ``programme_b``,
         ``in_common`` (pairs, or leader–protégé memberships, formed by both),
         ``only_a``, ``only_b``, ``share_of_a``, ``share_of_b``.
+    roster_sizes : tuple of (str, int)
+        The rosters the programmes share, e.g. ``(("mentees", 110), ("mentors", 62))``.
     """
 
     kind: str

@@ -91,8 +91,8 @@ def audit_basis(
 ) -> AuditBasis:
     """The basis of ``roster``'s audit: the people at ``positions`` matched with ``scores``.
 
-    ``positions`` may repeat a person (a peer in two rows never happens, but a
-    protégé's position is unique by construction); the last score wins.
+    ``positions`` are the roster positions of the matched people and ``scores``
+    their pair scores (group fit), in the same order.
     """
     frame = roster.frame
     keep = [
@@ -115,7 +115,11 @@ def audit_basis(
 
 
 def _has_lists(column: pd.Series) -> bool:
-    return column.dtype == object and bool(column.map(lambda v: isinstance(v, tuple)).any())
+    """Whether a roster column holds lists (tuples); a parsed column is uniform: one tells."""
+    if column.dtype != object:
+        return False
+    present = column[column.notna()]
+    return bool(len(present)) and isinstance(present.iloc[0], tuple)
 
 
 def default_columns(basis: AuditBasis) -> list[str]:
@@ -224,18 +228,24 @@ def audit_table(
 
 
 def _segment_values(column: pd.Series) -> pd.Series:
-    """The column's values as segments: blanks named, whole floats as ints (3.0 -> 3)."""
+    """The column's values as segments: blanks named, whole floats as ints (3.0 -> 3).
 
-    def segment(value: Any) -> Any:
-        if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
-            return BLANK
-        if isinstance(value, float | np.floating) and float(value).is_integer():
-            return int(value)
-        if isinstance(value, np.generic):
-            return value.item()
-        return value
+    Each distinct value is converted once (a column of 100,000 people has a few).
+    """
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    plain = np.array(
+        [_plain(v) for v in np.asarray(uniques, dtype=object)] + [BLANK], dtype=object
+    )
+    return pd.Series(plain[codes], dtype=object)  # code -1 (missing) picks the last: BLANK
 
-    return pd.Series([segment(v) for v in column.to_numpy(dtype=object)], dtype=object)
+
+def _plain(value: Any) -> Any:
+    """A Python value for a segment (3.0 -> 3, numpy scalars -> Python)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _column_rows(

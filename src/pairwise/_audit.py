@@ -109,7 +109,7 @@ def audit_basis(
         people=frame[keep].reset_index(drop=True),
         matched=matched,
         score=score,
-        protected=tuple(str(c) for c in protected),
+        protected=tuple(dict.fromkeys(str(c) for c in protected)),
         role=roster.role or "person",
     )
 

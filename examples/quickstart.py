@@ -26,7 +26,8 @@ def main() -> None:
     groups = program.groups(frames["leaders"], frames["proteges"])
     print(groups.summary())
     print(groups.group_summary)
-    print(groups.audit)
+    print(groups.composition)
+    print(groups.audit())  # placed share and fit by segment, small cells blank
 
     peers = program.peers(frames["people"])
     print(peers.summary())

@@ -96,7 +96,8 @@ def test_groups_respect_every_rule(demo, program) -> None:
         counts = frame.loc[members["member_id"], "gender"].value_counts()
         assert (counts != 1).all()
     assert set(result.group_summary["size"]) <= {5, 6, 7}
-    assert {"column", "value", "population_share", "placed_share"} <= set(result.audit.columns)
+    composition = set(result.composition.columns)
+    assert {"column", "value", "population_share", "placed_share"} <= composition
 
 
 def test_peers_are_about_the_same_level(demo, program) -> None:

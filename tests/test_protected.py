@@ -164,7 +164,7 @@ def test_programme_groups_outputs_carry_no_protected_value() -> None:
         for value in values:
             assert f"={value!r}" not in text and f"'{value}'" not in text, text
     # per-person parts of the JSON (the audit is aggregate: reports.composition_audit)
-    per_person = {k: v for k, v in result.to_dict().items() if k != "audit"}
+    per_person = {k: v for k, v in result.to_dict().items() if k != "composition"}
     assert "Unique-Group" not in json.dumps(per_person, default=str)
 
 
@@ -211,7 +211,7 @@ def test_programme_protected_list_redacts_the_group_solver_reasons(tmp_path: Pat
         for value in ("Alpha", "Beta", "Unique-Race"):
             assert value not in text, text
     # the audit too: the single person's value is pooled with the cells under five
-    race = result.audit[result.audit["column"] == "race"]
+    race = result.composition[result.composition["column"] == "race"]
     assert race["value"].tolist() == ["Alpha", "Beta", "(fewer than 5 people)"]
     assert race["population"].tolist()[-1] == 1
     assert "Unique-Race" not in json.dumps(result.to_dict(), default=str)

@@ -202,7 +202,7 @@ def test_programme_audit_has_no_small_protected_cell() -> None:
     proteges = frames["proteges"].copy()
     proteges.loc[0, "ethnicity"] = "Unique-Group"
     result = pw.load_program().replace(time_limit=3.0).groups(frames["leaders"], proteges)
-    audit = result.audit
+    audit = result.composition
     assert "Unique-Group" not in set(audit["value"])
     for column in ("gender", "ethnicity"):
         rows = audit[audit["column"] == column]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import checks, criteria, datasets, rules, solvers
+from ._compare import Comparison, compare
 from .compatibility import Compatibility, CompatibilityModel
 from .config import default_model, default_peer_model, default_program, load_program
 from .errors import InfeasibleError, InputError, PairwiseError, SolverError
@@ -33,6 +34,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Comparison",
     "Compatibility",
     "CompatibilityModel",
     "GroupOptions",
@@ -47,6 +49,7 @@ __all__ = [
     "SolverError",
     "__version__",
     "checks",
+    "compare",
     "criteria",
     "datasets",
     "default_model",

@@ -740,8 +740,6 @@ def _groups_part(result: Any, protected: Sequence[str], max_rows: int) -> dict[s
             }
         )
     composition = getattr(result, "composition", None)
-    if composition is None and isinstance(getattr(result, "audit", None), pd.DataFrame):
-        composition = result.audit  # the composition audit, under its earlier name
     plots.extend(_composition_plots(composition, protected))
     return {
         "main": None,

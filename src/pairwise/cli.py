@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import sys
 import textwrap
 import threading
@@ -136,6 +137,31 @@ files written in --out DIR (all or none, at the end):
   peers.csv peers.unmatched.csv                                 as `pairwise peers`
   report.html       the review report of all three (one self-contained HTML file;
                     --report FILE writes it elsewhere)
+
+{_PROGRESS_NOTE}
+
+{_EXIT_CODES}""",
+    "compare": f"""\
+examples:
+  pairwise compare --config pilot.toml --config strict.toml \\
+      --mentors mentors.csv --mentees mentees.csv --out compare.csv
+  pairwise compare --config a.toml --config b.toml --people people.csv --out compare.csv
+
+Runs each programme on the same rosters and puts the results side by side. The rosters
+given choose the kind: --mentors and --mentees (pairs), --leaders and --members (groups)
+or --people (peers). Each programme is named by its file name; each run has the time
+limit (--time-limit, else the programme's own).
+
+files written:
+  --out FILE        one row per programme: programme, status, n, matched, matched_share,
+                    pairs (groups), mean_score, lowest_score, objective, wall_time
+  (audit)           beside --out, e.g. compare.audit.csv: per segment (column, value, n)
+                    each programme's matched share and mean score; cells under 5 people
+                    are blank
+  (common)          beside --out, e.g. compare.common.csv: pairs (memberships) in common
+                    between each two programmes
+  --json FILE       the whole comparison (only when given)
+{_FILES_NOTE}
 
 {_PROGRESS_NOTE}
 
@@ -317,6 +343,30 @@ def _parser() -> argparse.ArgumentParser:
         "<out>.changes.csv",
     )
     _common(peers)
+
+    compare = _sub(
+        sub,
+        "compare",
+        "run two or more programmes on the same rosters, side by side",
+        "Run each programme file on the same rosters and compare: matched, mean and lowest "
+        "score, status, matched share by segment and pairs in common.",
+    )
+    compare.add_argument(
+        "--config",
+        action="append",
+        required=True,
+        metavar="P.toml",
+        help="a programme file; give two or more (repeat the option)",
+    )
+    for name, role in (("mentors", "mentor"), ("mentees", "mentee"), ("leaders", "leader")):
+        compare.add_argument(f"--{name}", metavar="F.csv", help=f"{role} roster")
+    compare.add_argument("--members", metavar="P.csv", help="protégé roster (with --leaders)")
+    compare.add_argument("--people", metavar="P.csv", help="the pool's roster (peers)")
+    compare.add_argument(
+        "--out", required=True, metavar="compare.csv", help="comparison file to write"
+    )
+    compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    _run_options(compare)
 
     validate = _sub(
         sub,
@@ -672,6 +722,84 @@ def _cmd_validate(args: argparse.Namespace, run: Run) -> int:
     return EXIT_OK
 
 
+#: The kinds ``pairwise compare`` runs: the roster options each needs, and their roles.
+_COMPARE_KINDS = {
+    "pairs": (("mentors", "mentor"), ("mentees", "mentee")),
+    "groups": (("leaders", "leader"), ("members", "protege")),
+    "peers": (("people", "person"),),
+}
+
+
+def _compare_kind(args: argparse.Namespace) -> str:
+    """The kind the roster options given ask for (exactly one complete set)."""
+    given = {name for name, _ in _ROLES.items() if getattr(args, name) is not None}
+    for kind, rosters in _COMPARE_KINDS.items():
+        if given == {name for name, _ in rosters}:
+            return kind
+    got = ", ".join(f"--{n}" for n in _ROLES if n in given) or "none"
+    raise InputError(
+        "pairwise compare needs one set of rosters: --mentors and --mentees (pairs), "
+        f"--leaders and --members (groups) or --people (peers); got {got}. Fix: give "
+        "the rosters of one kind."
+    )
+
+
+def _cmd_compare(args: argparse.Namespace, run: Run) -> int:
+    from ._compare import compare, comparison_paths
+    from .results import table_writer
+    from .roster import load_roster
+
+    if len(args.config) < 2:
+        raise InputError(
+            f"pairwise compare needs two or more --config files; got {len(args.config)}. "
+            "Fix: repeat the option, e.g. --config a.toml --config b.toml."
+        )
+    kind = _compare_kind(args)
+    stems = [Path(c).stem for c in args.config]
+    names = stems if len(set(stems)) == len(stems) else [str(c) for c in args.config]
+    if len(set(names)) < len(names):
+        raise InputError(
+            f"--config must name different files; got {args.config}. "
+            "Fix: give each programme once."
+        )
+    labels = {
+        "main": "--out",
+        "audit": "the audit (beside --out)",
+        "common": "the overlaps (beside --out)",
+    }
+    outputs: dict[str, Any] = {labels[k]: p for k, p in comparison_paths(args.out).items()}
+    if args.json is not None:
+        outputs["--json"] = args.json
+    inputs: dict[str, Any] = {f"--config {c}": c for c in args.config}
+    inputs.update({f"--{n}": getattr(args, n) for n, _ in _COMPARE_KINDS[kind]})
+    plan = OutputPlan(outputs, inputs=inputs)
+    plan.check()
+    programs = [_program(argparse.Namespace(**{**vars(args), "config": c})) for c in args.config]
+    results = {}
+    for name, program in zip(names, programs, strict=True):
+        run.phase(f"{name}: loading")
+        rosters = [
+            load_roster(getattr(args, option), role=role, rename=program.rename)
+            for option, role in _COMPARE_KINDS[kind]
+        ]
+        each = Run(time_limit=program.time_limit, progress=run.progress)
+        results[name] = _call(getattr(program, kind), *rosters, run=each)
+    comparison = compare(results)
+    writers: dict[str, Callable[[Path], object]] = {
+        labels[name]: table_writer(table, target)
+        for name, (target, table) in comparison.files(args.out).items()
+    }
+    if args.json is not None:
+        text = json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False)
+        writers["--json"] = lambda path: path.write_text(text + "\n", encoding="utf-8")
+    run.phase("writing")
+    written = plan.write(writers)
+    _close_progress(run)
+    print(comparison.summary())
+    print("wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
 _DEMO_ROSTERS = ("mentors", "mentees", "leaders", "proteges", "people")
 
 
@@ -746,6 +874,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Run], int]] = {
     "groups": _cmd_groups,
     "peers": _cmd_peers,
     "validate": _cmd_validate,
+    "compare": _cmd_compare,
 }
 
 

@@ -262,7 +262,7 @@ class Program:
             programme=self.name,
             objective=self.objective,
             seed=self.seed,
-            protected=tuple(self.model.protected),
+            protected=(*self.model.protected, *self.groups_options.protected),
         )
 
     def _capacity(self, mentors: Roster) -> np.ndarray:

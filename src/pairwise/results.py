@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._audit import AuditBasis, audit_basis, audit_table
 from ._diagnosis import Finding
 from ._lifecycle import changes_line, empty_changes
 from ._outputs import OutputPlan, check_format, is_excel
@@ -263,6 +264,8 @@ class _ResultBase:
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
     stopped_by_time_limit: bool = False
+    # what :meth:`audit` reads: the audited roster's segment columns, matched, scores
+    _audit_basis: AuditBasis | None = field(default=None, repr=False, compare=False)
 
     # the main table, named per kind: ``pairs`` or ``groups``
     _main_name = "pairs"
@@ -303,6 +306,47 @@ class _ResultBase:
             lines.append("left out: nobody")
         lines.extend(f"note: {note}" for note in self.options.get("notes", ()))
         return lines
+
+    def audit(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Who was matched, segment by segment, with cells under 5 people blanked.
+
+        One row per (column, value) of the audited people (mentees, peers or
+        protégés): ``n``, ``matched``, ``matched_share``, ``mean_score`` and
+        ``lowest_score`` (group fit for groups), ``suppressed``. Small cells
+        identify people, so a segment of fewer than 5 people (and, when it is
+        the only one of its column, the next smallest) has its figures blanked
+        with ``suppressed=True``; in protected columns the values held by
+        fewer than 5 people are pooled and not named
+        (:func:`pairwise._audit.audit_table`).
+
+        Parameters
+        ----------
+        by : str or sequence of str, optional
+            Roster columns to audit; by default those among ``gender``,
+            ``ethnicity``, ``level``, ``site``, ``function`` the roster has,
+            plus the programme's protected columns.
+
+        Raises
+        ------
+        InputError
+            ``by`` names no single-valued roster column, or this result was
+            not made by a programme (it holds no roster to audit).
+
+        Examples
+        --------
+        >>> import pairwise as pw
+        >>> frames = pw.datasets.demo_rosters()
+        >>> result = pw.load_program().pairs(frames["mentors"], frames["mentees"])
+        >>> result.audit("site").columns.tolist()
+        ['column', 'value', 'n', 'matched', 'matched_share', 'mean_score', 'lowest_score', \
+'suppressed']
+        """
+        if self._audit_basis is None:
+            raise InputError(
+                f"this {type(self).__name__} holds no roster to audit. Fix: audit the result "
+                "of Program.pairs / Program.peers / Program.groups."
+            )
+        return audit_table(self._audit_basis, by)
 
     def summary(self, *, unmatched_file: str | os.PathLike[str] | None = None) -> str:
         """A few lines a coordinator can read (each kind adds its counts first).
@@ -571,7 +615,7 @@ class GroupsResult(_ResultBase):
     group_summary : DataFrame
         One row per group: size, mean fit, distinct values per audited column,
         and one boolean column per composition rule (met or not).
-    audit : DataFrame
+    composition : DataFrame
         Composition audit: for each audited column and value, its share in the
         protégé population, among placed protégés, and the range across groups.
     violations : tuple of str
@@ -585,7 +629,7 @@ class GroupsResult(_ResultBase):
 
     groups: pd.DataFrame = field(default_factory=pd.DataFrame)
     group_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    composition: pd.DataFrame = field(default_factory=pd.DataFrame)
     violations: tuple[str, ...] = ()
     n_leaders: int = 0
     n_proteges: int = 0
@@ -629,7 +673,7 @@ class GroupsResult(_ResultBase):
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["group_summary"] = _records(self.group_summary)
-        out["audit"] = _records(self.audit)
+        out["composition"] = _records(self.composition)
         out["violations"] = list(self.violations)
         out["diagnosis"] = [f.to_dict() for f in self.diagnosis]
         return out
@@ -679,6 +723,7 @@ class RunInfo:
     programme: str
     objective: str
     seed: int
+    #: The programme's protected columns (``[program] protected``), for the audit.
     protected: tuple[str, ...] = PROTECTED_COLUMNS
 
 
@@ -822,6 +867,7 @@ def pairs_result(
         ),
         n_mentors=len(mentors),
         n_mentees=len(mentees),
+        _audit_basis=audit_basis(mentees, cols, pairs["score"].to_numpy(), run.protected),
     )
     result.options["capacity_use"] = capacity_use(rows, capacity)
     return result
@@ -912,10 +958,14 @@ def peers_result(
                 "others (odd numbers leave one out)"
             )
         unmatched.append({"id": str(people.ids[i]), "role": "person", "reason": reason})
+    pair_scores = pairs["score"].to_numpy()
     return PeersResult(
         pairs=pairs,
         **_shared_fields(solved, compat, unmatched, run, rosters=(people,)),
         n_people=len(people),
+        _audit_basis=audit_basis(
+            people, np.r_[rows, cols], np.r_[pair_scores, pair_scores], run.protected
+        ),
     )
 
 
@@ -960,10 +1010,16 @@ def groups_result(
         groups=groups,
         **_shared_fields(solved, compat, unmatched, run, rosters=(proteges, leaders)),
         group_summary=group_summary(groups, proteges, options, columns),
-        audit=composition_audit(groups, proteges, columns, protected=options.protected),
+        composition=composition_audit(groups, proteges, columns, protected=options.protected),
         violations=tuple(violations),
         n_leaders=len(leaders),
         n_proteges=len(proteges),
+        _audit_basis=audit_basis(
+            proteges,
+            placed,
+            np.array([float(fit[labels[p], p]) for p in placed], dtype=float),
+            (*run.protected, *options.protected),
+        ),
     )
 
 

@@ -519,7 +519,10 @@ def _audit(result: Any, max_rows: int) -> dict[str, Any] | None:
     method = getattr(result, "audit", None)
     if not callable(method):
         return None
-    frame = method()
+    try:
+        frame = method()
+    except InputError:  # a result made by hand holds no roster to audit
+        return None
     if not isinstance(frame, pd.DataFrame):
         return None
     shown = frame.head(max_rows)

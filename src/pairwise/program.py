@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import criteria as C
 from . import rules as R
+from ._certify import certified_solve
 from ._run import ProgressCallback, Run
 from .compatibility import Compatibility, CompatibilityModel
 from .errors import InfeasibleError, InputError
@@ -206,7 +207,10 @@ class Program:
     min_load : int
     top_k : int
         0 = automatic (dense below 25 million candidate pairs, else the 50 best
-        mentors per mentee); k > 0 = always the sparse top-k form.
+        mentors per mentee); k > 0 = always the sparse top-k form. Pairs
+        solved on top-k candidates are checked against every dropped pair
+        (LP duals): the result's ``certified`` / ``optimal_over`` say whether
+        it is optimal over all pairs or over the kept candidates only.
     groups_options : GroupOptions
     rename : mapping
         Input column -> pairwise column, applied when rosters are loaded.
@@ -350,14 +354,18 @@ class Program:
         priority = self._weights(e, self.priority_column)
         fixed_rows, fixed_cols, fixed_reasons = self._required_pairs(compat, m, e, cap)
         run.phase("solving")
+        limit = _solver_limit(self.time_limit, len(m) + len(e))
         with _ortools.wall_deadline(_solver_deadline(run, len(m) + len(e))):
-            solved = self._solve_pairs(
+            # top-k candidates: prove the result optimal over all pairs, or say it is not
+            solved, compat = certified_solve(
                 compat,
-                cap,
-                priority,
-                fixed_rows,
-                fixed_cols,
-                _solver_limit(self.time_limit, len(m) + len(e)),
+                lambda c: self._solve_pairs(c, cap, priority, fixed_rows, fixed_cols, limit),
+                capacity=cap,
+                priority=priority,
+                fixed_rows=fixed_rows,
+                fixed_cols=fixed_cols,
+                objective=self.objective,
+                min_load=self.min_load,
             )
         run.phase("results")
         return pairs_result(

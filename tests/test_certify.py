@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pairwise as pw
-from pairwise._certify import certified_solve, dropped_violators
+from pairwise._certify import certified_solve, dropped_bound, dropped_violators
 from pairwise.compatibility import Compatibility
 from pairwise.solvers import one_to_many, one_to_one
 from pairwise.solvers._duals import matching_duals, priority_levels, reduced_values
@@ -34,12 +34,13 @@ class _MatrixCompat(Compatibility):
     full: np.ndarray | None = None
     full_allowed: np.ndarray | None = None
 
-    def column_blocks(self):  # type: ignore[override]
+    def column_blocks(self, needed=None):  # type: ignore[override]
         assert self.full is not None and self.full_allowed is not None
         m = self.full.shape[1]
         for c0 in range(0, m, 3):
             cols = slice(c0, min(c0 + 3, m))
-            yield cols, self.full[:, cols].T.copy(), self.full_allowed[:, cols].T.copy()
+            if needed is None or needed[cols].any():
+                yield cols, self.full[:, cols].T.copy(), self.full_allowed[:, cols].T.copy()
 
 
 def _top_k(T: np.ndarray, allowed: np.ndarray, k: int) -> sp.csr_matrix:
@@ -245,6 +246,26 @@ def test_no_round_left_says_k_best_honestly():
     assert final is compat and res.n_matched == 1
 
 
+def test_a_cut_resolve_keeps_the_previous_exact_answer():
+    T = np.array([[0.9, 0.8, 0.7], [0.5, 0.4, 0.1], [0.3, 0.6, 0.2]])
+    cap = np.ones(3, dtype=np.int64)
+    compat = _compat(T, np.ones_like(T, dtype=bool), 1)
+    calls: list[int] = []
+
+    def solve(c):
+        res = one_to_one(c.scores)
+        calls.append(res.n_matched)
+        if len(calls) > 1:  # as a solve stopped by the wall clock reports itself
+            return dataclasses.replace(res, status="feasible", stopped_by_time_limit=True)
+        return res
+
+    res, final = certified_solve(compat, solve, capacity=cap)
+    assert len(calls) == 2
+    assert res.certified is False and res.status == "optimal" and not res.stopped_by_time_limit
+    assert res.n_matched == 1 and final is compat
+    assert "time limit" in res.options["certificate"]["reason"]
+
+
 def test_dropped_violators_skip_kept_full_and_excluded():
     T = np.array([[0.9, 0.8, 0.7], [0.5, 0.4, 0.1], [0.3, 0.6, 0.2]])
     allowed = np.ones_like(T, dtype=bool)
@@ -261,6 +282,23 @@ def test_dropped_violators_skip_kept_full_and_excluded():
     assert not np.any(cols == 2)  # excluded mentee
     assert not np.any((rows == 0) & (compat.scores[rows, cols].A1 != 0))  # never a kept pair
     assert np.array_equal(scores, T[rows, cols])
+
+
+@settings(max_examples=40)
+@given(instances())
+def test_dropped_bound_bounds_every_dropped_pair(inst):
+    T, allowed, _, _, k = inst
+    compat = _compat(T, allowed, k)
+    cut = dropped_bound(compat)
+    stored = compat.scores.tocoo()
+    kept = np.zeros_like(allowed)
+    kept[stored.row, stored.col] = True
+    dropped = allowed & ~kept
+    for j in range(T.shape[1]):
+        if dropped[:, j].any():
+            assert T[dropped[:, j], j].max() <= cut[j]
+        else:
+            assert cut[j] == -np.inf or kept[:, j].sum() == k
 
 
 def test_dense_compatibility_needs_no_certificate():

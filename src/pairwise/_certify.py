@@ -33,12 +33,14 @@ from .solvers import _ortools
 from .solvers._duals import Duals, matching_duals, priority_levels
 from .solvers._result import MatchingResult
 
-__all__ = ["CERTIFY_ROUNDS", "certified_solve", "dropped_violators"]
+__all__ = ["CERTIFY_ROUNDS", "certified_solve", "dropped_bound", "dropped_violators"]
 
 #: Re-solves with the violating dropped pairs added before giving up on a certificate.
 CERTIFY_ROUNDS = 3
 #: Violating dropped pairs added per mentee and round (the most violating first).
 _ADD_PER_MENTEE = 8
+#: Below any score: "every pair of this mentee violates" in a threshold sum.
+_HUGE = 1e300
 
 
 def _kept_arcs(
@@ -56,6 +58,69 @@ def _kept_arcs(
     )
 
 
+def _thresholds(
+    duals: Duals, capacity: np.ndarray, level: np.ndarray, excluded: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per mentor ``a`` and per mentee ``b``: a pair violates iff its score exceeds ``a_i + b_j``.
+
+    Possible when the primary duals ``u1`` of the open mentors are all equal
+    (the usual case: then the primary part of a reduced value depends on the
+    mentee only); None otherwise. Closed mentors and excluded mentees get
+    ``+inf`` (never a violator); a mentee whose primary part is positive gets
+    ``-1e300`` (every allowed pair of an open mentor violates).
+    """
+    open_mentor = capacity > 0
+    if not open_mentor.any():
+        a = np.full(capacity.size, np.inf)
+        return a, np.zeros(level.size)
+    u1 = duals.u1[open_mentor]
+    if u1.min() != u1.max():
+        return None
+    red1 = level - duals.v1 - int(u1[0])
+    # -_HUGE (not -inf): a closed mentor's +inf must win, never meet -inf in a sum
+    b = np.where(red1 > 0, -_HUGE, np.where(red1 < 0, np.inf, duals.v2 + duals.tol))
+    b[excluded] = np.inf
+    a = np.where(open_mentor, duals.u2, np.inf)
+    return a, b
+
+
+def _block_violations(
+    cols: slice,
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    duals: Duals,
+    level: np.ndarray,
+    limits: tuple[np.ndarray, np.ndarray] | None,
+    closed: np.ndarray,
+    suspect: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Violating allowed pairs of one block: (local mentee, mentor, rank of the violation).
+
+    Only the ``suspect`` mentees are tested (the others cannot have one).
+    """
+    local = np.flatnonzero(suspect[cols])
+    j = local + cols.start
+    s, ok = scores[local], allowed[local]
+    if limits is not None:
+        a, b = limits
+        bad = np.greater(s, np.add.outer(b[j], a))
+        bad &= ok
+        jj, ii = np.nonzero(bad)
+        red1 = np.zeros(jj.size, dtype=np.int64)
+    else:  # primary duals differ between mentors: the full lexicographic test
+        red1m = (level[j] - duals.v1[j])[:, None] - duals.u1[None, :]
+        red2m = s - duals.u2[None, :]
+        red2m -= duals.v2[j][:, None]
+        bad = ok & ((red1m > 0) | ((red1m == 0) & (red2m > duals.tol)))
+        bad[:, closed] = False
+        jj, ii = np.nonzero(bad)
+        red1 = red1m[jj, ii]
+    red2 = s[jj, ii] - duals.u2[ii] - duals.v2[j[jj]]
+    jj = local[jj]
+    # rank: positive primary part first (as +inf), then the secondary part
+    return jj, ii, np.where(red1 > 0, np.inf, red2)
+
+
 def dropped_violators(
     compat: Compatibility,
     duals: Duals,
@@ -63,6 +128,7 @@ def dropped_violators(
     level: np.ndarray,
     excluded: np.ndarray,
     *,
+    cut: np.ndarray | None = None,
     per_mentee: int = _ADD_PER_MENTEE,
     deadline: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
@@ -74,42 +140,54 @@ def dropped_violators(
     priority, then score beyond ``duals.tol``) are violators. At most
     ``per_mentee`` per mentee are returned (the most violating).
 
+    ``cut`` bounds the score of every dropped pair per mentee (-inf: none
+    dropped; :func:`dropped_bound`): mentees whose bound cannot beat their
+    dual threshold are not tested, and blocks without such a mentee are not
+    scored at all.
+
     Returns
     -------
     (rows, cols, scores, n_violators) or None
         None when ``deadline`` (a ``time.perf_counter()``) passed first.
     """
-    csc = compat._csc
-    open_mentor = capacity > 0
-    skip = np.zeros(compat.shape[1], dtype=bool)
+    n_m, n_e = compat.shape
+    csc = compat._csc  # kept pairs, sorted by mentee then mentor: keys ascending
+    kept = csc.indices.astype(np.int64) + n_m * np.repeat(
+        np.arange(n_e, dtype=np.int64), np.diff(csc.indptr)
+    )
+    if csc.has_sorted_indices is False:
+        kept.sort()
+    skip = np.zeros(n_e, dtype=bool)
     skip[excluded] = True
+    closed = capacity <= 0
+    limits = _thresholds(duals, capacity, level, excluded)
+    suspect = ~skip
+    if cut is not None:
+        suspect &= cut > -np.inf
+        if limits is not None:
+            a, b = limits
+            suspect &= cut > np.min(a) + b
     out_r: list[np.ndarray] = []
     out_c: list[np.ndarray] = []
     out_s: list[np.ndarray] = []
     total = 0
-    for cols, scores, allowed in compat.column_blocks():
+    for cols, scores, allowed in compat.column_blocks(suspect):
         if _ortools.past(deadline):
             return None
-        mask = allowed & open_mentor[None, :]
-        mask[skip[cols]] = False
-        lo, hi = csc.indptr[cols.start], csc.indptr[cols.stop]
-        counts = np.diff(csc.indptr[cols.start : cols.stop + 1])
-        local = np.repeat(np.arange(cols.stop - cols.start), counts)
-        mask[local, csc.indices[lo:hi]] = False  # kept pairs are not dropped ones
-        col_ids = np.arange(cols.start, cols.stop)
-        red1 = (level[col_ids] - duals.v1[col_ids])[:, None] - duals.u1[None, :]
-        red2 = scores - duals.u2[None, :]
-        red2 -= duals.v2[col_ids][:, None]
-        bad = mask & ((red1 > 0) | ((red1 == 0) & (red2 > duals.tol)))
-        jj, ii = np.nonzero(bad)
+        jj, ii, rank = _block_violations(
+            cols, scores, allowed, duals, level, limits, closed, suspect
+        )
+        key = ii.astype(np.int64) + n_m * (jj.astype(np.int64) + cols.start)
+        pos = np.searchsorted(kept, key)
+        dropped = (pos >= kept.size) | (kept[np.minimum(pos, kept.size - 1)] != key)
+        jj, ii, rank = jj[dropped], ii[dropped], rank[dropped]
         if jj.size == 0:
             continue
         total += int(jj.size)
-        # most violating first per mentee (primary part, then secondary part); equal
-        # ones rotate from mentee to mentee, so that ties spread over the mentors
-        n_m = compat.shape[0]
+        # most violating first per mentee; equal ones rotate from mentee to mentee,
+        # so that ties spread over the mentors
         spread = (ii - (jj + cols.start) * per_mentee) % max(n_m, 1)
-        order = np.lexsort((spread, -red2[jj, ii], -red1[jj, ii], jj))
+        order = np.lexsort((spread, -rank, jj))
         jj, ii = jj[order], ii[order]
         first = np.searchsorted(jj, jj, side="left")
         top = (np.arange(jj.size) - first) < per_mentee
@@ -121,6 +199,24 @@ def dropped_violators(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0), 0
     return np.concatenate(out_r), np.concatenate(out_c), np.concatenate(out_s), total
+
+
+def dropped_bound(compat: Compatibility) -> np.ndarray | None:
+    """Per mentee, a bound on the score of every pair a top-k form dropped (-inf: none).
+
+    A mentee keeping ``top_k`` candidates dropped only pairs scoring at most
+    its lowest kept score; one keeping fewer kept every allowed pair. None
+    when the form does not say its ``top_k``.
+    """
+    if compat.top_k is None:
+        return None
+    csc = compat._csc
+    counts = np.diff(csc.indptr)
+    cut = np.full(compat.shape[1], -np.inf)
+    full = np.flatnonzero(counts >= compat.top_k)
+    if full.size:
+        cut[full] = np.minimum.reduceat(csc.data, csc.indptr[full])[: full.size]
+    return cut
 
 
 def _with_pairs(
@@ -213,13 +309,14 @@ def certified_solve(
     reason = _why_unchecked(solved, objective, min_load)
     certified = False
     deadline = _ortools.earliest(None)
+    cut = dropped_bound(compat)  # of the pairs dropped by the original top-k form
     while reason is None:
         arcs = _kept_arcs(compat, free_cap, fc)
         duals = matching_duals(compat.shape, arcs, (solved.rows, solved.cols), free_cap, level)
         if not duals.feasible:
             reason = "the LP duals on the kept candidates did not converge"
             break
-        found = dropped_violators(compat, duals, free_cap, level, fc, deadline=deadline)
+        found = dropped_violators(compat, duals, free_cap, level, fc, cut=cut, deadline=deadline)
         if found is None:
             reason = "the time limit came before every dropped pair was checked"
             break
@@ -234,11 +331,20 @@ def certified_solve(
                 "adding them; a larger top_k may certify it"
             )
             break
-        compat = _with_pairs(compat, rows, cols, scores)
+        wider = _with_pairs(compat, rows, cols, scores)
         info["rounds"] += 1
         info["added_pairs"] += int(rows.size)
-        solved = solve(compat)
-        solve_time += solved.wall_time
+        again = solve(wider)
+        solve_time += again.wall_time
+        if again.stopped_by_time_limit or again.status != "optimal":
+            # keep the exact answer on the previous candidates, not a cut or rounded one
+            reason = "the solve with the added pairs " + (
+                "was stopped at the time limit"
+                if again.stopped_by_time_limit
+                else "is not exact (scores rounded)"
+            )
+            break
+        compat, solved = wider, again
         reason = _why_unchecked(solved, objective, min_load)
     info["seconds"] = time.perf_counter() - started - solve_time
     if reason is not None:

@@ -296,7 +296,7 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
 
 
 def column_blocks(
-    plan: _Plan, block_size: int | None
+    plan: _Plan, block_size: int | None, needed: np.ndarray | None = None
 ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
     """Every pair's score, by blocks of columns: ``(columns, scores.T, allowed.T)`` per block.
 
@@ -304,7 +304,8 @@ def column_blocks(
     arithmetic), so a pair's score here is bit for bit the score it kept.
     Each block is ``(len(columns), n_rows)``; the buffers are reused, so a
     block must be consumed before the next one is asked for. Memory is
-    ``O(block_size * n_rows)``.
+    ``O(block_size * n_rows)``. With ``needed`` (bool per column), blocks
+    holding no needed column are skipped (not scored).
     """
     n_m, n_e = plan.shape
     tplan = plan.transpose()
@@ -314,6 +315,8 @@ def column_blocks(
     buf_w = np.empty((min(step, n_e), n_m), dtype=np.float32)
     for c0 in range(0, n_e, step):
         c1 = min(c0 + step, n_e)
+        if needed is not None and not needed[c0:c1].any():
+            continue
         s, a = buf_s[: c1 - c0], buf_a[: c1 - c0]
         tplan.block(slice(c0, c1), s, a, buf_w[: c1 - c0])
         yield slice(c0, c1), s, a

@@ -286,13 +286,16 @@ class Compatibility:
         allowed[:, cols] = False
         return self.scores, allowed
 
-    def column_blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    def column_blocks(
+        self, needed: np.ndarray | None = None
+    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """Every pair re-scored by the model, by blocks of mentees (never the whole matrix).
 
         Yields ``(mentees, scores, allowed)`` with ``scores`` / ``allowed`` of
         shape ``(len(mentees), n_mentors)`` (transposed), computed exactly as
         the sparse form's kept candidates were; buffers are reused between
-        blocks. Used to check the pairs a top-k form dropped.
+        blocks. With ``needed`` (bool per mentee), blocks without a needed
+        mentee are skipped. Used to check the pairs a top-k form dropped.
 
         Raises
         ------
@@ -305,7 +308,7 @@ class Compatibility:
                 "`column_blocks` needs the model that built this compatibility. Fix: build "
                 "it with CompatibilityModel.score."
             )
-        return column_blocks(ctx.plan, ctx.block_size)
+        return column_blocks(ctx.plan, ctx.block_size, needed)
 
     def symmetric(self) -> tuple[np.ndarray, np.ndarray]:
         """A peer pool's ``(scores, allowed)``: the mean of both directions, allowed both ways.

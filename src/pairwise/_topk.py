@@ -29,7 +29,7 @@ from ._terms import (
     index_length,
 )
 
-__all__ = ["dense_matrices", "top_k_matrix"]
+__all__ = ["column_blocks", "dense_matrices", "top_k_matrix"]
 
 #: A rule table becomes part of the fused product of violation counts when its
 #: smaller side has at most this many distinct values (beyond that, looking the
@@ -468,3 +468,30 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     csc = sp.csc_matrix((values[order], indices, indptr), shape=(n_m, n_e))
     # csc -> csr moves entries without dropping explicit zeros (candidates scoring 0)
     return csc.tocsr()
+
+
+def column_blocks(
+    plan: _Plan, block_size: int | None, needed: np.ndarray | None = None
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Every pair's score, by blocks of columns: ``(columns, scores.T, allowed.T)`` per block.
+
+    The blocks are those :func:`top_k_matrix` scores (same size, same
+    arithmetic), so a pair's score here is bit for bit the score it kept.
+    Each block is ``(len(columns), n_rows)``; the buffers are reused, so a
+    block must be consumed before the next one is asked for. Memory is
+    ``O(block_size * n_rows)``. With ``needed`` (bool per column), blocks
+    holding no needed column are skipped (not scored).
+    """
+    n_m, n_e = plan.shape
+    tplan = plan.transpose()
+    step = block_size or _auto_block(n_m)
+    buf_s = np.empty((min(step, n_e), n_m), dtype=np.float64)
+    buf_a = np.empty((min(step, n_e), n_m), dtype=bool)
+    buf_w = np.empty((min(step, n_e), n_m), dtype=np.float32)
+    for c0 in range(0, n_e, step):
+        c1 = min(c0 + step, n_e)
+        if needed is not None and not needed[c0:c1].any():
+            continue
+        s, a = buf_s[: c1 - c0], buf_a[: c1 - c0]
+        tplan.block(slice(c0, c1), s, a, buf_w[: c1 - c0])
+        yield slice(c0, c1), s, a

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -35,7 +35,7 @@ from ._terms import (
     evaluate_pairs,
     same_pool,
 )
-from ._topk import _Plan, dense_matrices, top_k_matrix
+from ._topk import _Plan, column_blocks, dense_matrices, top_k_matrix
 from .criteria import (
     Criterion,
 )
@@ -135,6 +135,8 @@ class _Context:
     rules: tuple[tuple[Rule, list[MaskTerm]], ...]
     total_weight: float
     at: _dt.date | None
+    plan: _Plan | None = None
+    block_size: int | None = None
 
 
 def _resolve(value: Any, roster: Roster, what: str) -> int:
@@ -260,10 +262,11 @@ class Compatibility:
     def n_candidates(self, *, row: int | None = None, col: int | None = None) -> int:
         """How many partners a row (or a column) may be paired with."""
         if self.is_sparse:
-            s = self._csr
-            if col is not None:
-                return int(s.getcol(col).nnz)
-            return int(s.getrow(row).nnz)
+            if col is not None:  # per-person loops ask often: read the index pointers
+                indptr = self._csc.indptr
+                return int(indptr[col + 1] - indptr[col])
+            indptr, at = self._csr.indptr, int(cast(int, row))
+            return int(indptr[at + 1] - indptr[at])
         if col is not None:
             return int(self._mask[:, col].sum())
         return int(self._mask[row].sum())
@@ -282,6 +285,30 @@ class Compatibility:
         allowed = self._mask.copy()
         allowed[:, cols] = False
         return self.scores, allowed
+
+    def column_blocks(
+        self, needed: np.ndarray | None = None
+    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """Every pair re-scored by the model, by blocks of mentees (never the whole matrix).
+
+        Yields ``(mentees, scores, allowed)`` with ``scores`` / ``allowed`` of
+        shape ``(len(mentees), n_mentors)`` (transposed), computed exactly as
+        the sparse form's kept candidates were; buffers are reused between
+        blocks. With ``needed`` (bool per mentee), blocks without a needed
+        mentee are skipped. Used to check the pairs a top-k form dropped.
+
+        Raises
+        ------
+        InputError
+            When this compatibility was not built by :meth:`CompatibilityModel.score`.
+        """
+        ctx = self._ctx()
+        if ctx.plan is None:
+            raise InputError(
+                "`column_blocks` needs the model that built this compatibility. Fix: build "
+                "it with CompatibilityModel.score."
+            )
+        return column_blocks(ctx.plan, ctx.block_size, needed)
 
     def symmetric(self) -> tuple[np.ndarray, np.ndarray]:
         """A peer pool's ``(scores, allowed)``: the mean of both directions, allowed both ways.
@@ -721,6 +748,8 @@ class CompatibilityModel:
             rules=tuple(rule_terms),
             total_weight=total_weight,
             at=self.at,
+            plan=plan,
+            block_size=block_size,
         )
         return Compatibility(
             scores=scores,

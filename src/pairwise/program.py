@@ -27,6 +27,7 @@ from . import _lifecycle
 from . import _stability as S
 from . import criteria as C
 from . import rules as R
+from ._certify import certified_solve
 from ._diagnosis import diagnose_groups, diagnose_pairs
 from ._run import ProgressCallback, Run
 from .compatibility import Compatibility, CompatibilityModel
@@ -215,7 +216,10 @@ class Program:
     min_load : int
     top_k : int
         0 = automatic (dense below 25 million candidate pairs, else the 50 best
-        mentors per mentee); k > 0 = always the sparse top-k form.
+        mentors per mentee); k > 0 = always the sparse top-k form. Pairs
+        solved on top-k candidates are checked against every dropped pair
+        (LP duals): the result's ``certified`` / ``optimal_over`` say whether
+        it is optimal over all pairs or over the kept candidates only.
     groups_options : GroupOptions
     rename : mapping
         Input column -> pairwise column, applied when rosters are loaded.
@@ -394,18 +398,30 @@ class Program:
         ranks = S.preference_ranks(self.model, m, e)
         limit = _solver_limit(self.time_limit, len(m) + len(e))
         run.phase("solving")
+        limit = _solver_limit(self.time_limit, len(m) + len(e))
         with _ortools.wall_deadline(_solver_deadline(run, len(m) + len(e))):
+            # top-k candidates: prove the result optimal over all pairs, or say it is not
+            kept = "" if plan.solver_previous is None else ", keeping previous pairs"
             try:
-                solved = self._solve_pairs(
+                solved, compat = certified_solve(
                     compat,
-                    cap,
-                    priority,
-                    fixed_rows,
-                    fixed_cols,
-                    limit,
-                    mentee_ranks=ranks,
-                    previous=plan.solver_previous,
-                    max_changes=max_changes,
+                    lambda c: self._solve_pairs(
+                        c,
+                        cap,
+                        priority,
+                        fixed_rows,
+                        fixed_cols,
+                        limit,
+                        mentee_ranks=ranks,
+                        previous=plan.solver_previous,
+                        max_changes=max_changes,
+                    ),
+                    capacity=cap,
+                    priority=priority,
+                    fixed_rows=fixed_rows,
+                    fixed_cols=fixed_cols,
+                    objective=self.objective + kept,
+                    min_load=self.min_load,
                 )
             except InfeasibleError as error:
                 raise _lifecycle.translate_infeasible(error, m) from error

@@ -36,7 +36,7 @@ from ._report import capacity_use, check_report_path, render_report, render_summ
 from .errors import InputError
 from .reports import composition_audit, group_summary
 from .roster import LIST_COLUMNS, PROTECTED_COLUMNS, Roster
-from .solvers._result import GroupingResult, MatchingResult, _gap
+from .solvers._result import GroupingResult, MatchingResult, OptimalOver, _gap
 
 if TYPE_CHECKING:
     from .compatibility import Compatibility
@@ -279,10 +279,14 @@ class _ResultBase:
         """Relative gap to the bound, when a bound is known."""
         return _gap(self.objective, self.bound)
 
+    def _status_text(self) -> str:
+        """The status as the summary shows it (pairs say over which pairs it holds)."""
+        return self.status
+
     def _headline(self, unmatched_file: str | os.PathLike[str] | None = None) -> list[str]:
         gap = self.gap
         lines = [
-            f"status: {self.status} ({self.method}, {self.wall_time:.2f} s)",
+            f"status: {self._status_text()} ({self.method}, {self.wall_time:.2f} s)",
             f"objective: {self.objective:.4f}"
             + ("" if gap is None else f"  (bound {self.bound:.4f}, gap {100 * gap:.2f}%)"),
         ]
@@ -504,16 +508,48 @@ class PairsResult(_ResultBase):
         what capacity fixes it, each hard rule dropped or relaxed one step and
         how many more mentees a maximum matching then reaches; largest gain
         first, empty when nothing would help.
+    certified : bool or None
+        When only the k best candidates per mentee were kept (``top_k``):
+        True when LP duals proved the result optimal over all pairs, False
+        when it holds over the kept candidates only (``options["certificate"]``
+        says why); None when no pair was dropped.
+    optimal_over : {"all pairs", "k best candidates per mentee"}
+        The pairs over which ``status`` and ``bound`` hold.
     """
 
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_mentors: int = 0
     n_mentees: int = 0
+    certified: bool | None = None
+    optimal_over: OptimalOver = "all pairs"
     diagnosis: tuple[Finding, ...] = ()
     changes: pd.DataFrame = field(default_factory=empty_changes)
     _blocking: Callable[[], pd.DataFrame] | None = field(default=None, compare=False)
 
     _main_name = "pairs"
+
+    def _status_text(self) -> str:
+        if self.certified is None:
+            return self.status
+        info = self.options.get("certificate", {})
+        k = info.get("top_k")
+        if self.certified:
+            return f"{self.status} over all pairs, certified by LP duals (top_k = {k})"
+        why = f" ({info['reason']})" if info.get("reason") else ""
+        return (
+            f"{self.status} over the {k} best candidates per mentee only, "
+            f"not certified over all pairs{why}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in plain Python types, with ``certified`` and ``optimal_over``."""
+        out = super().to_dict()
+        at = list(out).index("status") + 1
+        items = list(out.items())
+        items[at:at] = [("certified", self.certified), ("optimal_over", self.optimal_over)]
+        out = dict(items)
+        out["diagnosis"] = [f.to_dict() for f in self.diagnosis]
+        return out
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``"main"``, ``"unmatched"`` and, when ``previous`` was given, ``"changes"``."""
@@ -561,11 +597,6 @@ class PairsResult(_ResultBase):
             lines.append(changes_line(self.changes))
         lines += self._headline(unmatched_file) + _diagnosis_lines(self.diagnosis)
         return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["diagnosis"] = [f.to_dict() for f in self.diagnosis]
-        return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -814,7 +845,7 @@ def _shared_fields(
 
 
 def _ids(roster: Roster, positions: np.ndarray) -> np.ndarray:
-    return roster.ids[positions].astype(str) if len(positions) else np.array([], dtype=str)
+    return roster.id_view[positions].astype(str) if len(positions) else np.array([], dtype=str)
 
 
 def pairs_result(
@@ -868,6 +899,8 @@ def pairs_result(
         n_mentors=len(mentors),
         n_mentees=len(mentees),
         _audit_basis=audit_basis(mentees, cols, pairs["score"].to_numpy(), run.protected),
+        certified=solved.certified,
+        optimal_over=solved.optimal_over,
     )
     result.options["capacity_use"] = capacity_use(rows, capacity)
     return result
@@ -898,7 +931,7 @@ def _unmatched_mentees(
             )
         else:
             reason = compat.why_candidates_full(len(candidates), len(open_candidates))
-        out.append({"id": str(mentees.ids[j]), "role": "mentee", "reason": reason})
+        out.append({"id": str(mentees.id_view[j]), "role": "mentee", "reason": reason})
     return out
 
 
@@ -918,7 +951,7 @@ def _unmatched_mentors(
                 "no mentee assigned: each allowed mentee was matched to another mentor "
                 "with a better overall fit"
             )
-        out.append({"id": str(mentors.ids[i]), "role": "mentor", "reason": reason})
+        out.append({"id": str(mentors.id_view[i]), "role": "mentor", "reason": reason})
     return out
 
 
@@ -957,7 +990,7 @@ def peers_result(
                 f"no partner left: all {n_allowed} allowed partner(s) were paired with "
                 "others (odd numbers leave one out)"
             )
-        unmatched.append({"id": str(people.ids[i]), "role": "person", "reason": reason})
+        unmatched.append({"id": str(people.id_view[i]), "role": "person", "reason": reason})
     pair_scores = pairs["score"].to_numpy()
     return PeersResult(
         pairs=pairs,
@@ -993,8 +1026,8 @@ def groups_result(
     groups = pd.DataFrame(
         {
             "group": [number[int(labels[p])] for p in placed],
-            "leader_id": [str(leaders.ids[labels[p]]) for p in placed],
-            "member_id": [str(proteges.ids[p]) for p in placed],
+            "leader_id": [str(leaders.id_view[labels[p]]) for p in placed],
+            "member_id": [str(proteges.id_view[p]) for p in placed],
             "fit": [float(fit[labels[p], p]) for p in placed],
         }
     )
@@ -1036,7 +1069,7 @@ def _unmatched_proteges(
                 if not compat.n_candidates(col=int(p))
                 else "not placed: no group could take this protégé within the rules"
             )
-        out.append({"id": str(proteges.ids[p]), "role": "protege", "reason": reason})
+        out.append({"id": str(proteges.id_view[p]), "role": "protege", "reason": reason})
     return out
 
 
@@ -1051,7 +1084,7 @@ def _unmatched_leaders(
         reason = solved.reasons.get(f"leader:{leader}") or (
             f"no group opened: too few protégés for another group of {min_size} within the rules"
         )
-        out.append({"id": str(leaders.ids[leader]), "role": "leader", "reason": reason})
+        out.append({"id": str(leaders.id_view[leader]), "role": "leader", "reason": reason})
     return out
 
 

@@ -123,8 +123,19 @@ class Roster:
 
     @property
     def ids(self) -> np.ndarray:
-        """The ids in row order (a fresh object array of str)."""
-        return self.frame["id"].to_numpy(dtype=object, copy=True)
+        """The ids in row order (a fresh object array of str; see :attr:`id_view`)."""
+        return self.id_view.copy()
+
+    @functools.cached_property
+    def id_view(self) -> np.ndarray:
+        """The ids in row order, built once and read-only (no copy per call).
+
+        For loops over people (reasons, reports), where a fresh copy per look-up
+        would make the loop quadratic in the roster size.
+        """
+        ids = self.frame["id"].to_numpy(dtype=object, copy=True)
+        ids.flags.writeable = False
+        return ids
 
     @functools.cached_property
     def _positions(self) -> dict[str, int]:

@@ -7,9 +7,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["GroupingResult", "MatchingResult", "Status"]
+__all__ = ["OPTIMAL_OVER", "GroupingResult", "MatchingResult", "OptimalOver", "Status"]
 
 Status = Literal["optimal", "feasible", "infeasible"]
+#: Over which pairs a matching's ``status`` holds: every allowed pair, or only
+#: the ``k`` best candidates kept per mentee (a top-k solve that no LP
+#: certificate extended to every pair).
+OptimalOver = Literal["all pairs", "k best candidates per mentee"]
+OPTIMAL_OVER: tuple[OptimalOver, ...] = ("all pairs", "k best candidates per mentee")
 
 
 def _gap(objective: float, bound: float | None) -> float | None:
@@ -59,6 +64,13 @@ class MatchingResult:
         search before its deterministic work budget was spent: the answer is
         the best found so far (``status="feasible"``) and may differ from the
         answer an unhurried run gives for the same seed.
+    certified : bool or None
+        After a solve on the ``k`` best candidates per mentee only: True when
+        LP duals proved that no dropped pair could improve the result (the
+        status then holds over all pairs), False when that was not proved.
+        None when no pair was dropped (nothing to certify).
+    optimal_over : {"all pairs", "k best candidates per mentee"}
+        The pairs over which ``status`` (and ``bound``) hold.
     """
 
     rows: np.ndarray
@@ -74,6 +86,8 @@ class MatchingResult:
     scale: float | None = None
     tolerance: float = 0.0
     stopped_by_time_limit: bool = False
+    certified: bool | None = None
+    optimal_over: OptimalOver = "all pairs"
 
     @property
     def n_matched(self) -> int:

@@ -5,7 +5,9 @@ array operations per block of rows as possible; :func:`dense_matrices` fills
 the dense ``scores`` / ``allowed`` matrices block by block and
 :func:`top_k_matrix` keeps only the ``k`` best allowed rows of each column,
 block by block, so that the dense n² matrix never exists. Used by
-:meth:`pairwise.compatibility.CompatibilityModel.score` only.
+:meth:`pairwise.compatibility.CompatibilityModel.score`, and by
+:mod:`pairwise._dask`, whose tasks run :func:`fill_rows` / :func:`top_k_columns`
+on ranges of the same blocks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import scipy.sparse as sp
 
 from ._terms import ForbidPairs, LowRank, MaskTerm, SparseTerm, Table, TableMask, Term
 
-__all__ = ["dense_matrices", "top_k_matrix"]
+__all__ = [
+    "candidates_csr",
+    "dense_matrices",
+    "fill_rows",
+    "top_k_columns",
+    "top_k_matrix",
+]
 
 #: A rule table becomes part of the fused product of violation counts when its
 #: smaller side has at most this many distinct values (beyond that, looking the
@@ -256,12 +264,26 @@ def dense_matrices(plan: _Plan, block_size: int | None) -> tuple[np.ndarray, np.
     n_m, n_e = plan.shape
     scores = np.empty((n_m, n_e), dtype=np.float64)
     allowed = np.empty((n_m, n_e), dtype=bool)
-    step = block_size or _auto_block(n_e)
-    work = np.empty((min(step, n_m), n_e), dtype=np.float32)
-    for r0 in range(0, n_m, step):
-        rows = slice(r0, min(r0 + step, n_m))
-        plan.block(rows, scores[rows], allowed[rows], work[: rows.stop - r0])
+    fill_rows(plan, 0, n_m, block_size or _auto_block(n_e), scores, allowed)
     return scores, allowed
+
+
+def fill_rows(
+    plan: _Plan, r0: int, r1: int, step: int, scores: np.ndarray, allowed: np.ndarray
+) -> None:
+    """Fill ``scores`` / ``allowed`` (shape ``(r1 - r0, n_cols)``) with rows ``r0:r1``.
+
+    Blocks of ``step`` rows start at ``r0``: callers that cut the rows into
+    ranges starting at multiples of ``step`` (a cluster's tasks) evaluate the
+    very blocks the whole-matrix loop evaluates, so every entry is the same.
+    """
+    n_e = plan.shape[1]
+    work = np.empty((min(step, r1 - r0), n_e), dtype=np.float32)
+    for s0 in range(r0, r1, step):
+        s1 = min(s0 + step, r1)
+        plan.block(
+            slice(s0, s1), scores[s0 - r0 : s1 - r0], allowed[s0 - r0 : s1 - r0], work[: s1 - s0]
+        )
 
 
 def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
@@ -271,25 +293,51 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     """
     n_m, n_e = plan.shape
     tplan = plan.transpose()  # rows of the transposed plan are mentees
-    step = block_size or _auto_block(n_m)
-    counts = np.zeros(n_e, dtype=np.int64)
+    part = top_k_columns(tplan, 0, n_e, k, block_size or _auto_block(n_m))
+    return candidates_csr(plan.shape, [part])
+
+
+def top_k_columns(
+    tplan: _Plan, c0: int, c1: int, k: int, step: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` best mentors of mentees ``c0:c1``: (count per mentee, scores, mentor indices).
+
+    ``tplan`` is the transposed plan (rows = mentees); blocks of ``step``
+    mentees start at ``c0``, so ranges starting at multiples of ``step`` (a
+    cluster's tasks) evaluate the very blocks of the whole-roster loop. Each
+    mentee's entries are listed by ascending mentor.
+    """
+    n_m = tplan.shape[1]
+    counts = np.zeros(c1 - c0, dtype=np.int64)
     data_parts: list[np.ndarray] = []
     index_parts: list[np.ndarray] = []
-    buf_s = np.empty((min(step, n_e), n_m), dtype=np.float64)
-    buf_a = np.empty((min(step, n_e), n_m), dtype=bool)
-    buf_w = np.empty((min(step, n_e), n_m), dtype=np.float32)
-    for c0 in range(0, n_e, step):
-        c1 = min(c0 + step, n_e)
-        s, a = buf_s[: c1 - c0], buf_a[: c1 - c0]
-        tplan.block(slice(c0, c1), s, a, buf_w[: c1 - c0])
+    height = min(step, c1 - c0)
+    buf_s = np.empty((height, n_m), dtype=np.float64)
+    buf_a = np.empty((height, n_m), dtype=bool)
+    buf_w = np.empty((height, n_m), dtype=np.float32)
+    for s0 in range(c0, c1, step):
+        s1 = min(s0 + step, c1)
+        s, a = buf_s[: s1 - s0], buf_a[: s1 - s0]
+        tplan.block(slice(s0, s1), s, a, buf_w[: s1 - s0])
         local, mentor, values = _top_k_block(s, a, k)  # mentors ascending per mentee
-        counts[c0:c1] = np.bincount(local, minlength=c1 - c0)
+        counts[s0 - c0 : s1 - c0] = np.bincount(local, minlength=s1 - s0)
         data_parts.append(values)
         index_parts.append(mentor.astype(np.int32 if n_m < 2**31 else np.int64))
-    indptr = np.zeros(n_e + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
     data = np.concatenate(data_parts) if data_parts else np.zeros(0)
     indices = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int32)
+    return counts, data, indices
+
+
+def candidates_csr(
+    shape: tuple[int, int], parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> sp.csr_matrix:
+    """The CSR matrix (mentors x mentees) of :func:`top_k_columns` parts, in mentee order."""
+    n_m, n_e = shape
+    counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    indptr = np.zeros(n_e + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    data = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    indices = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
     csc = sp.csc_matrix((data, indices, indptr), shape=(n_m, n_e))
     # csc -> csr moves entries without dropping explicit zeros (candidates scoring 0)
     return csc.tocsr()

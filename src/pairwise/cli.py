@@ -188,6 +188,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="where to write everyone left out, with the reason (default: beside --out)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the whole result as JSON")
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score the candidates on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs "
+        "pairwise[dask]; same result as locally, the solve stays here)",
+    )
     _run_options(p)
 
 
@@ -404,11 +410,17 @@ def _started_run(args: argparse.Namespace) -> Iterator[Run]:
         run.progress = None
 
 
-def _call(method: Callable[..., Any], *rosters: Any, run: Run) -> Any:
-    """``method(*rosters, run=run)`` when the programme method takes the run, else without."""
+def _call(method: Callable[..., Any], *rosters: Any, run: Run, **options: Any) -> Any:
+    """``method(*rosters, run=run, **options)``; without ``run`` when the method takes none."""
     if "run" in inspect.signature(method).parameters:
-        return method(*rosters, run=run)
-    return method(*rosters)
+        return method(*rosters, run=run, **options)
+    return method(*rosters, **options)
+
+
+def _cluster(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"client": ADDRESS}`` when ``--dask ADDRESS`` is given, else nothing."""
+    address = getattr(args, "dask", None)
+    return {} if address is None else {"client": address}
 
 
 # --------------------------------------------------------------------------- commands
@@ -512,7 +524,8 @@ def _cmd_pairs(args: argparse.Namespace, run: Run) -> int:
     run.phase("loading")
     mentors = load_roster(args.mentors, role="mentor", rename=program.rename)
     mentees = load_roster(args.mentees, role="mentee", rename=program.rename)
-    return _finish(_call(program.pairs, mentors, mentees, run=run), args, planned, run)
+    result = _call(program.pairs, mentors, mentees, run=run, **_cluster(args))
+    return _finish(result, args, planned, run)
 
 
 def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
@@ -523,7 +536,8 @@ def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
     run.phase("loading")
     leaders = load_roster(args.leaders, role="leader", rename=program.rename)
     members = load_roster(args.members, role="protege", rename=program.rename)
-    return _finish(_call(program.groups, leaders, members, run=run), args, planned, run)
+    result = _call(program.groups, leaders, members, run=run, **_cluster(args))
+    return _finish(result, args, planned, run)
 
 
 def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
@@ -533,7 +547,8 @@ def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
     program = _program(args, run)
     run.phase("loading")
     people = load_roster(args.people, role="person", rename=program.rename)
-    return _finish(_call(program.peers, people, run=run), args, planned, run)
+    result = _call(program.peers, people, run=run, **_cluster(args))
+    return _finish(result, args, planned, run)
 
 
 _ROLES = {

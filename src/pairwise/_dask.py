@@ -16,6 +16,7 @@ extra ``pairwise[dask]``.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ __all__ = [
     "task_ranges",
     "top_k_matrix_on",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Seconds to reach a scheduler given by its address, and to wait for its first worker.
 CONNECT_TIMEOUT = 10.0
@@ -154,6 +157,12 @@ def _run_ranges(
 
     The plan goes to every worker once; the futures are released on exit.
     """
+    logger.info(
+        "scoring %d x %d on a Dask cluster: %d tasks over %d worker threads",
+        *plan.shape,
+        len(ranges),
+        _n_threads(client),
+    )
     shipped = client.scatter(plan, broadcast=True, hash=False)
     futures = [client.submit(func, shipped, a, b, *args, pure=False) for a, b in ranges]
     try:

@@ -29,7 +29,15 @@ from ._terms import (
     index_length,
 )
 
-__all__ = ["column_blocks", "dense_matrices", "top_k_matrix"]
+__all__ = [
+    "candidates_csr",
+    "column_blocks",
+    "dense_matrices",
+    "fill_rows",
+    "top_k_layout",
+    "top_k_matrix",
+    "top_k_range",
+]
 
 #: A rule table becomes part of the fused product of violation counts when its
 #: smaller side has at most this many distinct values (beyond that, looking the
@@ -283,12 +291,26 @@ def dense_matrices(plan: _Plan, block_size: int | None) -> tuple[np.ndarray, np.
     n_m, n_e = plan.shape
     scores = np.empty((n_m, n_e), dtype=np.float64)
     allowed = np.empty((n_m, n_e), dtype=bool)
-    step = block_size or _auto_block(n_e)
-    work = np.empty((min(step, n_m), n_e), dtype=np.float32)
-    for r0 in range(0, n_m, step):
-        rows = slice(r0, min(r0 + step, n_m))
-        plan.block(rows, scores[rows], allowed[rows], work[: rows.stop - r0])
+    fill_rows(plan, 0, n_m, block_size or _auto_block(n_e), scores, allowed)
     return scores, allowed
+
+
+def fill_rows(
+    plan: _Plan, r0: int, r1: int, step: int, scores: np.ndarray, allowed: np.ndarray
+) -> None:
+    """Fill ``scores`` / ``allowed`` (shape ``(r1 - r0, n_cols)``) with rows ``r0:r1``.
+
+    Blocks of ``step`` rows start at ``r0``: callers that cut the rows into
+    ranges starting at multiples of ``step`` (a cluster's tasks) evaluate the
+    very blocks the whole-matrix loop evaluates, so every entry is the same.
+    """
+    n_e = plan.shape[1]
+    work = np.empty((min(step, r1 - r0), n_e), dtype=np.float32)
+    for s0 in range(r0, r1, step):
+        s1 = min(s0 + step, r1)
+        plan.block(
+            slice(s0, s1), scores[s0 - r0 : s1 - r0], allowed[s0 - r0 : s1 - r0], work[: s1 - s0]
+        )
 
 
 #: Blocking pays when the rule tables leave at most this share of the pairs to score.
@@ -357,13 +379,26 @@ class _Blocking:
         self.bounds = np.searchsorted(pattern[self.row_order], np.arange(len(patterns) + 1))
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for p, allowed_kinds in enumerate(self.patterns):
-            mentees = self.row_order[self.bounds[p] : self.bounds[p + 1]]
-            if len(mentees) == 0:
-                continue
-            mentors = np.flatnonzero(allowed_kinds[self.col_kind])
-            if len(mentors):
+        for p in range(len(self.patterns)):
+            mentees, mentors = self.group(p)
+            if len(mentees) and len(mentors):
                 yield mentees, mentors
+
+    def group(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Group ``p``'s mentees and the mentors they may meet (both ascending)."""
+        mentees = self.row_order[self.bounds[p] : self.bounds[p + 1]]
+        return mentees, np.flatnonzero(self.patterns[p][self.col_kind])
+
+    def sizes(self) -> list[tuple[int, int, int]]:
+        """``(group, number of mentees, number of mentors)`` of every group with both."""
+        n_mentors = self.patterns.astype(np.int64) @ np.bincount(
+            self.col_kind, minlength=self.patterns.shape[1]
+        )
+        return [
+            (p, int(self.bounds[p + 1] - self.bounds[p]), int(n_mentors[p]))
+            for p in range(len(self.patterns))
+            if self.bounds[p + 1] > self.bounds[p] and n_mentors[p] > 0
+        ]
 
 
 def _blas_one_thread() -> contextlib.AbstractContextManager[object]:
@@ -452,11 +487,17 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     threads' timing). Memory is ``O(threads * block + k * n_columns)``: the
     dense matrix never exists. Ties are broken towards the lower mentor index.
     """
-    n_m, n_e = plan.shape
+
     tplan = plan.transpose()  # rows of the transposed plan are mentees
     tasks = _tasks(tplan, _rule_blocks(tplan), block_size)
     with _blas_one_thread():
         parts = list(_in_order(lambda t: _score_task(tplan, k, *t), tasks, _THREADS))
+    return candidates_csr(plan.shape, parts)
+
+
+def candidates_csr(shape: tuple[int, int], parts: Sequence[_Part]) -> sp.csr_matrix:
+    """The CSR matrix (mentors x mentees) of scored parts ``(mentee, mentor, score)``."""
+    n_m, n_e = shape
     mentee = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.intp)
     mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.intp)
     values = np.concatenate([p[2] for p in parts]).astype(np.float64) if parts else np.zeros(0)
@@ -468,6 +509,58 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     csc = sp.csc_matrix((values[order], indices, indptr), shape=(n_m, n_e))
     # csc -> csr moves entries without dropping explicit zeros (candidates scoring 0)
     return csc.tocsr()
+
+
+def top_k_layout(
+    tplan: _Plan, block_size: int | None
+) -> tuple[_Blocking | None, list[tuple[int, int, int, int]]]:
+    """How :func:`top_k_matrix` cuts the work: the blocking and ``(group, n, chunk)`` rows.
+
+    Each row is ``(group, first, stop, chunk)``: mentees ``first:stop`` of a
+    blocking group (group -1: of all mentees) are scored in chunks of ``chunk``
+    mentees starting at ``first``. A cluster that cuts these ranges at
+    multiples of ``chunk`` scores the very blocks the local loop scores.
+    """
+    n_e, n_m = tplan.shape
+    blocking = _rule_blocks(tplan)
+    if blocking is None:
+        return None, [(-1, 0, n_e, block_size or _auto_block(n_m))]
+    return blocking, [
+        (p, 0, n_in, block_size or _auto_block(n_mentors))
+        for p, n_in, n_mentors in blocking.sizes()
+    ]
+
+
+def top_k_range(
+    tplan: _Plan,
+    blocking: _Blocking | None,
+    group: int,
+    first: int,
+    stop: int,
+    chunk: int,
+    k: int,
+) -> _Part:
+    """The top k of mentees ``first:stop`` of a group (see :func:`top_k_layout`), in chunks."""
+    if group < 0 or blocking is None:
+        rows = np.arange(first, stop)
+        cols = None
+    else:
+        mentees, mentors = blocking.group(group)
+        rows = mentees[first:stop]
+        cols = _Columns(tplan, mentors)
+    parts = []
+    with _blas_one_thread():  # as the local threads do: the same rounding everywhere
+        for c0 in range(0, len(rows), chunk):
+            block = rows[c0 : c0 + chunk]
+            sub = slice(int(block[0]), int(block[-1]) + 1) if cols is None else block
+            parts.append(_score_task(tplan, k, sub, cols))
+    if not parts:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.float32)
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
 
 
 def column_blocks(

@@ -230,6 +230,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="FILE.html",
         help="also write the review report: one self-contained HTML file (no network requests)",
     )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score the candidates on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs "
+        "pairwise[dask]; same result as locally, the solve stays here)",
+    )
     _run_options(p)
 
 
@@ -510,10 +516,16 @@ def _started_run(args: argparse.Namespace) -> Iterator[Run]:
 
 
 def _call(method: Callable[..., Any], *rosters: Any, run: Run, **options: Any) -> Any:
-    """``method(*rosters, run=run)`` when the programme method takes the run, else without."""
+    """``method(*rosters, run=run, **options)``; without ``run`` when the method takes none."""
     if "run" in inspect.signature(method).parameters:
         return method(*rosters, run=run, **options)
     return method(*rosters, **options)
+
+
+def _cluster(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"client": ADDRESS}`` when ``--dask ADDRESS`` is given, else nothing."""
+    address = getattr(args, "dask", None)
+    return {} if address is None else {"client": address}
 
 
 # --------------------------------------------------------------------------- commands
@@ -648,7 +660,7 @@ def _cmd_pairs(args: argparse.Namespace, run: Run) -> int:
     mentors = load_roster(args.mentors, role="mentor", rename=program.rename)
     mentees = load_roster(args.mentees, role="mentee", rename=program.rename)
     lifecycle = {"pinned": args.pin, "previous": args.previous, "max_changes": args.max_changes}
-    result = _call(program.pairs, mentors, mentees, run=run, **lifecycle)
+    result = _call(program.pairs, mentors, mentees, run=run, **lifecycle, **_cluster(args))
     return _finish(result, args, planned, run)
 
 
@@ -661,7 +673,9 @@ def _cmd_groups(args: argparse.Namespace, run: Run) -> int:
     run.phase("loading")
     leaders = load_roster(args.leaders, role="leader", rename=program.rename)
     members = load_roster(args.members, role="protege", rename=program.rename)
-    result = _call(program.groups, leaders, members, run=run, previous=args.previous)
+    result = _call(
+        program.groups, leaders, members, run=run, previous=args.previous, **_cluster(args)
+    )
     return _finish(result, args, planned, run)
 
 
@@ -673,7 +687,7 @@ def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
     program = _program(args, run)
     run.phase("loading")
     people = load_roster(args.people, role="person", rename=program.rename)
-    result = _call(program.peers, people, run=run, previous=args.previous)
+    result = _call(program.peers, people, run=run, previous=args.previous, **_cluster(args))
     return _finish(result, args, planned, run)
 
 

@@ -699,6 +699,7 @@ class CompatibilityModel:
         *,
         top_k: int | None = None,
         block_size: int | None = None,
+        client: Any = None,
     ) -> Compatibility:
         """Build the compatibility of mentors (rows) x mentees (columns).
 
@@ -714,6 +715,11 @@ class CompatibilityModel:
         block_size : int, optional
             Rows (dense) or mentees (sparse) per block; default about 2**19
             elements per block.
+        client : distributed.Client or str, optional
+            Evaluate the blocks on a Dask cluster (a client, or a scheduler
+            address such as ``"tcp://10.0.0.5:8786"``; needs ``pairwise[dask]``).
+            The encoded rosters are shipped to every worker once and the
+            result is exactly the local one. Default: this machine.
 
         Returns
         -------
@@ -736,7 +742,9 @@ class CompatibilityModel:
         rule_terms, mask_terms = _rule_terms(active_r, mentors, mentees, cache)
         shape = (len(mentors), len(mentees))
         plan = _Plan(shape, score_terms, mask_terms)
-        if top_k is None:
+        if client is not None:
+            scores, allowed = _score_on_cluster(client, plan, top_k, block_size)
+        elif top_k is None:
             scores, allowed = dense_matrices(plan, block_size)
         else:
             scores, allowed = top_k_matrix(plan, int(top_k), block_size), None
@@ -807,6 +815,18 @@ class CompatibilityModel:
         # protection was checked against ``protected`` when the model was built
         item.check_columns(mentors, mentees, allow_protected=True)
         return True
+
+
+def _score_on_cluster(
+    client: Any, plan: _Plan, top_k: int | None, block_size: int | None
+) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None]:
+    """``(scores, allowed)`` with the plan's blocks evaluated on a Dask cluster."""
+    from ._dask import connect, dense_matrices_on, top_k_matrix_on
+
+    with connect(client) as cluster:
+        if top_k is None:
+            return dense_matrices_on(cluster, plan, block_size)
+        return top_k_matrix_on(cluster, plan, int(top_k), block_size), None
 
 
 def _required_message(key: str, missing: Sequence[str]) -> str:

@@ -288,11 +288,13 @@ class Program:
             return None
         return values
 
-    def _score(self, model: CompatibilityModel, rows: Roster, cols: Roster) -> Compatibility:
+    def _score(
+        self, model: CompatibilityModel, rows: Roster, cols: Roster, client: Any = None
+    ) -> Compatibility:
         top_k = self.top_k
         if top_k == 0 and len(rows) * len(cols) > AUTO_SPARSE_PAIRS:
             top_k = AUTO_TOP_K
-        return model.score(rows, cols, top_k=top_k or None)
+        return model.score(rows, cols, top_k=top_k or None, client=client)
 
     def _required_pairs(
         self, compat: Compatibility, m: Roster, e: Roster, cap: np.ndarray
@@ -345,6 +347,7 @@ class Program:
         max_changes: int | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
+        client: Any = None,
     ) -> PairsResult:
         """Mentor–mentee pairs: one-to-one, or one-to-many when mentors take several.
 
@@ -371,6 +374,9 @@ class Program:
         to 2 million candidate pairs): the cost of stability against the
         optimum, or the blocking pairs of the optimal plan;
         ``result.blocking_pairs()`` lists them.
+        ``client`` (a ``distributed.Client`` or a scheduler address; needs
+        ``pairwise[dask]``) scores the candidates on a Dask cluster, with
+        exactly the local result; the solve stays on this machine.
 
         Raises
         ------
@@ -386,7 +392,7 @@ class Program:
         m = _as_roster(mentors, "mentor", self.rename)
         e = _as_roster(mentees, "mentee", self.rename)
         run.phase("scoring")
-        compat = self._score(self.model, m, e)
+        compat = self._score(self.model, m, e, client)
         cap = self._capacity(m)
         # The priority column places mentees first; it never multiplies scores.
         priority = self._weights(e, self.priority_column)
@@ -553,12 +559,13 @@ class Program:
         previous: _lifecycle.PairsSource | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
+        client: Any = None,
     ) -> PeersResult:
         """Peer learning partners from one pool (about the same level).
 
         Scores are made symmetric (the mean of both directions) and a pair is
-        allowed only when the rules allow it both ways. ``progress`` and
-        ``run`` as in :meth:`pairs`. ``previous`` (last cohort's pairs:
+        allowed only when the rules allow it both ways. ``progress``,
+        ``run`` and ``client`` as in :meth:`pairs`. ``previous`` (last cohort's pairs:
         ``person_a``, ``person_b``) are kept where still allowed, after the
         number of pairs and before the score (a keep bonus, see
         :func:`pairwise._lifecycle.keep_bonus_scores`); ``result.changes``
@@ -569,7 +576,7 @@ class Program:
         run = self._start(progress, run)
         p = _as_roster(people, "person", self.rename)
         run.phase("scoring")
-        compat = self.peer_model.score(p, p)
+        compat = self.peer_model.score(p, p, client=client)
         scores, allowed = compat.symmetric()
         plan = None if previous is None else _lifecycle.plan_peers(compat, p, allowed, previous)
         solver_scores = scores
@@ -591,10 +598,12 @@ class Program:
         return dataclasses.replace(result, changes=_lifecycle.peers_changes(plan, result.pairs))
 
     # ------------------------------------------------------------------ groups
-    def group_inputs(self, leaders: Roster, proteges: Roster) -> dict[str, Any]:
+    def group_inputs(
+        self, leaders: Roster, proteges: Roster, client: Any = None
+    ) -> dict[str, Any]:
         """The arrays :func:`pairwise.solvers.learning_groups` receives for these rosters."""
         g, notes = self.groups_options.for_roster(proteges)
-        compat = self.group_model.score(leaders, proteges)
+        compat = self.group_model.score(leaders, proteges, client=client)
         if notes:
             compat = dataclasses.replace(compat, notes=(*compat.notes, *notes))
         rule_columns = sorted(set(g.min_distinct) | set(g.max_count) | set(g.no_isolation))
@@ -627,6 +636,7 @@ class Program:
         previous: _lifecycle.PairsSource | None = None,
         progress: ProgressCallback | None = None,
         run: Run | None = None,
+        client: Any = None,
     ) -> GroupsResult:
         """Learning groups: each leader takes ``min_size``..``max_size`` protégés.
 
@@ -635,7 +645,7 @@ class Program:
         language; as many protégés as the rules allow are placed (priority
         first), then the fit (plus diversity) is maximised.
 
-        ``progress`` and ``run`` as in :meth:`pairs`; while the search runs,
+        ``progress``, ``run`` and ``client`` as in :meth:`pairs`; while the search runs,
         ``progress`` also receives its best objective so far (phase
         "solving", about twice a second).
 
@@ -656,7 +666,7 @@ class Program:
         lead = _as_roster(leaders, "leader", self.rename)
         prot = _as_roster(proteges, "protege", self.rename)
         run.phase("scoring")
-        inputs = self.group_inputs(lead, prot)
+        inputs = self.group_inputs(lead, prot, client)
         g = inputs["options"]
         plan = None
         solver_inputs = inputs

@@ -20,6 +20,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import checks, criteria, datasets, rules, solvers
+from ._suggest import SuggestionsResult
 from .compatibility import Compatibility, CompatibilityModel
 from .config import default_model, default_peer_model, default_program, load_program
 from .errors import InfeasibleError, InputError, PairwiseError, SolverError
@@ -45,6 +46,7 @@ __all__ = [
     "Program",
     "Roster",
     "SolverError",
+    "SuggestionsResult",
     "__version__",
     "checks",
     "criteria",

@@ -15,9 +15,9 @@ import dataclasses
 import datetime as _dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from .results import (
 from .roster import Roster, load_roster
 from .solvers import _ortools
 from .solvers._result import GroupingResult, MatchingResult
+
+if TYPE_CHECKING:
+    from ._suggest import SuggestionsResult
 
 __all__ = ["GroupOptions", "Program"]
 
@@ -412,6 +415,47 @@ class Program:
             time_limit=time_limit,
             seed=self.seed,
         )
+
+    # ------------------------------------------------------------------ suggest
+    def suggest(
+        self,
+        mentors: RosterLike,
+        mentees: RosterLike | None = None,
+        *,
+        skills: Sequence[str] | None = None,
+        k: int = 5,
+        progress: ProgressCallback | None = None,
+        run: Run | None = None,
+    ) -> SuggestionsResult:
+        """Per mentee the ``k`` best mentors, with score, regret and a one-line explanation.
+
+        The first suggestion of a mentee is its partner in the optimal plan
+        (most matched mentees, then the best total score; priority tiers,
+        ``objective = "fair"``, ``min_load`` and required pairs are not applied
+        here), so a mentor is first no more often than its capacity; the
+        others follow by ``regret`` (the plan's total score lost when that
+        pair is chosen), then by score. With ``skills`` instead of
+        ``mentees`` (the expert finder): the mentors who offer those skills,
+        ranked by coverage, then accessibility (remote, capacity).
+        ``progress`` and ``run`` as in :meth:`pairs`.
+
+        Raises
+        ------
+        InputError
+            Bad rosters, ``k`` or ``skills``, or both / neither of
+            ``mentees`` and ``skills``.
+
+        Examples
+        --------
+        >>> import pairwise as pw
+        >>> frames = pw.datasets.demo_rosters()
+        >>> found = pw.load_program().suggest(frames["mentors"], skills=["sql"], k=3)
+        >>> found.suggestions["rank"].tolist()
+        [1, 2, 3]
+        """
+        from ._suggest import suggest
+
+        return suggest(self, mentors, mentees, skills=skills, k=k, progress=progress, run=run)
 
     # ------------------------------------------------------------------ peers
     def peers(

@@ -22,14 +22,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from . import criteria as C
 from . import rules as R
-from ._run import ProgressCallback, Run
+from ._run import Run
 from .compatibility import Compatibility
 from .errors import InputError
 from .results import (
@@ -46,9 +46,27 @@ from .solvers import _ortools
 from .solvers._regret import DEFAULT_BUDGET, pair_regret
 
 if TYPE_CHECKING:
-    from .program import Program, RosterLike
+    from .compatibility import CompatibilityModel
 
-__all__ = ["SuggestionsResult", "suggest"]
+
+class _Programme(Protocol):
+    """What suggestions need of a :class:`pairwise.Program` (kept structural: no import)."""
+
+    @property
+    def model(self) -> CompatibilityModel: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    def _score(self, model: CompatibilityModel, rows: Roster, cols: Roster) -> Compatibility: ...
+
+    def _capacity(self, mentors: Roster) -> np.ndarray: ...
+
+
+__all__ = ["SuggestionsResult", "check_request", "explanations", "suggest"]
 
 #: Id of the one-row mentee the expert finder builds from ``skills``.
 QUERY_ID = "query"
@@ -119,6 +137,12 @@ class SuggestionsResult(_ResultBase):
                 f"featured (first) suggestions: {featured}, each the mentee's partner in the "
                 "optimal plan (no mentor featured beyond its capacity)"
             )
+            waiting = listed - featured
+            if waiting:
+                lines.append(
+                    f"{waiting} mentee(s) with a list have no featured suggestion: the optimal "
+                    "plan leaves them unmatched (every mentor on their list is needed elsewhere)"
+                )
             others = s[~s["featured"].astype(bool)]
             known = others["regret"].dropna()
             if len(known):
@@ -163,22 +187,8 @@ def _check_k(k: Any) -> int:
     return int(k)
 
 
-def suggest(
-    program: Program,
-    mentors: RosterLike,
-    mentees: RosterLike | None = None,
-    *,
-    skills: Sequence[str] | None = None,
-    k: int = 5,
-    progress: ProgressCallback | None = None,
-    run: Run | None = None,
-) -> SuggestionsResult:
-    """Per mentee the ``k`` best mentors, or the mentors who can teach ``skills``.
-
-    See :meth:`pairwise.Program.suggest`.
-    """
-    from .program import _as_roster
-
+def check_request(mentees: object, skills: object, k: Any) -> int:
+    """``k`` as an int, once the request names exactly one of ``mentees`` and ``skills``."""
     k = _check_k(k)
     if (mentees is None) == (skills is None):
         raise InputError(
@@ -186,12 +196,28 @@ def suggest(
             f"`skills` (who can teach them); got {'both' if skills is not None else 'neither'}."
             " Fix: pass mentees, or skills=['python', 'sql'] (CLI: --mentees or --skill)."
         )
-    run = run if run is not None else Run(program.time_limit, progress)
-    m = _as_roster(mentors, "mentor", program.rename)
+    return k
+
+
+def suggest(
+    program: _Programme,
+    mentors: Roster,
+    mentees: Roster | None,
+    *,
+    skills: Sequence[str] | None,
+    k: int,
+    run: Run,
+    limits: tuple[float | None, float | None] = (None, None),
+) -> SuggestionsResult:
+    """Per mentee the ``k`` best mentors, or the mentors who can teach ``skills``.
+
+    See :meth:`pairwise.Program.suggest`. ``limits`` are the solver's wall
+    deadline and time limit (what the programme keeps back for the results).
+    """
     if skills is not None:
-        return _expert(program, m, skills, k, run)
+        return _expert(program, mentors, skills, k, run)
     assert mentees is not None
-    return _for_mentees(program, m, _as_roster(mentees, "mentee", program.rename), k, run)
+    return _for_mentees(program, mentors, mentees, k, run, limits)
 
 
 # ---------------------------------------------------------------------------
@@ -199,21 +225,27 @@ def suggest(
 # ---------------------------------------------------------------------------
 
 
-def _for_mentees(program: Program, m: Roster, e: Roster, k: int, run: Run) -> SuggestionsResult:
-    from .program import _solver_deadline, _solver_limit
+def _for_mentees(
+    program: _Programme,
+    m: Roster,
+    e: Roster,
+    k: int,
+    run: Run,
+    limits: tuple[float | None, float | None],
+) -> SuggestionsResult:
     from .solvers import one_to_many
 
     run.phase("scoring")
     compat = program._score(program.model, m, e)
     cap = program._capacity(m)
     run.phase("solving")
-    with _ortools.wall_deadline(_solver_deadline(run, len(m) + len(e))):
+    with _ortools.wall_deadline(limits[0]):
         solved = one_to_many(
             compat.scores,
             cap,
             compat.allowed,
             objective="total",
-            time_limit=_solver_limit(program.time_limit, len(m) + len(e)),
+            time_limit=limits[1],
             seed=program.seed,
         )
     budget = REGRET_BUDGET if not solved.stopped_by_time_limit else 0
@@ -369,7 +401,7 @@ def _check_skills(skills: Any) -> list[str]:
 
 
 def _expert(
-    program: Program, m: Roster, skills: Sequence[str], k: int, run: Run
+    program: _Programme, m: Roster, skills: Sequence[str], k: int, run: Run
 ) -> SuggestionsResult:
     """Mentors ranked by the share of ``skills`` they offer, then by accessibility."""
     started = time.perf_counter()
@@ -389,11 +421,9 @@ def _expert(
     query = _query_roster(m, offer, complement.want, wanted)
     coverage = np.asarray(complement.score(m, query), dtype=float)[:, 0]
     cap = program._capacity(m)
-    remote = (
-        m.column("remote_ok").astype(bool).to_numpy(float)
-        if m.has("remote_ok")
-        else np.ones(len(m))
-    )
+    remote = np.ones(len(m))
+    if m.has("remote_ok"):
+        remote = np.asarray(m.column("remote_ok").astype(bool), dtype=float)
     eligible = np.flatnonzero((coverage > 0) & (cap > 0))
     keys = (eligible, -cap[eligible], -remote[eligible], -coverage[eligible])
     rows = eligible[np.lexsort(keys)][:k]

@@ -453,9 +453,15 @@ class Program:
         >>> found.suggestions["rank"].tolist()
         [1, 2, 3]
         """
-        from ._suggest import suggest
+        from ._suggest import check_request, suggest
 
-        return suggest(self, mentors, mentees, skills=skills, k=k, progress=progress, run=run)
+        k = check_request(mentees, skills, k)
+        run = self._start(progress, run)
+        m = _as_roster(mentors, "mentor", self.rename)
+        e = None if mentees is None else _as_roster(mentees, "mentee", self.rename)
+        n = len(m) + (0 if e is None else len(e))
+        limits = (_solver_deadline(run, n), _solver_limit(self.time_limit, n))
+        return suggest(self, m, e, skills=skills, k=k, run=run, limits=limits)
 
     # ------------------------------------------------------------------ peers
     def peers(

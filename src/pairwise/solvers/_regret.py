@@ -189,7 +189,7 @@ def pair_regret(
     >>> import numpy as np
     >>> r = pair_regret(np.array([[3.0, 1.0], [2.0, 2.0]]), plan_rows=[0, 1], plan_cols=[0, 1])
     >>> r.regret.tolist(), r.lost.tolist()
-    ([0.0, 0.0, 2.0, 2.0], [False, False, False, False])
+    ([0.0, 2.0, 2.0, 0.0], [False, False, False, False])
     """
     where = "pair_regret"
     problem = check_scores(scores, allowed, where)

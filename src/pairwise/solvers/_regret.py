@@ -12,7 +12,8 @@ Dijkstra's algorithm:
 * **Same number of mentees.** A cycle that neither drops nor adds a matched
   mentee exists exactly when ``i`` and ``j`` lie in one strongly connected
   component of the residual graph (without the source–sink return arc); its
-  best cost is ``reduced_cost(i, j) + dist(j, i)``, one Dijkstra per mentee.
+  best cost is ``reduced_cost(i, j) + dist(j, i)``, one Dijkstra per mentee
+  (or per mentor on the reversed graph, when fewer mentors are involved).
 * **One mentee fewer.** Otherwise forcing the pair leaves one more mentee
   unmatched (never two: removing a mentee and one seat of a mentor lowers a
   maximum matching by at most two, and the forced pair adds one back). The
@@ -21,7 +22,7 @@ Dijkstra's algorithm:
   pairs at once.
 
 Beyond a work budget (Dijkstra arcs scanned), pairs of the first kind whose
-mentee was not searched get the reduced cost alone, a lower bound on their
+mentee (or mentor) was not searched get the reduced cost alone, a lower bound on their
 regret (``exact`` says which). Priority tiers and the ``"fair"`` objective are
 not part of this order: the regret compares plans by count, then total score.
 """
@@ -277,17 +278,23 @@ def _solve(
         loss = -arc_w + j_part + i_part
         regret = np.where(lost, loss, regret)
         exact |= lost & np.isfinite(loss)
-    # Same count: reduced cost plus dist(j, i) in reduced costs, one search per mentee.
+    # Same count: reduced cost plus dist(j, i) in reduced costs: one search per mentee from
+    # j, or per mentor into i on the reversed graph, whichever side has fewer to search.
     same = ~in_plan & ~lost
-    sources = np.unique(arc_c[same])
+    by_mentor = len(np.unique(arc_r[same])) < len(np.unique(arc_c[same]))
+    near, far, offset = (arc_r, arc_c, 0) if by_mentor else (arc_c, arc_r, n)
+    far_node = far + (n if by_mentor else 0)
+    searched = graph.T.tocsr() if by_mentor else graph
+    sources = np.unique(near[same])
     per_search = graph.nnz + size
-    affordable = sources[: budget // per_search] if per_search else sources
+    affordable = sources[: budget // per_search]
+    slot = np.full(max(n, m), -1, dtype=np.int64)
     for start in range(0, len(affordable), _CHUNK):
         chunk = affordable[start : start + _CHUNK]
-        dist = dijkstra(graph, indices=n + chunk)
-        row_of = np.full(m, -1, dtype=np.int64)
-        row_of[chunk] = np.arange(len(chunk))
-        hit = same & (row_of[arc_c] >= 0)
-        regret[hit] = pair_rc[hit] + dist[row_of[arc_c[hit]], arc_r[hit]]
+        dist = dijkstra(searched, indices=offset + chunk)
+        slot[chunk] = np.arange(len(chunk))
+        hit = same & (slot[near] >= 0)
+        regret[hit] = pair_rc[hit] + dist[slot[near[hit]], far_node[hit]]
         exact |= hit
+        slot[chunk] = -1
     return regret, lost, exact

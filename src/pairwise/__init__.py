@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import checks, criteria, datasets, rules, solvers
 from ._compare import Comparison, compare
+from ._suggest import SuggestionsResult
 from .compatibility import Compatibility, CompatibilityModel
 from .config import default_model, default_peer_model, default_program, load_program
 from .errors import InfeasibleError, InputError, PairwiseError, SolverError
@@ -47,6 +48,7 @@ __all__ = [
     "Program",
     "Roster",
     "SolverError",
+    "SuggestionsResult",
     "__version__",
     "checks",
     "compare",

@@ -110,6 +110,23 @@ files written:
 {_PROGRESS_NOTE}
 
 {_EXIT_CODES}""",
+    "suggest": f"""\
+examples:
+  pairwise suggest --mentors mentors.csv --mentees mentees.csv --out suggestions.csv -k 5
+  pairwise suggest --mentors mentors.csv --skill python --skill sql --out experts.csv
+
+files written:
+  --out FILE        one row per suggestion: mentee_id, mentee_name, rank, featured,
+                    mentor_id, mentor_name, score, regret, regret_exact, fewer_matched,
+                    explanation (featured: the mentee's partner in the optimal plan)
+  --unmatched FILE  mentees the optimal plan leaves without a mentor, and mentees with
+                    no allowed mentor: id, name, role, reason (default: beside --out)
+  --json FILE       the whole result, full precision (only when given)
+{_FILES_NOTE}
+
+{_PROGRESS_NOTE}
+
+{_EXIT_CODES}""",
     "peers": f"""\
 example:
   pairwise peers --people people.csv --out peers.csv
@@ -373,6 +390,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     _run_options(compare)
+
+    suggest = _sub(
+        sub,
+        "suggest",
+        "ranked mentor suggestions per mentee, or experts for skills",
+        "Suggest up to k mentors per mentee, each with its score, regret (the optimal "
+        "plan's score lost when that pair is chosen) and a one-line explanation; the first "
+        "suggestion is the mentee's partner in the optimal plan. With --skill instead of "
+        "--mentees: the mentors who can teach those skills.",
+    )
+    suggest.add_argument("--mentors", required=True, metavar="M.csv", help="mentor roster")
+    suggest.add_argument("--mentees", metavar="E.csv", help="mentee roster (or --skill)")
+    suggest.add_argument(
+        "--skill",
+        action="append",
+        metavar="SKILL",
+        help="a skill to find experts for (repeatable; instead of --mentees)",
+    )
+    suggest.add_argument(
+        "-k", type=int, default=5, metavar="K", help="suggestions per mentee (default: 5)"
+    )
+    suggest.add_argument("--out", required=True, metavar="suggestions.csv", help="file to write")
+    _common(suggest)
 
     validate = _sub(
         sub,
@@ -691,6 +731,20 @@ def _cmd_peers(args: argparse.Namespace, run: Run) -> int:
     return _finish(result, args, planned, run)
 
 
+def _cmd_suggest(args: argparse.Namespace, run: Run) -> int:
+    from .roster import load_roster
+
+    planned = _plan(args, {"--mentors": args.mentors, "--mentees": args.mentees})
+    program = _program(args, run)
+    run.phase("loading")
+    mentors = load_roster(args.mentors, role="mentor", rename=program.rename)
+    mentees = None
+    if args.mentees is not None:
+        mentees = load_roster(args.mentees, role="mentee", rename=program.rename)
+    result = program.suggest(mentors, mentees, skills=args.skill, k=args.k, run=run)
+    return _finish(result, args, planned, run)
+
+
 _ROLES = {
     "mentors": "mentor",
     "mentees": "mentee",
@@ -887,6 +941,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Run], int]] = {
     "pairs": _cmd_pairs,
     "groups": _cmd_groups,
     "peers": _cmd_peers,
+    "suggest": _cmd_suggest,
     "validate": _cmd_validate,
     "compare": _cmd_compare,
 }

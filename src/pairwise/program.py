@@ -16,9 +16,9 @@ import datetime as _dt
 import functools
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,9 @@ from .results import (
 from .roster import Roster, load_roster
 from .solvers import _ortools
 from .solvers._result import GroupingResult, MatchingResult
+
+if TYPE_CHECKING:
+    from ._suggest import SuggestionsResult
 
 __all__ = ["GroupOptions", "Program"]
 
@@ -550,6 +553,53 @@ class Program:
             previous=previous,
             max_changes=max_changes,
         )
+
+    # ------------------------------------------------------------------ suggest
+    def suggest(
+        self,
+        mentors: RosterLike,
+        mentees: RosterLike | None = None,
+        *,
+        skills: Sequence[str] | None = None,
+        k: int = 5,
+        progress: ProgressCallback | None = None,
+        run: Run | None = None,
+    ) -> SuggestionsResult:
+        """Per mentee the ``k`` best mentors, with score, regret and a one-line explanation.
+
+        The first suggestion of a mentee is its partner in the optimal plan
+        (most matched mentees, then the best total score; priority tiers,
+        ``objective = "fair"``, ``min_load`` and required pairs are not applied
+        here), so a mentor is first no more often than its capacity; the
+        others follow by ``regret`` (the plan's total score lost when that
+        pair is chosen), then by score. With ``skills`` instead of
+        ``mentees`` (the expert finder): the mentors who offer those skills,
+        ranked by coverage, then accessibility (remote, capacity).
+        ``progress`` and ``run`` as in :meth:`pairs`.
+
+        Raises
+        ------
+        InputError
+            Bad rosters, ``k`` or ``skills``, or both / neither of
+            ``mentees`` and ``skills``.
+
+        Examples
+        --------
+        >>> import pairwise as pw
+        >>> frames = pw.datasets.demo_rosters()
+        >>> found = pw.load_program().suggest(frames["mentors"], skills=["sql"], k=3)
+        >>> found.suggestions["rank"].tolist()
+        [1, 2, 3]
+        """
+        from ._suggest import check_request, suggest
+
+        k = check_request(mentees, skills, k)
+        run = self._start(progress, run)
+        m = _as_roster(mentors, "mentor", self.rename)
+        e = None if mentees is None else _as_roster(mentees, "mentee", self.rename)
+        n = len(m) + (0 if e is None else len(e))
+        limits = (_solver_deadline(run, n), _solver_limit(self.time_limit, n))
+        return suggest(self, m, e, skills=skills, k=k, run=run, limits=limits)
 
     # ------------------------------------------------------------------ peers
     def peers(

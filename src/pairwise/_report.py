@@ -273,7 +273,9 @@ def _short(value: float) -> str:
 
 def _fmt(value: Any, kind: str = "") -> str:
     """A table cell: blanks as "—", shares as percents, floats to 3 places, ints grouped."""
-    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "—"
+    if isinstance(value, float | np.floating) and math.isnan(value):
         return "—"
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"

@@ -40,7 +40,8 @@ class _MatrixCompat(Compatibility):
         for c0 in range(0, m, 3):
             cols = slice(c0, min(c0 + 3, m))
             if needed is None or needed[cols].any():
-                yield cols, self.full[:, cols].T.copy(), self.full_allowed[:, cols].T.copy()
+                index = np.arange(cols.start, cols.stop)
+                yield index, self.full[:, cols].T.copy(), self.full_allowed[:, cols].T.copy()
 
 
 def _top_k(T: np.ndarray, allowed: np.ndarray, k: int) -> sp.csr_matrix:

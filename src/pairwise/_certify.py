@@ -85,7 +85,7 @@ def _thresholds(
 
 
 def _block_violations(
-    cols: slice,
+    cols: np.ndarray,
     scores: np.ndarray,
     allowed: np.ndarray,
     duals: Duals,
@@ -99,7 +99,7 @@ def _block_violations(
     Only the ``suspect`` mentees are tested (the others cannot have one).
     """
     local = np.flatnonzero(suspect[cols])
-    j = local + cols.start
+    j = cols[local]
     s, ok = scores[local], allowed[local]
     if limits is not None:
         a, b = limits
@@ -177,23 +177,24 @@ def dropped_violators(
         jj, ii, rank = _block_violations(
             cols, scores, allowed, duals, level, limits, closed, suspect
         )
-        key = ii.astype(np.int64) + n_m * (jj.astype(np.int64) + cols.start)
+        mentee = cols[jj].astype(np.int64)
+        key = ii.astype(np.int64) + n_m * mentee
         pos = np.searchsorted(kept, key)
         dropped = (pos >= kept.size) | (kept[np.minimum(pos, kept.size - 1)] != key)
-        jj, ii, rank = jj[dropped], ii[dropped], rank[dropped]
+        jj, ii, rank, mentee = jj[dropped], ii[dropped], rank[dropped], mentee[dropped]
         if jj.size == 0:
             continue
         total += int(jj.size)
         # most violating first per mentee; equal ones rotate from mentee to mentee,
         # so that ties spread over the mentors
-        spread = (ii - (jj + cols.start) * per_mentee) % max(n_m, 1)
+        spread = (ii - mentee * per_mentee) % max(n_m, 1)
         order = np.lexsort((spread, -rank, jj))
-        jj, ii = jj[order], ii[order]
+        jj, ii, mentee = jj[order], ii[order], mentee[order]
         first = np.searchsorted(jj, jj, side="left")
         top = (np.arange(jj.size) - first) < per_mentee
-        jj, ii = jj[top], ii[top]
+        jj, ii, mentee = jj[top], ii[top], mentee[top]
         out_r.append(ii.astype(np.int64))
-        out_c.append(jj.astype(np.int64) + cols.start)
+        out_c.append(mentee)
         out_s.append(scores[jj, ii].copy())
     if not out_r:
         empty = np.zeros(0, dtype=np.int64)

@@ -469,9 +469,11 @@ def diagnose_pairs(
     graph = _graph(compat, matched, words)
     base = max_matching(graph.base, cap)
     findings = [] if budget.spent() else _capacity_findings(graph, cap, base, n, words, compat)
-    findings += _rule_findings(
-        compat, mentors, mentees, graph, cap, base, matched, words, budget=budget
-    )
+    if base < int(np.maximum(cap, 0).sum()):
+        # with every place taken no rule relaxation can match anyone more: skip the re-counts
+        findings += _rule_findings(
+            compat, mentors, mentees, graph, cap, base, matched, words, budget=budget
+        )
     findings = [f for f in findings if f.gain]
     findings.sort(key=lambda f: -(f.gain or 0))
     return tuple(findings + budget.findings())

@@ -170,8 +170,7 @@ class SuggestionsResult(_ResultBase):
 
         body = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
         tables = "".join(
-            f"<h2>{name}</h2>"
-            f"{table.head(max_rows).to_html(index=False, escape=True, na_rep='')}"
+            f"<h2>{name}</h2>{table.head(max_rows).to_html(index=False, escape=True, na_rep='')}"
             for name, table in (("Suggestions", self.suggestions), ("Unmatched", self.unmatched))
             if len(table)
         )

@@ -565,26 +565,45 @@ def top_k_range(
 
 def column_blocks(
     plan: _Plan, block_size: int | None, needed: np.ndarray | None = None
-) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """Every pair's score, by blocks of columns: ``(columns, scores.T, allowed.T)`` per block.
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every allowed pair's score, by blocks of columns: ``(columns, scores.T, allowed.T)``.
 
-    The blocks are those :func:`top_k_matrix` scores (same size, same
-    arithmetic), so a pair's score here is bit for bit the score it kept.
-    Each block is ``(len(columns), n_rows)``; the buffers are reused, so a
-    block must be consumed before the next one is asked for. Memory is
-    ``O(block_size * n_rows)``. With ``needed`` (bool per column), blocks
-    holding no needed column are skipped (not scored).
+    The blocks are those :func:`top_k_matrix` scores (the same blocking groups,
+    chunks and arithmetic), so a pair's score here is bit for bit the score it
+    kept. Each block is ``(len(columns), n_rows)`` with ``columns`` an index
+    array; pairs the rule tables exclude are not scored (``allowed`` False).
+    The buffers are reused, so a block must be consumed before the next one
+    is asked for. Memory is ``O(block_size * n_rows)``. With ``needed`` (bool
+    per column), blocks holding no needed column are skipped (not scored).
     """
-    n_m, n_e = plan.shape
+    n_m = plan.shape[0]
     tplan = plan.transpose()
-    step = block_size or _auto_block(n_m)
-    buf_s = np.empty((min(step, n_e), n_m), dtype=np.float64)
-    buf_a = np.empty((min(step, n_e), n_m), dtype=bool)
-    buf_w = np.empty((min(step, n_e), n_m), dtype=np.float32)
-    for c0 in range(0, n_e, step):
-        c1 = min(c0 + step, n_e)
-        if needed is not None and not needed[c0:c1].any():
-            continue
-        s, a = buf_s[: c1 - c0], buf_a[: c1 - c0]
-        tplan.block(slice(c0, c1), s, a, buf_w[: c1 - c0])
-        yield slice(c0, c1), s, a
+    tasks = _tasks(tplan, _rule_blocks(tplan), block_size)
+    buffers: dict[str, np.ndarray] = {}
+
+    def buffer(name: str, rows: int, dtype: type) -> np.ndarray:
+        have = buffers.get(name)
+        if have is None or have.shape[0] < rows:
+            have = buffers[name] = np.empty((rows, n_m), dtype=dtype)
+        return have[:rows]
+
+    with _blas_one_thread():
+        for rows, cols in tasks:
+            index = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+            if needed is not None and not needed[index].any():
+                continue
+            n_rows = len(index)
+            s, a = buffer("s", n_rows, np.float64), buffer("a", n_rows, bool)
+            width = n_m if cols is None else len(cols.index)
+            w = np.empty((n_rows, width), dtype=np.float32)
+            sub_a = a if cols is None else np.empty((n_rows, width), dtype=bool)
+            if cols is None:
+                tplan.block(rows, w, sub_a, w)
+                s[:] = w
+            else:
+                tplan.block(rows, w, sub_a, w, cols)
+                s.fill(0.0)
+                a.fill(False)
+                s[:, cols.index] = w
+                a[:, cols.index] = sub_a
+            yield index, s, a

@@ -288,7 +288,7 @@ class Compatibility:
 
     def column_blocks(
         self, needed: np.ndarray | None = None
-    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Every pair re-scored by the model, by blocks of mentees (never the whole matrix).
 
         Yields ``(mentees, scores, allowed)`` with ``scores`` / ``allowed`` of

@@ -163,9 +163,13 @@ def assess(
         if fewer > 0:
             line += f"; the optimum also matches {fewer} more mentee(s)"
     else:
+        # a plan that keeps previous pairs (or is cut) can score below the stable one
+        way = "lower" if cost >= 0 else "higher"
+        share = share.replace("(-", "(")
+        plan = "the optimal plan" if cost >= 0 else "this plan"
         line = (
-            f"the optimal plan has {n} blocking pair(s); a stable plan would score "
-            f"{cost:.3f} lower{share}"
+            f"{plan} has {n} blocking pair(s); a stable plan would score "
+            f"{abs(cost):.3f} {way}{share}"
         )
         if fewer > 0:
             line += f" and match {fewer} fewer mentee(s)"

@@ -397,9 +397,10 @@ def translate_infeasible(error: InfeasibleError, mentors: Roster) -> InfeasibleE
     def named(text: str) -> str:
         return re.sub(r"mentor (\d+) had", lambda mo: f"mentor {ids[int(mo.group(1))]} had", text)
 
-    reasons = [named(r).replace("max_changes", "max_changes (--max-changes)") for r in
-               error.reasons]  # fmt: skip
-    return InfeasibleError(named(str(error)), reasons)
+    def cli(text: str) -> str:
+        return named(text).replace("max_changes", "max_changes (--max-changes)")
+
+    return InfeasibleError(cli(str(error)), [cli(r) for r in error.reasons])
 
 
 # --------------------------------------------------------------------------- peers

@@ -52,8 +52,8 @@ SHOWN = 5
 _EXIT_CODES = """\
 exit codes:
   0    done
-  1    no feasible solution: nothing could be formed (files are still written,
-       listing everyone with the reason; the diagnosis goes to stderr)
+  1    no feasible solution (e.g. min_load or --max-changes cannot be met):
+       nothing was written; the reasons go to stderr
   2    bad input or usage: nothing was written
   130  interrupted (Ctrl-C): nothing was written
   143  terminated (SIGTERM): nothing was written"""

@@ -145,7 +145,7 @@ class Scaling:
         return Scaling(min(p.scale for p in parts), all(p.exact for p in parts))
 
 
-def _on_grid(x: np.ndarray, scale: float) -> np.ndarray:
+def _on_grid(x: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
     """Whether each ``x * scale`` is within 4 units in the last place of a whole number."""
     y = x * scale
     return np.abs(y - np.rint(y)) <= _ON_GRID_ULPS * np.abs(y)

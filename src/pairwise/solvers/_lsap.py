@@ -256,7 +256,7 @@ def _types(
         return None
     # Once rows are known to repeat, columns repeat in X exactly when they
     # repeat in the (small) matrix of representative rows.
-    reduced = X[row_rep]
+    reduced = X if row_rep.size == n else X[row_rep]  # no repeated rows: no copy
     col_type, col_rep = _candidate_groups(reduced.T)
     if row_rep.size * col_rep.size > budget:
         return None

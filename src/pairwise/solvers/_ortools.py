@@ -79,6 +79,10 @@ def min_cost_flow() -> Any:
 # them, the finest power of two every value is a multiple of (see _dyadic_exponent).
 _SMALL_GRIDS = np.arange(1, 1025, dtype=np.float64)
 _DECIMAL_GRIDS = tuple(10.0**k for k in range(4, 10))
+# Values per chunk of a full on-grid check: small enough to stay in cache.
+_CHUNK = 1 << 16
+# Distinct off-grid values taken into the probe per round of the lattice search.
+_PROBE_ADD = 64
 
 #: Default upper limit on the scaled peak score when scores are not on a grid:
 #: more bits make cost-scaling solvers slower for no practical gain.
@@ -141,10 +145,58 @@ class Scaling:
         return Scaling(min(p.scale for p in parts), all(p.exact for p in parts))
 
 
-def _is_integral(x: np.ndarray) -> bool:
-    """Every entry within 4 units in the last place of a whole number (relative only)."""
-    r = np.rint(x)
-    return bool(np.all(np.abs(x - r) <= _ON_GRID_ULPS * np.abs(x)))
+def _on_grid(x: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+    """Whether each ``x * scale`` is within 4 units in the last place of a whole number."""
+    y = x * scale
+    return np.abs(y - np.rint(y)) <= _ON_GRID_ULPS * np.abs(y)
+
+
+def _off_grid(x: np.ndarray, scale: float) -> np.ndarray:
+    """Up to :data:`_PROBE_ADD` distinct entries of ``x`` off the grid ``scale`` (empty: none).
+
+    One pass over ``x`` in cache-sized chunks, stopping at the first chunk
+    with an off-grid entry.
+    """
+    for start in range(0, x.size, _CHUNK):
+        part = x[start : start + _CHUNK]
+        bad = ~_on_grid(part, scale)
+        if bad.any():
+            return np.unique(part[bad])[:_PROBE_ADD]
+    return x[:0]
+
+
+def _denominators(x: np.ndarray) -> np.ndarray:
+    """Smallest whole ``q <= 1024`` putting each entry of ``x`` on the grid ``q`` (0: none)."""
+    fits = _on_grid(x[:, None], _SMALL_GRIDS[None, :])
+    return np.where(fits.any(axis=1), fits.argmax(axis=1) + 1, 0)
+
+
+def _small_lattice(finite: np.ndarray, probe: np.ndarray) -> int | None:
+    """Smallest whole ``q <= 1024`` with every value on the grid ``q``; None when there is none.
+
+    A rational reconstruction: each distinct value of ``probe`` (a sample)
+    that the current ``q`` misses gives its own smallest denominator, and
+    ``q`` becomes their least common multiple; once the probe fits, one pass
+    over all values verifies ``q`` (values it misses join the probe). ``q``
+    grows by a factor of at least 2 per round, so there are at most 11 rounds
+    and, in practice, one full pass.
+    """
+    q = 1
+    while q <= _SMALL_GRIDS.size:
+        off = probe[~_on_grid(probe, float(q))][:_PROBE_ADD]
+        if off.size == 0:
+            off = _off_grid(finite, float(q))
+            if off.size == 0:
+                return q
+            probe = np.concatenate([probe, off])
+        den = _denominators(off)
+        if np.any(den == 0):
+            return None
+        grown = math.lcm(q, *(int(d) for d in np.unique(den)))
+        if grown == q:  # rounding at the edge of the tolerance: no lattice to trust
+            return None
+        q = grown
+    return None
 
 
 def _dyadic_exponent(values: np.ndarray) -> int | None:
@@ -186,7 +238,11 @@ def integer_scale(
     2. the power of two ``2**s`` that makes every value *exactly* a whole number
        (every float is a multiple of some power of two; computed from the bits);
 
-    both ``exact``: then the integer problem *is* the original one. Otherwise
+    both ``exact``: then the integer problem *is* the original one. The grid
+    of step 1 is found without trying grids one by one: the distinct values of
+    a sample give their smallest denominators, whose least common multiple is
+    then verified in one pass over all values (:func:`_small_lattice`), so the
+    cost is linear in ``values.size``. Otherwise
     the largest power of two keeping the scaled peak within ``limit / terms``
     and ``max_peak``, which rounds each value to a multiple of ``1 / scale``
     (not exact; see :meth:`Scaling.tolerance`).
@@ -202,7 +258,9 @@ def integer_scale(
     >>> integer_scale(np.array([1e6, 1e6 + 1e-4]), limit=2.0**40, shift=True).exact
     True
     """
-    finite = values[np.isfinite(values)]
+    values = np.asarray(values, dtype=np.float64).ravel()
+    keep = np.isfinite(values)
+    finite = values if keep.all() else values[keep]
     if finite.size == 0:
         return Scaling(1.0, True)
     low, high = float(np.min(finite)), float(np.max(finite))
@@ -212,17 +270,29 @@ def integer_scale(
     peak = (max(abs(high - offset), abs(low - offset))) * (1.0 + 2.0**-40)
     if peak == 0.0:
         return Scaling(1.0, True, offset)
-    sample = finite[:: max(1, finite.size // 1024)][:1024]
-    grid = sample[:, None] * _SMALL_GRIDS[None, :]
-    fits = np.all(np.abs(grid - np.rint(grid)) <= _ON_GRID_ULPS * np.abs(grid), axis=0)
-    candidates = [float(q) for q in _SMALL_GRIDS[fits]] + list(_DECIMAL_GRIDS)
-    for scale in candidates:
+    probe = np.unique(finite[:: max(1, finite.size // 1024)][:1024])
+
+    def fits(scale: float) -> bool:
         # ``limit`` may be a large int: compare exactly, without rounding it to a float.
-        if peak * scale * terms > limit or absmax * scale > _GRID_RANGE:
-            break
-        if _is_integral(sample * scale) and _is_integral(finite * scale):
-            return Scaling(scale, True, offset)
-    s = _dyadic_exponent(finite)
+        return peak * scale * terms <= limit and absmax * scale <= _GRID_RANGE
+
+    q = _small_lattice(finite, probe)
+    if q is not None:
+        if fits(float(q)):
+            return Scaling(float(q), True, offset)
+    else:
+        for scale in _DECIMAL_GRIDS:
+            if not fits(scale):
+                break
+            if np.all(_on_grid(probe, scale)):
+                off = _off_grid(finite, scale)
+                if off.size == 0:
+                    return Scaling(scale, True, offset)
+                probe = np.concatenate([probe, off])
+    # The sample's exponent is a lower bound: when it already overflows, skip the full pass.
+    s = _dyadic_exponent(probe)
+    if s is None or peak * 2.0 ** min(s, 1000) * terms <= limit:
+        s = _dyadic_exponent(finite)
     if s is not None and abs(s) < 1000:
         scale = 2.0**s
         # Each value * 2**s is a whole float; below 2**62 it converts to int64 exactly.

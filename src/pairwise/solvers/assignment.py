@@ -180,11 +180,16 @@ def one_to_one(
        maxima is optimal — the common case for few distinct integer scores);
        *aggregation* of identical rows/columns into a transportation problem
        (min-cost flow) when scores come from a few categorical attributes;
-       a *pruned, certified* solve — optimal matching on the ~16 best cells of
+       scores on a small lattice (a few weighted criteria, rounded: at most
+       4096 levels on a step of at least 1/1024, recognised on a sample) go
+       to SciPy's dense solver, which handles their ties best; otherwise a
+       *pruned, certified* solve — optimal matching on the ~16 best cells of
        each row and column (SciPy's sparse LAPJV, floating point), then LP
        duals from a longest-path computation are checked against every cell;
        violated cells join and the solve repeats, and a clean check proves
-       optimality for the whole matrix; SciPy's dense solver otherwise.
+       optimality for the whole matrix; SciPy's dense solver otherwise. A
+       mask that keeps at most 30% of the pairs, on scores off such a
+       lattice, is solved on its arcs as in step 3.
     3. Sparse input: OR-Tools' cost-scaling ``SimpleLinearSumAssignment`` on
        integer costs. It is robust to heavy ties, where SciPy's sparse LAPJV
        can be two orders of magnitude slower. The integer scale is the

@@ -10,7 +10,7 @@ is known.
     python benchmarks/bench_peers.py --scale      # program.peers on 20,000 and 50,000 people
     python benchmarks/bench_peers.py --scale 20000 --levels 2-3
 
-``--scale`` runs ``Program.peers`` (default programme, ``time_limit = 30``) on
+``--scale`` runs ``Program.peers`` (default programme, ``--time-limit``, default 30) on
 people of :func:`pairwise.datasets.make_organisation`, each size in a child
 process, and reports its wall time, CPU seconds (user + system), peak resident
 memory (``resource.getrusage``), pairs formed and the gap to the bound.
@@ -49,7 +49,7 @@ def pool(n: int, kind: str, seed: int = 0) -> np.ndarray:
     return S + S.T
 
 
-def _scale_child(n: int, levels: str) -> dict:
+def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
     """One ``Program.peers`` run on ``n`` people (this process), measured."""
     import pairwise as pw
     from pairwise.datasets import make_organisation
@@ -61,7 +61,7 @@ def _scale_child(n: int, levels: str) -> dict:
         lo, hi = (int(x) for x in levels.split("-"))
         org = make_organisation(4 * n, seed=0)
         people = org[org["level"].between(lo, hi)].head(n).reset_index(drop=True)
-    program = dataclasses.replace(pw.load_program(), time_limit=30.0)
+    program = dataclasses.replace(pw.load_program(), time_limit=time_limit)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     res = program.peers(people)
@@ -98,6 +98,7 @@ def scale(args: argparse.Namespace) -> int:
     rows = []
     for n in args.scale:
         cmd = [sys.executable, __file__, "--child", str(n), "--levels", args.levels]
+        cmd += ["--time-limit", str(args.time_limit)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
@@ -108,7 +109,7 @@ def scale(args: argparse.Namespace) -> int:
             f"{' (stopped by time limit)' if row['stopped_by_time_limit'] else ''}",
             flush=True,
         )
-    settings = {"profile": "scale", "levels": args.levels, "time_limit": 30.0}
+    settings = {"profile": "scale", "levels": args.levels, "time_limit": args.time_limit}
     path = args.json
     if path.name == "bench_peers.json":  # the default: keep the solver table apart
         path = path.with_name("bench_peers_scale.json")
@@ -127,11 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         help="Program.peers on these pool sizes (default 20000 50000)",
     )
     p.add_argument("--levels", default="all", help="'all' or a level range such as 2-3")
+    p.add_argument(
+        "--time-limit", type=float, default=30.0, help="programme time_limit (0: none)"
+    )
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     common.add_json_option(p, __file__)
     args = p.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(_scale_child(args.child, args.levels)))
+        limit = args.time_limit or None
+        print(json.dumps(_scale_child(args.child, args.levels, limit)))
         return 0
     print(common.limit_blas_threads())
     if args.scale is not None:

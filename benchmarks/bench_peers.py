@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         help="Program.peers on these pool sizes (default 20000 50000)",
     )
     p.add_argument("--levels", default="all", help="'all' or a level range such as 2-3")
-    p.add_argument(
-        "--time-limit", type=float, default=30.0, help="programme time_limit (0: none)"
-    )
+    p.add_argument("--time-limit", type=float, default=30.0, help="programme time_limit (0: none)")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     common.add_json_option(p, __file__)
     args = p.parse_args(argv)

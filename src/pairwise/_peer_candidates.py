@@ -302,7 +302,7 @@ def keep_bonus(
     >>> import numpy as np, scipy.sparse as sp
     >>> S = sp.csr_array(np.array([[0, 0.5, 0.25], [0.5, 0, 0], [0.25, 0, 0]]))
     >>> out, bonus = keep_bonus(S, S.astype(bool), np.array([0]), np.array([2]))
-    >>> bonus, out[0, 2], out[2, 0], out[0, 1]
+    >>> bonus, float(out[0, 2]), float(out[2, 0]), float(out[0, 1])
     (1.25, 1.5, 1.5, 0.5)
     """
     if not sp.issparse(scores):

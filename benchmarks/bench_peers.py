@@ -7,6 +7,13 @@ is known.
 
     python benchmarks/bench_peers.py --quick      # exact up to 200 people, fast up to 2,000
     python benchmarks/bench_peers.py              # exact up to 300, fast up to 5,000
+    python benchmarks/bench_peers.py --scale      # program.peers on 20,000 and 50,000 people
+    python benchmarks/bench_peers.py --scale 20000 --levels 2-3
+
+``--scale`` runs ``Program.peers`` (default programme, ``--time-limit``, default 30) on
+people of :func:`pairwise.datasets.make_organisation`, each size in a child
+process, and reports its wall time, CPU seconds (user + system), peak resident
+memory (``resource.getrusage``), pairs formed and the gap to the bound.
 
 BLAS is limited to one thread (threadpoolctl, when installed); ``--json PATH`` writes the
 table as JSON (default ``benchmarks/results/bench_peers.json``).
@@ -15,6 +22,11 @@ table as JSON (default ``benchmarks/results/bench_peers.json``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -37,12 +49,97 @@ def pool(n: int, kind: str, seed: int = 0) -> np.ndarray:
     return S + S.T
 
 
+def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
+    """One ``Program.peers`` run on ``n`` people (this process), measured."""
+    import pairwise as pw
+    from pairwise.datasets import make_organisation
+
+    started = time.perf_counter()
+    if levels == "all":
+        people = make_organisation(n, seed=0)
+    else:  # draw a larger organisation and keep the wanted levels, n people
+        lo, hi = (int(x) for x in levels.split("-"))
+        org = make_organisation(4 * n, seed=0)
+        people = org[org["level"].between(lo, hi)].head(n).reset_index(drop=True)
+    program = dataclasses.replace(pw.load_program(), time_limit=time_limit)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    res = program.peers(people)
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {
+        "n": len(people),
+        "levels": levels,
+        "wall_s": wall,
+        "cpu_s": cpu + kids.ru_utime + kids.ru_stime,
+        "peak_rss_mb": max(cpu1.ru_maxrss, kids.ru_maxrss) / 1024.0,
+        "pairs": len(res.pairs),
+        "unmatched": len(res.unmatched),
+        "objective": res.objective,
+        "bound": res.bound,
+        "gap_to_bound": res.gap,
+        "status": res.status,
+        "method": res.method,
+        "stopped_by_time_limit": res.stopped_by_time_limit,
+        "setup_s": t0 - started,
+    }
+
+
+def scale(args: argparse.Namespace) -> int:
+    """``--scale``: each size in a fresh child process (its own peak memory)."""
+    head = (
+        f"{'n':>7} {'levels':<6} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'pairs':>7} "
+        f"{'gap to bound':>12}  status"
+    )
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for n in args.scale:
+        cmd = [sys.executable, __file__, "--child", str(n), "--levels", args.levels]
+        cmd += ["--time-limit", str(args.time_limit)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        gap = "-" if row["gap_to_bound"] is None else f"{row['gap_to_bound']:.3%}"
+        print(
+            f"{row['n']:>7} {row['levels']:<6} {row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} "
+            f"{row['peak_rss_mb']:>8.0f} {row['pairs']:>7} {gap:>12}  {row['status']}"
+            f"{' (stopped by time limit)' if row['stopped_by_time_limit'] else ''}",
+            flush=True,
+        )
+    settings = {"profile": "scale", "levels": args.levels, "time_limit": args.time_limit}
+    path = args.json
+    if path.name == "bench_peers.json":  # the default: keep the solver table apart
+        path = path.with_name("bench_peers_scale.json")
+    common.write_json(path, {"peers_scale": rows}, settings=settings)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument(
+        "--scale",
+        type=int,
+        nargs="*",
+        default=None,
+        help="Program.peers on these pool sizes (default 20000 50000)",
+    )
+    p.add_argument("--levels", default="all", help="'all' or a level range such as 2-3")
+    p.add_argument("--time-limit", type=float, default=30.0, help="programme time_limit (0: none)")
+    p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     common.add_json_option(p, __file__)
     args = p.parse_args(argv)
+    if args.child is not None:
+        limit = args.time_limit or None
+        print(json.dumps(_scale_child(args.child, args.levels, limit)))
+        return 0
     print(common.limit_blas_threads())
+    if args.scale is not None:
+        args.scale = args.scale or [20_000, 50_000]
+        return scale(args)
     from pairwise.solvers import peers
 
     # Warm up both methods (imports, first calls) before timing anything.

@@ -621,24 +621,28 @@ class Program:
         :func:`pairwise._lifecycle.keep_bonus_scores`); ``result.changes``
         lists kept / broken / new pairs with why.
         """
+        from ._peer_candidates import keep_bonus, peer_matrices, peer_top_k, previous_positions
         from .solvers import peer_pairs
 
         run = self._start(progress, run)
         p = _as_roster(people, "person", self.rename)
         run.phase("scoring")
-        compat = self.peer_model.score(p, p, client=client)
-        scores, allowed = compat.symmetric()
+        compat = self.peer_model.score(p, p, top_k=peer_top_k(len(p)), client=client)
+        scores, allowed = peer_matrices(compat, previous_positions(compat, p, previous))
         plan = None if previous is None else _lifecycle.plan_peers(compat, p, allowed, previous)
         solver_scores = scores
         if plan is not None:
-            solver_scores, _ = _lifecycle.keep_bonus_scores(scores, allowed, plan.rows, plan.cols)
+            solver_scores, _ = keep_bonus(scores, allowed, plan.rows, plan.cols)
         run.phase("solving")
-        with _ortools.wall_deadline(_solver_deadline(run, len(p))):
+        # peers' results are light (20,000 people: about 0.1 s after the solve; the
+        # per-person reserve is sized on groups): reserve as for a twentieth of them
+        n_reserve = len(p) // 20
+        with _ortools.wall_deadline(_solver_deadline(run, n_reserve)):
             solved = peer_pairs(
                 solver_scores,
-                allowed,
+                None if compat.is_sparse else allowed,
                 objective="total" if self.objective == "stable" else self.objective,
-                time_limit=_solver_limit(self.time_limit, len(p)),
+                time_limit=_solver_limit(self.time_limit, n_reserve),
                 seed=self.seed,
             )
         if plan is not None:
@@ -917,8 +921,10 @@ class Program:
                 (p,) = pool
 
                 def check_peers() -> list[str]:
-                    compat = self.peer_model.score(p, p)
-                    _, allowed = compat.symmetric()
+                    from ._peer_candidates import peer_matrices, peer_top_k
+
+                    compat = self.peer_model.score(p, p, top_k=peer_top_k(len(p)))
+                    _, allowed = peer_matrices(compat)
                     return peers_warnings(compat, allowed, [str(i) for i in p.ids])
 
                 attempt("peers", check_peers)

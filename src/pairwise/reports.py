@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .diversity import MIN_CELL
 from .errors import InputError
@@ -426,9 +427,13 @@ def groups_warnings(
     return lines
 
 
-def peers_warnings(compat: Any, allowed: np.ndarray, ids: Sequence[str]) -> list[str]:
-    """People with no allowed partner (both ways) and the odd one out."""
-    alone = np.flatnonzero(np.asarray(allowed).sum(axis=1) == 0)
+def peers_warnings(compat: Any, allowed: Any, ids: Sequence[str]) -> list[str]:
+    """People with no allowed partner (both ways) and the odd one out.
+
+    ``allowed`` is dense, or sparse with the candidate pairs stored (top-k form).
+    """
+    counts = allowed.sum(axis=1) if sp.issparse(allowed) else np.asarray(allowed).sum(axis=1)
+    alone = np.flatnonzero(np.asarray(counts).ravel() == 0)
     lines = _alone_lines(
         alone.tolist(),
         ids,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ._audit import AuditBasis, audit_basis, audit_table
 from ._diagnosis import Finding
@@ -960,13 +961,14 @@ def peers_result(
     solved: MatchingResult,
     people: Roster,
     *,
-    scores: np.ndarray,
-    allowed: np.ndarray,
+    scores: np.ndarray | sp.csr_array,
+    allowed: np.ndarray | sp.csr_array,
     run: RunInfo,
 ) -> PeersResult:
     """Peer pairs joined to ids; everyone without a partner listed with the reason.
 
-    ``scores`` / ``allowed`` are the symmetric matrices the solver received.
+    ``scores`` / ``allowed`` are the symmetric matrices the solver received
+    (dense, or sparse with the candidate pairs stored).
     """
     rows, cols = np.asarray(solved.rows), np.asarray(solved.cols)
     pairs = pd.DataFrame(
@@ -981,13 +983,16 @@ def peers_result(
     matched[rows] = True
     matched[cols] = True
     unmatched = []
+    # sparse (top-k) form: the stored entries are the candidate partners
+    counts = np.asarray(allowed.sum(axis=1)).ravel()
+    kept = " candidate" if sp.issparse(allowed) else " allowed"
     for i in np.flatnonzero(~matched):
-        n_allowed = int(allowed[i].sum())
+        n_allowed = int(counts[i])
         if n_allowed == 0:
             reason = compat.why_no_partner_row(int(i)).replace("mentee", "partner")
         else:
             reason = (
-                f"no partner left: all {n_allowed} allowed partner(s) were paired with "
+                f"no partner left: all {n_allowed}{kept} partner(s) were paired with "
                 "others (odd numbers leave one out)"
             )
         unmatched.append({"id": str(people.id_view[i]), "role": "person", "reason": reason})

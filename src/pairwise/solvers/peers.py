@@ -459,6 +459,64 @@ def _complete(mate: np.ndarray, cand: _Candidates) -> None:
         _augment3(mate, cand)
 
 
+#: Vertices the alternating-path searches of :func:`_augment_paths` may label in all.
+_AUGMENT_VISITS = 4_000_000
+
+
+def _flip(mate: np.ndarray, parent: np.ndarray, x: int, a: int, b: int) -> None:
+    """Augment along the tree path ``x .. a`` plus the edge ``a - b`` (``x``, ``b`` free)."""
+    outer, partner = a, b
+    while True:
+        inner = int(mate[outer])
+        mate[outer], mate[partner] = partner, outer
+        if outer == x:
+            return
+        outer, partner = int(parent[inner]), inner
+
+
+def _augment_paths(mate: np.ndarray, cand: _Candidates, deadline: float | None) -> None:
+    """Augmenting paths of any length, by an alternating search from each free person.
+
+    A breadth-first alternating tree (outer: reached by a matched edge, or
+    the root; inner: reached from an outer person) without blossom
+    shrinking: every path it finds is simple and augments the matching, but
+    a path that needs an odd cycle traversed the other way is missed, so the
+    count is not always maximum. The searches label at most
+    :data:`_AUGMENT_VISITS` people in all and stop at ``deadline``.
+    """
+    indptr, indices = cand.neighbours
+    n = cand.n
+    stamp = np.full(n, -1, dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    visits = 0
+    for x in np.flatnonzero(mate < 0).tolist():
+        if mate[x] >= 0 or visits > _AUGMENT_VISITS or not _fits(deadline, 0.0):
+            continue
+        stamp[x] = x
+        queue = [x]
+        head = 0
+        while head < len(queue):
+            a = queue[head]
+            head += 1
+            nb = indices[indptr[a] : indptr[a + 1]]
+            partner = mate[nb]
+            free = np.flatnonzero((partner < 0) & (nb != x))
+            if free.size:
+                _flip(mate, parent, x, a, int(nb[free[0]]))
+                break
+            fresh = (stamp[nb] != x) & (partner >= 0)
+            fresh &= stamp[np.maximum(partner, 0)] != x
+            inner, outer = nb[fresh], partner[fresh]
+            # an outer person reached twice in this step keeps its first inner one
+            outer, first = np.unique(outer, return_index=True)
+            inner = inner[first]
+            stamp[inner] = x
+            stamp[outer] = x
+            parent[inner] = a
+            visits += 2 * inner.size
+            queue.extend(outer.tolist())
+
+
 def _two_opt(
     D: np.ndarray, mate: np.ndarray, work: float | None, deadline: float | None
 ) -> tuple[int, bool]:
@@ -615,9 +673,14 @@ def _fast(
         if stopped:
             info["stopped_by_time_limit"] = True
         _complete(mate, cand)
+    elif int(np.count_nonzero(mate >= 0)) < cover_card:
+        # sparse candidates: few alternatives per person, so longer paths count
+        _augment_paths(mate, cand, clock.deadline)
     if everyone is not None:
         # Below-threshold pairs still beat leaving two people out (count first).
         _complete(mate, everyone)
+        if D is None and int(np.count_nonzero(mate >= 0)) < cover_card:
+            _augment_paths(mate, everyone, clock.deadline)
     rows = np.flatnonzero((mate >= 0) & (np.arange(n) < mate))
     cols = mate[rows]
     # Upper bound: every matching doubles into a double-cover matching.

@@ -649,6 +649,13 @@ class Program:
             solved = _lifecycle.without_bonus(solved, scores)
         run.phase("results")
         result = peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
+        if compat.is_sparse:  # never a bare "optimal": say over which pairs it holds
+            note = (
+                f"solved over each person's {compat.top_k} best candidates (allowed both ways); "
+                "the status and bound hold over these candidates, not over all pairs"
+            )
+            notes = [*result.options.get("notes", ()), note]
+            result = dataclasses.replace(result, options={**result.options, "notes": notes})
         return dataclasses.replace(result, changes=_lifecycle.peers_changes(plan, result.pairs))
 
     # ------------------------------------------------------------------ groups

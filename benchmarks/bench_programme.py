@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20k x 4k only")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--only", choices=("20k", "100k"), help="full mode: only 100k x 20k or 100k x 100k"
+    )
     common.add_json_option(parser, "bench_programme")
     args = parser.parse_args(argv)
     if args.quick:
@@ -113,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             ("100k x 20k, capacities 1-3", 100_000, 20_000, False),
             ("100k x 100k, capacity 1", 100_000, 100_000, True),
         ]
+        if args.only:
+            scenarios = scenarios[:1] if args.only == "20k" else scenarios[1:]
     print(f"machine: {os.cpu_count()} cores; BLAS threads as installed (the command's own)")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,13 +129,18 @@ def main(argv: list[str] | None = None) -> int:
             e.to_csv(ep, index=False)
             made = time.perf_counter() - t0
             res = run_cli(mp, ep, Path(tmp) / "pairs.csv", args.time_limit)
-            met = res["wall_s"] <= TARGET_SECONDS and res["peak_gb"] <= TARGET_GB
+            # met: within time and memory, and the solve itself was not cut short
+            met = (
+                res["wall_s"] <= TARGET_SECONDS
+                and res["peak_gb"] <= TARGET_GB
+                and "time limit" not in res["status"]
+            )
             phases = ", ".join(f"{k} {v:.1f}" for k, v in res["phases"].items())
             print(
                 f"{label}: {len(m)} mentors, {len(e)} mentees (rosters drawn in {made:.0f} s)\n"
                 f"  wall {res['wall_s']:.1f} s, CPU {res['cpu_s']:.1f} s, peak {res['peak_gb']:.2f} GB;"
                 f" matched {res['matched']}\n  phases (s): {phases}\n  {res['status']}\n"
-                f"  target (<= {TARGET_SECONDS:.0f} s wall and <= {TARGET_GB:.0f} GB): "
+                f"  target (<= {TARGET_SECONDS:.0f} s wall, <= {TARGET_GB:.0f} GB, solve not cut): "
                 f"{'met' if met else 'NOT met'}"
             )
             rows.append(

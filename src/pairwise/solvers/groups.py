@@ -51,7 +51,7 @@ from ..errors import InfeasibleError, SolverError
 from ..roster import PROTECTED_COLUMNS
 from . import _ortools
 from ._groups_cp import _explain, _lns, _solve_exact
-from ._groups_flow import _bound, _construct
+from ._groups_flow import _bound, _construct, bound_source
 from ._groups_problem import METHODS as METHODS
 from ._groups_problem import _Problem, _validate
 from ._groups_reasons import _PreCheck, _precheck, _reasons
@@ -393,8 +393,13 @@ def _heuristic(
     stall_free: bool,
 ) -> tuple[np.ndarray, bool]:
     """Flow construction, penalty local search to a rule-feasible grouping, then LNS."""
+    started = time.perf_counter()
     labels, ideal = _construct(prob, viable)
     budget.spend(1.5e-6 * prob.cand.sum())  # two min-cost flows, measured
+    if budget.deadline is not None:
+        # the final bound is one more such flow: keep its time (as measured here,
+        # on this machine under its present load) before the deadline
+        budget.deadline -= time.perf_counter() - started
     search = _Search(prob, labels)
     spread = prob.fit[prob.cand]
     lam0 = float(spread.max() - spread.min()) if spread.size else 1.0
@@ -437,7 +442,7 @@ def _final_bound(
             options["bound_source"] = "cp-sat"
         else:
             bound = flow_bound
-            options["bound_source"] = "flow"
+            options["bound_source"] = bound_source(prob)
     if bound is not None:
         bound = max(bound, objective)
     return bound

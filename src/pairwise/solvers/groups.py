@@ -16,6 +16,12 @@ Two engines solve the same problem:
   time exactly with CP-SAT, choosing them along chains of protégés displaced
   from the rule-free optimum or among groups whose members would rather swap.
 
+At organisation scale (over a million allowed pairs, thousands of protégés)
+the construction's flows keep each protégé's best leaders only, local-search
+passes repair only the groups that break a rule and sample the swaps, and the
+checks and bounds read the protégé × protégé matrices by row blocks, making no
+temporary copy of them.
+
 Both are deterministic for a fixed seed: ``time_limit`` is turned into a
 *deterministic* work budget (local-search work counted in calibrated units,
 CP-SAT in its own deterministic time) sized to take at most
@@ -175,7 +181,9 @@ def learning_groups(
         upper bound on the objective of groupings placing as many protégés:
         CP-SAT's bound, or the min-cost-flow optimum without minimum sizes
         and composition rules, one ``max_count`` rule excepted, plus a
-        per-protégé bound on the diversity term), ``reasons`` (a
+        per-protégé bound on the diversity term; above a million allowed
+        pairs the leaders' capacities are dropped too, ``bound_source``
+        "best leader"), ``reasons`` (a
         sentence for every unassigned protégé, key ``str(p)``, and every
         leader without a group, key ``f"leader:{g}"``). ``options`` records
         the options and ``scale`` (integer units per unit of objective given

@@ -135,6 +135,11 @@ def _flow_costs(
         info["error"] = float(np.max(np.abs(cost - value * fscale))) / fscale
     per_cost = np.round(per_p * fscale).astype(np.int64)
     big = 2 * int(per_cost.sum()) + 1
+    # the sum over every arc is a coarser weight (the one small problems have always
+    # used, so their flows break ties as before); keep it while it stays in range
+    every_arc = 2 * int(np.abs(cost).sum()) + 1
+    if (tier_max + 1) * every_arc * (n_nodes + 1) < 2**62:
+        big = every_arc
     return cost, big
 
 

@@ -1713,9 +1713,10 @@ def _common_hours(
     side, _ = rule._sides(roster, roster, cache, at)
     # members meet within their group: whether they accept remote mentoring is not asked
     side = dataclasses.replace(side, remote=np.ones(len(roster), dtype=bool))
-    ok = rule._allowed(
-        tuple(x[:, None] for x in side.fields()), tuple(x[None, :] for x in side.fields())
-    )
+    # compared kind against kind (same site, hours and offset), then spread to people
+    kinds, code = side.distinct()
+    ok = rule._allowed(tuple(x[:, None] for x in kinds), tuple(x[None, :] for x in kinds))
+    ok = ok[code[:, None], code[None, :]]
     start, _ = roster.work_hours_minutes()
     known = ~np.isnan(start) & ~np.isnan(side.offset)
     # unknown hours or time zone: the data cannot say, so it keeps nobody apart

@@ -7,6 +7,16 @@ import numpy as np
 from . import _ortools
 from ._groups_problem import _Problem
 
+#: Elements of the protégé × protégé matrices handled at once (bounded memory).
+_BLOCK_ELEMENTS = 1 << 22
+
+#: Allowed pairs above which the construction's flows keep only each protégé's
+#: :data:`_KEEP_PER_PROTEGE` best leaders and each leader's best protégés, and
+#: the bound drops the leaders' capacities (:func:`_bound`): a min-cost flow over
+#: millions of arcs costs several seconds.
+_FLOW_ARCS = 1_000_000
+_KEEP_PER_PROTEGE = 24
+
 
 def _flow(
     prob: _Problem,
@@ -16,6 +26,7 @@ def _flow(
     n_flow: int | None = None,
     extra: np.ndarray | None = None,
     info: dict[str, float] | None = None,
+    arcs: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Assignment of protégés to open leaders by min-cost flow; None if infeasible.
 
@@ -24,33 +35,24 @@ def _flow(
     ``n_flow`` protégés and maximises fit + extra. With ``lower`` every open
     leader receives at least ``min_size``. One ``max_count`` rule (the most
     binding) is kept exactly, as capacities of (leader, value) nodes; the
-    other composition rules are ignored.
+    other composition rules are ignored. ``arcs`` (default ``prob.cand``) are
+    the pairs the flow may use.
     """
     mcf = _ortools.min_cost_flow()
     L, P = prob.fit.shape
-    cand = prob.cand & open_[:, None]
+    cand = (prob.cand if arcs is None else arcs) & open_[:, None]
     gi, pi = np.nonzero(cand)
     if len(gi) == 0:
         return np.full(P, -1, dtype=np.int64) if not (lower and open_.any()) else None
     capped = _value_cap(prob)
     value = prob.fit[gi, pi] + (0.0 if extra is None else extra[gi, pi])
-    # a local integer scale keeps the tiered costs inside int64
-    per_p = np.zeros(P)
-    np.maximum.at(per_p, pi, np.abs(value))
-    total = float(per_p.sum()) or 1.0
-    tier_max = int(prob.w_int.max(initial=1)) if n_flow is None else 0
-    budget = 2.0**60 / max(1, P) / max(1, tier_max + 1)
-    fscale = min(prob.scale if prob.scale > 0 else 1.0, budget / (4.0 * total))
-    cost = np.round(value * fscale).astype(np.int64)
-    if info is not None:
-        # largest rounding error of one arc, in units of fit
-        info["error"] = float(np.max(np.abs(cost - value * fscale))) / fscale
-    big = 2 * int(np.abs(cost).sum()) + 1
-    if n_flow is None:
-        cost = cost + prob.w_int[pi] * big
     # nodes: protégés 0..P-1, leaders P..P+L-1, (leader, value) nodes, source, sink
     n_values = 0 if capped is None else capped[2]
     src, sink = P + L + L * n_values, P + L + L * n_values + 1
+    tier_max = int(prob.w_int.max(initial=1)) if n_flow is None else 0
+    cost, big = _flow_costs(prob, value, pi, tier_max, sink + 1, info)
+    if n_flow is None:
+        cost = cost + prob.w_int[pi] * big
     active = np.unique(pi)
     lo = np.where(open_, prob.min_size, 0) if lower else np.zeros(L, dtype=np.int64)
     hi = np.where(open_, prob.max_size, 0)
@@ -100,6 +102,47 @@ def _flow(
     return labels
 
 
+def _flow_costs(
+    prob: _Problem,
+    value: np.ndarray,
+    pi: np.ndarray,
+    tier_max: int,
+    n_nodes: int,
+    info: dict[str, float] | None,
+) -> tuple[np.ndarray, int]:
+    """Integer arc costs for ``value`` and the weight ``big`` of one priority unit.
+
+    Two flows differ in total cost by at most Σ over protégés of their
+    largest arc cost, so ``big`` (twice that, plus one) makes the priority
+    tiers lexicographic. The scale keeps ``(tier_max + 1) × big`` times the
+    node count inside int64, the range OR-Tools' cost scaling needs (it
+    multiplies costs by the number of nodes).
+    """
+    P = prob.n_proteges
+    per_p = np.zeros(P)
+    if len(pi):
+        # pi comes from np.nonzero on a (leader, protégé) mask: group it by protégé
+        order = np.argsort(pi, kind="stable")
+        sorted_p = pi[order]
+        starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
+        per_p[sorted_p[starts]] = np.maximum.reduceat(np.abs(value[order]), starts)
+    total = float(per_p.sum()) or 1.0
+    budget = 2.0**61 / max(1, n_nodes + 1) / (2.0 * (tier_max + 1) + 1.0)
+    fscale = min(prob.scale if prob.scale > 0 else 1.0, budget / (2.0 * total))
+    cost = np.round(value * fscale).astype(np.int64)
+    if info is not None:
+        # largest rounding error of one arc, in units of fit
+        info["error"] = float(np.max(np.abs(cost - value * fscale))) / fscale
+    per_cost = np.round(per_p * fscale).astype(np.int64)
+    big = 2 * int(per_cost.sum()) + 1
+    # the sum over every arc is a coarser weight (the one small problems have always
+    # used, so their flows break ties as before); keep it while it stays in range
+    every_arc = 2 * int(np.abs(cost).sum()) + 1
+    if (tier_max + 1) * every_arc * (n_nodes + 1) < 2**62:
+        big = every_arc
+    return cost, big
+
+
 def _value_cap(prob: _Problem) -> tuple[np.ndarray, int, int] | None:
     """The ``max_count`` rule a flow can keep exactly: ``(codes, cap, n_values)`` or None.
 
@@ -135,11 +178,24 @@ def _diversity_extra(prob: _Problem) -> np.ndarray | None:
     """
     if prob.wd is None:
         return None
-    pos = np.maximum(prob.wd, 0.0)
-    srt = -np.sort(-pos, axis=1)
-    csum = np.concatenate([np.zeros((srt.shape[0], 1)), np.cumsum(srt, axis=1)], axis=1)
-    k = np.clip(prob.max_size - 1, 0, srt.shape[1])
+    P = prob.n_proteges
+    k = np.clip(prob.max_size - 1, 0, P)
+    top = int(k.max(initial=0))
+    csum = np.zeros((P, top + 1))
+    # only the ``top`` largest of each row matter: partition row blocks (bounded memory)
+    step = max(1, _BLOCK_ELEMENTS // max(P, 1))
+    for start in range(0, P if top else 0, step):
+        pos = np.maximum(prob.wd[start : start + step], 0.0)
+        if top < P:
+            pos = np.partition(pos, P - top, axis=1)[:, P - top :]
+        srt = -np.sort(-pos, axis=1)
+        csum[start : start + step, 1:] = np.cumsum(srt, axis=1)
     return 0.5 * csum[:, k].T  # (L, P)
+
+
+def bound_source(prob: _Problem) -> str:
+    """How :func:`_bound` bounds this problem: ``"flow"`` or ``"best leader"``."""
+    return "best leader" if int(np.count_nonzero(prob.cand)) > _FLOW_ARCS else "flow"
 
 
 def _bound(prob: _Problem, n_placed: int, open_possible: np.ndarray) -> float | None:
@@ -148,11 +204,22 @@ def _bound(prob: _Problem, n_placed: int, open_possible: np.ndarray) -> float | 
     The optimum of the relaxation without minimum sizes and composition rules
     other than one ``max_count`` (exactly ``n_placed`` units of min-cost flow
     through allowed pairs and capacities ``max_size``), plus a per-protégé
-    bound on the diversity term.
+    bound on the diversity term. Above :data:`_FLOW_ARCS` allowed pairs the
+    capacities are dropped too: the ``n_placed`` largest values of each
+    protégé's best allowed leader (fit plus the diversity bound), a looser
+    bound computed in one pass.
     """
     if n_placed == 0:
         return 0.0
     extra = _diversity_extra(prob)
+    if bound_source(prob) != "flow":
+        value = prob.fit if extra is None else prob.fit + extra
+        usable = prob.cand & open_possible[:, None]
+        best = np.where(usable, value, -np.inf).max(axis=0, initial=-np.inf)
+        best = best[np.isfinite(best)]
+        if len(best) < n_placed:
+            return None
+        return float(np.sort(best)[::-1][:n_placed].sum())
     info: dict[str, float] = {}
     labels = _flow(prob, open_possible, lower=False, n_flow=n_placed, extra=extra, info=info)
     if labels is None:
@@ -167,6 +234,27 @@ def _bound(prob: _Problem, n_placed: int, open_possible: np.ndarray) -> float | 
     return total + 2.0 * n_placed * info.get("error", 0.0)
 
 
+def _flow_arcs(prob: _Problem) -> np.ndarray | None:
+    """The pairs the construction's flows use: all (None) or, at scale, the best few.
+
+    Each protégé keeps its :data:`_KEEP_PER_PROTEGE` best allowed leaders and
+    each leader its ``4 × max_size`` best allowed protégés, so every leader
+    can still fill a group.
+    """
+    if int(np.count_nonzero(prob.cand)) <= _FLOW_ARCS:
+        return None
+    L, P = prob.fit.shape
+    masked = np.where(prob.cand, prob.fit, -np.inf)
+    keep = np.zeros((L, P), dtype=bool)
+    k = min(_KEEP_PER_PROTEGE, L)
+    rows = np.argpartition(-masked, k - 1, axis=0)[:k]
+    keep[rows, np.arange(P)[None, :]] = True
+    m = min(4 * int(prob.max_size.max(initial=1)), P)
+    cols = np.argpartition(-masked, m - 1, axis=1)[:, :m]
+    keep[np.arange(L)[:, None], cols] = True
+    return keep & prob.cand
+
+
 def _construct(prob: _Problem, viable: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Rule-free construction: choose the leaders who open, then a min-cost flow.
 
@@ -176,7 +264,8 @@ def _construct(prob: _Problem, viable: np.ndarray) -> tuple[np.ndarray, np.ndarr
     large-neighbourhood search).
     """
     L, P = prob.fit.shape
-    relax = _flow(prob, viable, lower=False)
+    arcs = _flow_arcs(prob)
+    relax = _flow(prob, viable, lower=False, arcs=arcs)
     if relax is None:
         return np.full(P, -1, dtype=np.int64), None
     load = np.bincount(relax[relax >= 0], minlength=L)
@@ -193,7 +282,7 @@ def _construct(prob: _Problem, viable: np.ndarray) -> tuple[np.ndarray, np.ndarr
         g = order.pop(0)
         open_[g] = False
     while open_.any():
-        labels = _flow(prob, open_, lower=True)
+        labels = _flow(prob, open_, lower=True, arcs=arcs)
         if labels is not None:
             return labels, relax
         g = order.pop(0)

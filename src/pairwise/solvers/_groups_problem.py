@@ -19,6 +19,21 @@ from ._validation import check_max_iterations, check_per_row, check_seed, check_
 METHODS = ("auto", "exact", "heuristic")
 
 
+class _Scaled:
+    """``round(values * scale)`` as int64, computed only for the entries indexed.
+
+    Stands for the integer diversity matrix, which CP-SAT reads a few
+    entries at a time, so no protégé × protégé int64 copy is ever made.
+    """
+
+    def __init__(self, values: np.ndarray, scale: float) -> None:
+        self.values = values
+        self.scale = scale
+
+    def __getitem__(self, key: Any) -> Any:
+        return np.round(self.values[key] * self.scale).astype(np.int64)
+
+
 @dataclass
 class _Problem:
     """Validated arrays the engines share (never the caller's objects)."""
@@ -35,7 +50,7 @@ class _Problem:
     wd: np.ndarray | None  # (P, P) float64 symmetric diversity_weight * distance, 0 diagonal
     scale: float
     fit_int: np.ndarray  # (L, P) int64
-    wd_int: np.ndarray | None  # (P, P) int64
+    wd_int: _Scaled | None  # (P, P) int64 on demand: wd_int[rows, cols]
 
     @property
     def n_leaders(self) -> int:
@@ -111,7 +126,7 @@ def _validate(
         wd=wd,
         scale=scale,
         fit_int=np.round(fit_arr * scale).astype(np.int64),
-        wd_int=None if wd is None else np.round(wd * scale).astype(np.int64),
+        wd_int=None if wd is None else _Scaled(wd, scale),
     )
 
 
@@ -230,35 +245,96 @@ def _check_diversity(distance: Any, diversity_weight: Any, n_proteges: int) -> n
                 "Fix: pass a protégé × protégé distance matrix or diversity_weight=0."
             )
         return None
-    d = np.array(distance, dtype=np.float64, copy=True)
+    d = np.asarray(distance, dtype=np.float64)
     if d.shape != (n_proteges, n_proteges):
         raise InputError(
             f"`distance` must be protégé × protégé ({n_proteges}, {n_proteges}); "
             f"got shape {d.shape}."
         )
-    upper = np.triu(d, 1)
-    if not np.all(np.isfinite(upper)):
+    wd = _symmetric_upper(d, float(diversity_weight))
+    if wd is None:
         raise InputError("`distance` must be finite above the diagonal.")
     if float(diversity_weight) == 0.0:
         return None
-    wd = float(diversity_weight) * (upper + upper.T)
     return wd if wd.any() else None
+
+
+def _symmetric_upper(d: np.ndarray, weight: float) -> np.ndarray | None:
+    """``weight × (U + U.T)``, ``U = triu(d, 1)``, by row blocks; None if ``U`` is not finite.
+
+    One output matrix and block-sized temporaries only (the distance matrix
+    of a large pool is the largest array of a call).
+    """
+    n = d.shape[0]
+    out = np.empty((n, n), dtype=np.float64)
+    step = max(1, (1 << 22) // max(n, 1))
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        right = d[s:e, e:]
+        diag = np.triu(d[s:e, s:e], 1)
+        if not (np.all(np.isfinite(right)) and np.all(np.isfinite(diag))):
+            return None
+        right = weight * right
+        out[s:e, e:] = right
+        out[e:, s:e] = right.T
+        out[s:e, s:e] = weight * (diag + diag.T)
+    return out
 
 
 def _shared_scale(
     fit: np.ndarray, allowed: np.ndarray, wd: np.ndarray | None, max_size: np.ndarray
 ) -> float:
-    """One integer scale for fit and the diversity term, so CP-SAT adds them exactly."""
+    """One integer scale for fit and the diversity term, so CP-SAT adds them exactly.
+
+    The scale is first sought on a sample holding the extreme values (see
+    :func:`_scale_sample`): a sample off every exact grid proves the whole set
+    is off them too, and the inexact scale depends only on the extremes, so
+    the whole set is scanned only when the sample lies on an exact grid (and
+    the pool has at most :data:`_FULL_SCAN_MAX` protégés).
+    """
     n_proteges = fit.shape[1]
-    parts = [fit[allowed]]
-    if wd is not None:
-        parts.append(wd[np.triu_indices(n_proteges, 1)])
-    values = np.concatenate(parts) if parts else np.zeros(0)
     terms = n_proteges * (1 + (int(max_size.max()) if wd is not None else 0))
     # fit scores lie in [0, 1]: a scaled peak of 2**21 keeps at least 10**6 units per
     # point of fit (the old fixed scale) while CP-SAT's coefficients stay small
-    scaling = _ortools.integer_scale(values, limit=2.0**50, terms=max(terms, 1), max_peak=2.0**21)
-    return scaling.scale
+    options: dict[str, Any] = {"limit": 2.0**50, "terms": max(terms, 1), "max_peak": 2.0**21}
+    fit_values = fit[allowed]
+    if wd is None and fit_values.size <= _SCALE_SAMPLE:
+        return _ortools.integer_scale(fit_values, **options).scale
+    scaling = _ortools.integer_scale(_scale_sample(fit_values, wd), **options)
+    if not scaling.exact or n_proteges > _FULL_SCAN_MAX:
+        # a large pool keeps the sample's scale: the search recomputes its objective in
+        # floats and the bound carries its own rounding error, so an inexact grid only
+        # rounds CP-SAT's sub-models
+        return scaling.scale
+    parts = [fit_values]
+    if wd is not None:
+        parts.append(wd[np.triu_indices(n_proteges, 1)])
+    return _ortools.integer_scale(np.concatenate(parts), **options).scale
+
+
+#: Values of the fit and the diversity term :func:`_shared_scale` samples.
+_SCALE_SAMPLE = 1 << 16
+#: Most protégés for which :func:`_shared_scale` scans every value when the sample is exact.
+_FULL_SCAN_MAX = 2000
+
+
+def _scale_sample(fit_values: np.ndarray, wd: np.ndarray | None) -> np.ndarray:
+    """A strided sample of the fit values and ``wd``'s upper triangle, plus their extremes.
+
+    No protégé × protégé temporary is made.
+    """
+    parts = [fit_values[:: max(1, fit_values.size // _SCALE_SAMPLE)]]
+    if fit_values.size:
+        parts.append(np.array([fit_values.min(), fit_values.max()]))
+    if wd is not None and wd.shape[0] > 1:
+        n = wd.shape[0]
+        # about _SCALE_SAMPLE values: rows hold n / 2 upper-triangle values on average
+        rows = np.arange(0, n - 1, max(1, n * n // (2 * _SCALE_SAMPLE)))
+        parts.extend(wd[r, r + 1 :] for r in rows)
+        # the extremes of the whole matrix: its zero diagonal changes neither the peak
+        # nor any grid, and the upper triangle holds every off-diagonal value
+        parts.append(np.array([wd.min(), wd.max()]))
+    return np.concatenate(parts)
 
 
 def _weight_tiers(weights: np.ndarray | None, n: int) -> np.ndarray:

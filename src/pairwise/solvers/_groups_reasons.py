@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..diversity import CompositionRules, Diagnosis, diagnose, group_counts, group_penalties
+from ..diversity import CompositionRules, Diagnosis, diagnose, group_counts
 from ..errors import InfeasibleError
 from ._groups_problem import _Problem
 
@@ -106,10 +106,11 @@ def _reasons(
     L = prob.n_leaders
     sizes = np.bincount(labels[labels >= 0], minlength=L)
     reasons: dict[str, str] = {}
-    base_pen = group_penalties(labels, prob.rules, L) if not prob.rules.is_empty else None
+    ctx = _RuleContext.of(prob, labels) if np.any(labels < 0) else None
     for p in np.flatnonzero(labels < 0):
+        assert ctx is not None
         reasons[str(int(p))] = _protege_reason(
-            prob, labels, int(p), sizes, base_pen, excluded, weights_given
+            prob, labels, int(p), sizes, ctx, excluded, weights_given
         )
     for g in np.flatnonzero(sizes == 0):
         reasons[f"leader:{int(g)}"] = _leader_reason(prob, labels, int(g), sizes, diag)
@@ -121,7 +122,7 @@ def _protege_reason(
     labels: np.ndarray,
     p: int,
     sizes: np.ndarray,
-    base_pen: np.ndarray | None,
+    ctx: _RuleContext,
     excluded: Mapping[int, str],
     weights_given: bool,
 ) -> str:
@@ -144,7 +145,7 @@ def _protege_reason(
         if weights_given and np.any(prob.w_int[labels >= 0] > prob.w_int[p]):
             text += "; protégés with a higher priority weight were placed first"
         return text
-    return _rule_reason(prob, labels, p, room, base_pen)
+    return _rule_reason(prob, labels, p, room, ctx)
 
 
 def _full_reason(prob: _Problem, open_: np.ndarray, og: np.ndarray, n_allowed: int) -> str:
@@ -168,37 +169,98 @@ def _full_reason(prob: _Problem, open_: np.ndarray, og: np.ndarray, n_allowed: i
     )
 
 
+@dataclass
+class _RuleContext:
+    """What every unassigned protégé's rule reason reads, computed once per grouping.
+
+    ``counts[c]`` is the count of each known value of rule column ``c`` per
+    group (``group_counts``); the composition penalty change of adding one
+    protégé to a group follows from them, so no reason re-counts the
+    whole grouping.
+    """
+
+    counts: list[np.ndarray]
+    rules_empty: bool
+
+    @classmethod
+    def of(cls, prob: _Problem, labels: np.ndarray) -> _RuleContext:
+        rules = prob.rules
+        L = prob.n_leaders
+        counts = [
+            group_counts(labels, rules.codes[c], L, rules.n_values(c))
+            for c in range(rules.n_columns)
+        ]
+        return cls(counts=counts, rules_empty=rules.is_empty)
+
+
+#: Kinds of rule a placement can break, per column, in the order they are named.
+_MAX_COUNT, _ISOLATION = 0, 1
+
+
 def _rule_reason(
     prob: _Problem,
     labels: np.ndarray,
     p: int,
     room: np.ndarray,
-    base_pen: np.ndarray | None,
+    ctx: _RuleContext,
 ) -> str:
-    """Why ``p`` joins none of the groups with room (``room``): the rule most often broken."""
-    L = prob.n_leaders
-    broken: dict[str, int] = {}
-    for g in room:
-        if prob.conflict is not None and np.any(prob.conflict[p, labels == g]):
-            broken["no common meeting time with every member (`together`)"] = 1
-            continue
-        if base_pen is None:
-            broken.setdefault("", 0)
-            continue
-        trial = labels.copy()
-        trial[p] = g
-        pen = group_penalties(trial, prob.rules, L)[g]
-        if pen > base_pen[g]:
-            name = _rule_broken(prob.rules, trial, labels, int(g))
-            broken[name] = broken.get(name, 0) + 1
-        else:
-            broken.setdefault("", 0)
-    if "" in broken:
+    """Why ``p`` joins none of the groups with room (``room``): the rule most often broken.
+
+    A group counts as blocked by ``together`` when one of its members may not
+    meet ``p``; otherwise by the first rule (column by column, ``max_count``
+    before ``no_isolation``) that adding ``p`` breaks, when it raises the
+    group's composition penalty (:func:`pairwise.diversity.group_penalties`).
+    If some group with room would take ``p`` without a broken rule, the search
+    simply ended first.
+    """
+    rules = prob.rules
+    clash = np.zeros(len(room), dtype=bool)
+    if prob.conflict is not None:
+        met = labels[np.flatnonzero(prob.conflict[p])]
+        clash = np.isin(room, met[met >= 0])
+    # kind per room group: -2 together, -1 nothing broken, else 2 * column + kind
+    kind = np.where(clash, -2, -1)
+    if not ctx.rules_empty:
+        delta = np.zeros(len(room), dtype=np.int64)
+        first = np.full(len(room), -1, dtype=np.int64)
+        for c in range(rules.n_columns):
+            v = int(rules.codes[c][p])
+            if v < 0:
+                continue
+            x = ctx.counts[c][room, v]
+            if rules.min_distinct[c] > 0:
+                distinct = np.count_nonzero(ctx.counts[c][room], axis=1)
+                delta -= (x == 0) & (distinct < rules.min_distinct[c])
+            if rules.max_count[c] > 0:
+                over = x >= rules.max_count[c]
+                delta += over
+                first = np.where((first < 0) & over, 2 * c + _MAX_COUNT, first)
+            if rules.no_isolation[c]:
+                delta += (x == 0).astype(np.int64) - (x == 1)
+                first = np.where((first < 0) & (x == 0), 2 * c + _ISOLATION, first)
+        kind = np.where(~clash & (delta > 0), first, kind)
+    if np.any(kind == -1):
         return (
             "an allowed group had room but the search ended before placing them; raise time_limit"
         )
-    which = max(broken, key=lambda s: broken[s])
-    return f"joining any allowed group with room would break a rule: {which}"
+    values, first_at, n = np.unique(kind, return_index=True, return_counts=True)
+    n = np.where(values == -2, 1, n)  # `together` counts once, however many groups it blocks
+    # the most frequent; ties go to the one met first in ``room`` order
+    best = int(values[np.lexsort((first_at, -n))[0]])
+    return f"joining any allowed group with room would break a rule: {_rule_name(rules, best)}"
+
+
+def _rule_name(rules: CompositionRules, kind: int) -> str:
+    """The sentence fragment of a kind from :func:`_rule_reason`."""
+    if kind == -2:
+        return "no common meeting time with every member (`together`)"
+    if kind < 0:
+        return "a composition rule"
+    c, which = divmod(kind, 2)
+    col = rules.columns[c]
+    if which == _MAX_COUNT:
+        return f"max_count {col}={int(rules.max_count[c])}"
+    return f"no_isolation {col}"
 
 
 def _leader_reason(
@@ -242,17 +304,3 @@ def _group_blocker(rules: CompositionRules, members: np.ndarray, need: int) -> s
         if k > 0 and np.count_nonzero(counts) < k:
             return f" (only {np.count_nonzero(counts)} distinct {col} values among them)"
     return ""
-
-
-def _rule_broken(rules: CompositionRules, trial: np.ndarray, labels: np.ndarray, g: int) -> str:
-    """The first rule that putting one more protégé into group ``g`` (``trial``) breaks."""
-    for c, col in enumerate(rules.columns):
-        nv = rules.n_values(c)
-        n_groups = int(max(trial.max(), labels.max())) + 1
-        new = group_counts(trial, rules.codes[c], n_groups, nv)[g]
-        old = group_counts(labels, rules.codes[c], n_groups, nv)[g]
-        if rules.max_count[c] > 0 and np.any((new > rules.max_count[c]) & (new > old)):
-            return f"max_count {col}={int(rules.max_count[c])}"
-        if rules.no_isolation[c] and np.count_nonzero(new == 1) > np.count_nonzero(old == 1):
-            return f"no_isolation {col}"
-    return "a composition rule"

@@ -16,6 +16,12 @@ Two engines solve the same problem:
   time exactly with CP-SAT, choosing them along chains of protégés displaced
   from the rule-free optimum or among groups whose members would rather swap.
 
+At organisation scale (over a million allowed pairs, thousands of protégés)
+the construction's flows keep each protégé's best leaders only, local-search
+passes repair only the groups that break a rule and sample the swaps, and the
+checks and bounds read the protégé × protégé matrices by row blocks, making no
+temporary copy of them.
+
 Both are deterministic for a fixed seed: ``time_limit`` is turned into a
 *deterministic* work budget (local-search work counted in calibrated units,
 CP-SAT in its own deterministic time) sized to take at most
@@ -51,7 +57,7 @@ from ..errors import InfeasibleError, SolverError
 from ..roster import PROTECTED_COLUMNS
 from . import _ortools
 from ._groups_cp import _explain, _lns, _solve_exact
-from ._groups_flow import _bound, _construct
+from ._groups_flow import _bound, _construct, bound_source
 from ._groups_problem import METHODS as METHODS
 from ._groups_problem import _Problem, _validate
 from ._groups_reasons import _PreCheck, _precheck, _reasons
@@ -175,7 +181,9 @@ def learning_groups(
         upper bound on the objective of groupings placing as many protégés:
         CP-SAT's bound, or the min-cost-flow optimum without minimum sizes
         and composition rules, one ``max_count`` rule excepted, plus a
-        per-protégé bound on the diversity term), ``reasons`` (a
+        per-protégé bound on the diversity term; above a million allowed
+        pairs the leaders' capacities are dropped too, ``bound_source``
+        "best leader"), ``reasons`` (a
         sentence for every unassigned protégé, key ``str(p)``, and every
         leader without a group, key ``f"leader:{g}"``). ``options`` records
         the options and ``scale`` (integer units per unit of objective given
@@ -393,8 +401,13 @@ def _heuristic(
     stall_free: bool,
 ) -> tuple[np.ndarray, bool]:
     """Flow construction, penalty local search to a rule-feasible grouping, then LNS."""
+    started = time.perf_counter()
     labels, ideal = _construct(prob, viable)
     budget.spend(1.5e-6 * prob.cand.sum())  # two min-cost flows, measured
+    if budget.deadline is not None:
+        # the final bound is one more such flow: keep its time (as measured here,
+        # on this machine under its present load) before the deadline
+        budget.deadline -= time.perf_counter() - started
     search = _Search(prob, labels)
     spread = prob.fit[prob.cand]
     lam0 = float(spread.max() - spread.min()) if spread.size else 1.0
@@ -437,7 +450,7 @@ def _final_bound(
             options["bound_source"] = "cp-sat"
         else:
             bound = flow_bound
-            options["bound_source"] = "flow"
+            options["bound_source"] = bound_source(prob)
     if bound is not None:
         bound = max(bound, objective)
     return bound

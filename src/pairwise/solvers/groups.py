@@ -343,15 +343,20 @@ def _solve(
             exact_limit = _DEFAULT_HEURISTIC_LIMIT
         out = _solve_exact(prob, clock.budget(exact_limit, None), seed)
         options["bound_source"] = "cp-sat"
-        if out is not None:
+        cut = clock.stopped or _ortools.past(clock.deadline)
+        if out is not None and (np.any(out[0] >= 0) or not cut):
             exact_labels, exact_status, bound = out
             return exact_labels.astype(np.int64), exact_status, bound, "cp-sat"
-        if method == "exact":
+        if method == "exact" and not cut:
             raise SolverError(
                 f"CP-SAT found no grouping within time_limit={time_limit}; raise time_limit "
                 "or use method='heuristic' (or 'auto')"
             )
-        used_method = "flow+local-search+lns (cp-sat found nothing in time)"
+        # cut by the run's clock before CP-SAT placed anyone, it proves nothing: the
+        # flow construction below still forms groups (flagged as cut), never "no group"
+        used_method = "flow+local-search+lns (cp-sat " + (
+            "cut at the time limit)" if cut else "found nothing in time)"
+        )
     limit = _DEFAULT_HEURISTIC_LIMIT if time_limit is None else float(time_limit)
     budget = clock.budget(limit, max_iterations)
     rng = np.random.default_rng(seed)

@@ -294,3 +294,23 @@ def test_cli_compare_refuses_to_overwrite_an_input(
     assert main(argv) == 2
     assert "must not name an input file" in capsys.readouterr().err
     assert people.read_bytes() == before
+
+
+def test_cli_compare_writes_one_report_with_a_part_per_programme(
+    demo_csv: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "compare.html"
+    argv = ["compare", "--mentors", str(demo_csv / "mentors.csv")]
+    argv += ["--mentees", str(demo_csv / "mentees.csv"), "--out", str(tmp_path / "c.csv")]
+    argv += ["--config", str(demo_csv / "capacities.toml")]
+    argv += ["--config", str(demo_csv / "one_each.toml"), "--report", str(report)]
+    assert main(argv) == 0
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "capacities" in html and "one_each" in html
+    assert "http://" not in html and "https://" not in html
+    # a bad report path is refused before any work, and nothing is written
+    bad = tmp_path / "compare.txt"
+    argv[-1] = str(bad)
+    assert main(argv) == 2
+    assert not bad.exists()

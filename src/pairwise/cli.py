@@ -389,6 +389,11 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, metavar="compare.csv", help="comparison file to write"
     )
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    compare.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write one review report with a part per programme (self-contained HTML)",
+    )
     _run_options(compare)
 
     suggest = _sub(
@@ -838,6 +843,10 @@ def _cmd_compare(args: argparse.Namespace, run: Run) -> int:
     outputs: dict[str, Any] = {labels[k]: p for k, p in comparison_paths(args.out).items()}
     if args.json is not None:
         outputs["--json"] = args.json
+    if args.report is not None:
+        from ._report import check_report_path
+
+        outputs["--report"] = check_report_path("--report", args.report)
     inputs: dict[str, Any] = {f"--config {c}": c for c in args.config}
     inputs.update({f"--{n}": getattr(args, n) for n, _ in _COMPARE_KINDS[kind]})
     plan = OutputPlan(outputs, inputs=inputs)
@@ -860,6 +869,8 @@ def _cmd_compare(args: argparse.Namespace, run: Run) -> int:
     if args.json is not None:
         text = json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False)
         writers["--json"] = lambda path: path.write_text(text + "\n", encoding="utf-8")
+    if args.report is not None:
+        writers["--report"] = _report_writer(results)
     run.phase("writing")
     written = plan.write(writers)
     _close_progress(run)

@@ -6,14 +6,17 @@ worker processes. The full run would take hours on two cores, so the script
 times a random sample of mentee blocks against the *full* mentor roster and
 projects:
 
-* per-block cost: seconds per block (``_auto_block(200,000) = 8`` mentees x
-  200,000 mentors), measured inside the workers' tasks;
-* projected cluster time: blocks x per-block cost / workers (also from the
+* per-block cost: the local path first groups mentees by the hard rules
+  (:func:`pairwise._topk.top_k_layout`: only the mentors a group's kinds may
+  meet are scored) and scores each group in chunks; the sample is whole chunks
+  of groups drawn in proportion to their work, timed inside the workers' tasks,
+  and reported per chunk and per scored pair;
+* projected cluster time: scored pairs x cost per pair / workers (also from the
   sample's wall time on the cluster, overheads included);
 * memory per worker: the plan shipped to every worker (the encoded rosters)
   plus one block's buffers, measured as each worker's resident and peak memory;
 * equality: the sampled blocks computed locally (the same
-  :func:`pairwise._topk.top_k_columns` the local path runs) against the
+  :func:`pairwise._topk.top_k_range` the local path's chunks run) against the
   cluster's results, bit for bit.
 
 The rosters: a synthetic organisation (:func:`pairwise.datasets.make_organisation`,
@@ -47,7 +50,7 @@ import numpy as np
 import common
 from pairwise import datasets
 from pairwise._terms import EncodingCache, SparseTerm, Table, TableMask
-from pairwise._topk import _auto_block, _Plan, top_k_columns
+from pairwise._topk import _Plan, top_k_layout, top_k_range
 from pairwise.compatibility import _criterion_terms, _rule_terms
 from pairwise.config import load_program
 from pairwise.roster import load_roster
@@ -101,15 +104,17 @@ def _plan_bytes(plan: _Plan) -> int:
     return sum(x.nbytes for x in arrays if x is not None)
 
 
-def _timed_range(tplan: _Plan, c0: int, c1: int, k: int, step: int) -> dict[str, Any]:
-    """A worker's task: the top-k of mentees ``c0:c1``, its seconds and the worker's memory."""
+def _timed_range(
+    tplan: _Plan, blocking: Any, group: int, a: int, b: int, chunk: int, k: int
+) -> dict[str, Any]:
+    """A worker's task: the top-k of chunks ``a:b`` of a group, its seconds and memory."""
     import resource as res
     import time as clock
 
     import psutil
 
     start, cpu = clock.perf_counter(), clock.thread_time()
-    part = top_k_columns(tplan, c0, c1, k, step)
+    part = top_k_range(tplan, blocking, group, a, b, chunk, k)
     seconds, cpu = clock.perf_counter() - start, clock.thread_time() - cpu
     return {
         "part": part,
@@ -132,13 +137,22 @@ def _worker_memory() -> dict[str, int]:
 
 
 def _sample_ranges(
-    rng: np.random.Generator, n: int, step: int, tasks: int, blocks: int
-) -> list[tuple[int, int]]:
-    """``tasks`` disjoint random ranges of ``blocks`` whole blocks each, ascending."""
-    width = step * blocks
-    slots = n // width
-    chosen = np.sort(rng.choice(slots, size=min(tasks, slots), replace=False))
-    return [(int(s) * width, min(int(s) * width + width, n)) for s in chosen]
+    rng: np.random.Generator, layout: list[tuple[int, int, int, int]], tasks: int, blocks: int
+) -> list[tuple[int, int, int, int]]:
+    """``tasks`` random ranges of ``blocks`` whole chunks, groups drawn by their work.
+
+    Each range is ``(group, first, stop, chunk)``; ``layout`` rows carry the
+    group's mentor count in place of its first mentee (always 0).
+    """
+    work = np.array([(stop - first) * width for _, first, stop, _, width in layout], float)
+    picks = rng.choice(len(layout), size=tasks, p=work / work.sum())
+    out = []
+    for i in picks:
+        group, first, stop, chunk, _ = layout[int(i)]
+        slots = max(1, math.ceil((stop - first) / (chunk * blocks)))
+        s0 = first + int(rng.integers(slots)) * chunk * blocks
+        out.append((group, s0, min(s0 + chunk * blocks, stop), chunk))
+    return out
 
 
 def _same(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> bool:
@@ -170,7 +184,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _on_cluster(
-    args: argparse.Namespace, tplan: _Plan, ranges: list[tuple[int, int]], step: int
+    args: argparse.Namespace, tplan: _Plan, blocking: Any, ranges: list[tuple[int, int, int, int]]
 ) -> dict[str, Any]:
     """Start the LocalCluster, ship the plan, run the sampled ranges; timings and memory."""
     import dask
@@ -197,11 +211,13 @@ def _on_cluster(
         out["idle"] = client.run(_worker_memory)
         t0 = time.perf_counter()
         shipped = client.scatter(tplan, broadcast=True, hash=False)  # on every worker on return
+        groups = client.scatter(blocking, broadcast=True, hash=False) if blocking else None
         out["scatter_s"] = time.perf_counter() - t0
         out["held"] = client.run(_worker_memory)
         t0 = time.perf_counter()
         futures = [
-            client.submit(_timed_range, shipped, a, b, args.k, step, pure=False) for a, b in ranges
+            client.submit(_timed_range, shipped, groups, g, a, b, c, args.k, pure=False)
+            for g, a, b, c in ranges
         ]
         out["done"] = client.gather(futures)
         out["sample_wall"] = time.perf_counter() - t0
@@ -210,9 +226,9 @@ def _on_cluster(
 
 
 def _per_block(
-    done: list[dict[str, Any]], ranges: list[tuple[int, int]], step: int, key: str
+    done: list[dict[str, Any]], ranges: list[tuple[int, int, int, int]], key: str
 ) -> list[float]:
-    return [d[key] / math.ceil((b - a) / step) for d, (a, b) in zip(done, ranges, strict=True)]
+    return [d[key] / math.ceil((b - a) / c) for d, (_, a, b, c) in zip(done, ranges, strict=True)]
 
 
 def _worker_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -250,63 +266,69 @@ def main(argv: list[str] | None = None) -> int:
     plan = _take(source, rng.integers(0, n_m0, args.mentors), rng.integers(0, n_e0, args.mentees))
     tplan = plan.transpose()  # what the cluster path ships: rows = mentees
     n_m, n_e = plan.shape
-    step = _auto_block(n_m)
-    total_blocks = math.ceil(n_e / step)
+    t0 = time.perf_counter()
+    blocking, layout = top_k_layout(tplan, None)
+    layout_s = time.perf_counter() - t0
+    mentors_of = {p: w for p, _, w in blocking.sizes()} if blocking is not None else {-1: n_m}
+    rows5 = [(g, a, b, c, mentors_of[g]) for g, a, b, c in layout]
+    total_blocks = sum(math.ceil((b - a) / c) for _, a, b, c in layout)
+    total_pairs = sum((b - a) * w for _, a, b, _, w in rows5)
     print(
         f"rosters: {n_e:,} mentees x {n_m:,} mentors ({n_e * n_m:.2e} pairs), top_k = {args.k}; "
         f"drawn from an organisation of {args.source:,} ({n_m0:,} mentors, {n_e0:,} mentees) "
         f"encoded in {encode_s:.1f} s"
     )
     print(
-        f"plan shipped to each worker: {_plan_bytes(plan) / MB:.0f} MB; block = {step} mentees "
-        f"x {n_m:,} mentors; {total_blocks:,} blocks in all"
+        f"plan shipped to each worker: {_plan_bytes(plan) / MB:.0f} MB; blocking on the rules "
+        f"({layout_s:.1f} s): {len(layout):,} groups, {total_pairs:.2e} pairs scored "
+        f"({100 * total_pairs / (n_e * n_m):.0f}%), {total_blocks:,} chunks"
     )
-    ranges = _sample_ranges(
-        rng, n_e, step, args.workers * args.tasks_per_worker, args.blocks_per_task
-    )
-    sampled_blocks = sum(math.ceil((b - a) / step) for a, b in ranges)
-    run = _on_cluster(args, tplan, ranges, step)
+    ranges = _sample_ranges(rng, rows5, args.workers * args.tasks_per_worker, args.blocks_per_task)
+    sampled_blocks = sum(math.ceil((b - a) / c) for _, a, b, c in ranges)
+    sampled_pairs = sum((b - a) * mentors_of[g] for g, a, b, _ in ranges)
+    run = _on_cluster(args, tplan, blocking, ranges)
     done = run["done"]
-    per_block = _per_block(done, ranges, step, "seconds")
+    per_block = _per_block(done, ranges, "seconds")
     cost = statistics.median(per_block)
-    cpu_cost = statistics.median(_per_block(done, ranges, step, "cpu"))
+    cpu_cost = statistics.median(_per_block(done, ranges, "cpu"))
+    pair_cost = sum(d["seconds"] for d in done) / sampled_pairs
+    pair_cpu = sum(d["cpu"] for d in done) / sampled_pairs
 
-    # the same blocks in this process, with the local path's function (one BLAS thread)
+    # the same chunks in this process, with the local path's function (one BLAS thread)
     t0, cpu0 = time.perf_counter(), time.thread_time()
     equal = sum(
-        _same(top_k_columns(tplan, a, b, args.k, step), d["part"])
-        for d, (a, b) in zip(done, ranges, strict=True)
+        _same(top_k_range(tplan, blocking, g, a, b, c, args.k), d["part"])
+        for d, (g, a, b, c) in zip(done, ranges, strict=True)
     )
     local_cost = (time.perf_counter() - t0) / sampled_blocks
     local_cpu_cost = (time.thread_time() - cpu0) / sampled_blocks
 
-    projected = total_blocks * cost / args.workers
-    projected_cpu = total_blocks * cpu_cost / args.workers
-    projected_wall = run["sample_wall"] * total_blocks / sampled_blocks
-    kept = sum(len(d["part"][1]) for d in done)
-    result_mb = kept / max(sampled_blocks * step, 1) * n_e * 12 / MB  # score f8 + index i4
+    projected = total_pairs * pair_cost / args.workers
+    projected_cpu = total_pairs * pair_cpu / args.workers
+    projected_wall = run["sample_wall"] * total_pairs / sampled_pairs
+    result_mb = n_e * min(args.k, n_m) * 12 / MB  # at most k per mentee: score f8 + index i4
     print(f"LocalCluster: {args.workers} workers x 1 thread, started in {run['start_s']:.1f} s")
     print(f"plan broadcast to every worker: {run['scatter_s']:.1f} s")
     print(
-        f"sample: {len(ranges)} tasks, {sampled_blocks:,} blocks "
-        f"({sampled_blocks * step:,} mentees x {n_m:,} mentors), wall {run['sample_wall']:.1f} s"
+        f"sample: {len(ranges)} tasks, {sampled_blocks:,} chunks ({sampled_pairs:.2e} scored "
+        f"pairs), wall {run['sample_wall']:.1f} s"
     )
     print(
-        f"per-block cost (in-task median): {cost * 1e3:.1f} ms "
-        f"({cost / (step * n_m) * 1e9:.2f} ns per pair); min {min(per_block) * 1e3:.1f}, "
-        f"max {max(per_block) * 1e3:.1f}; CPU {cpu_cost * 1e3:.1f} ms; the same blocks in "
-        f"this process: {local_cost * 1e3:.1f} ms (CPU {local_cpu_cost * 1e3:.1f} ms)"
+        f"per-chunk cost (in-task median): {cost * 1e3:.1f} ms, min {min(per_block) * 1e3:.1f}, "
+        f"max {max(per_block) * 1e3:.1f}; CPU {cpu_cost * 1e3:.1f} ms; per scored pair "
+        f"{pair_cost * 1e9:.2f} ns (CPU {pair_cpu * 1e9:.2f} ns); the same chunks in this "
+        f"process: {local_cost * 1e3:.1f} ms (CPU {local_cpu_cost * 1e3:.1f} ms)"
     )
     print(
         f"projected cluster time, {args.workers} workers: on dedicated cores (in-task CPU) "
-        f"{total_blocks:,} blocks x {cpu_cost * 1e3:.1f} ms / {args.workers} = "
+        f"{total_pairs:.2e} pairs x {pair_cpu * 1e9:.2f} ns / {args.workers} = "
         f"{projected_cpu:,.0f} s ({projected_cpu / 60:.1f} min); on this machine as loaded "
         f"(in-task wall) {projected:,.0f} s, from the sample's wall time {projected_wall:,.0f} s"
     )
     print(
         "projected on dedicated cores: "
         + ", ".join(
-            f"{w} workers {total_blocks * cpu_cost / w / 60:.1f} min" for w in (16, 64, 256)
+            f"{w} workers {total_pairs * pair_cpu / w / 60:.1f} min" for w in (16, 64, 256)
         )
     )
     workers = _worker_rows(run)
@@ -319,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         "mentors": n_m,
         "k": args.k,
         "workers": args.workers,
-        "block_mentees": step,
-        "total_blocks": total_blocks,
-        "sampled_blocks": sampled_blocks,
+        "groups": len(layout),
+        "scored_pairs": total_pairs,
+        "total_chunks": total_blocks,
+        "sampled_chunks": sampled_blocks,
+        "per_pair_cpu_ns": pair_cpu * 1e9,
         "per_block_ms": cost * 1e3,
         "per_block_cpu_ms": cpu_cost * 1e3,
         "local_per_block_ms": local_cost * 1e3,

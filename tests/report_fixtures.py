@@ -8,21 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pairwise._audit import AUDIT_COLUMNS
 from pairwise.config import load_program
 from pairwise.datasets import demo_rosters
 from pairwise.roster import load_roster
 
-#: The contract's audit columns.
-AUDIT_COLUMNS = [
-    "column",
-    "value",
-    "n",
-    "matched",
-    "matched_share",
-    "mean_score",
-    "lowest_score",
-    "suppressed",
-]
 
 
 def demo_results(time_limit: float = 2.0) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

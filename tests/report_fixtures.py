@@ -14,7 +14,6 @@ from pairwise.datasets import demo_rosters
 from pairwise.roster import load_roster
 
 
-
 def demo_results(time_limit: float = 2.0) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """The three demo results (pairs, groups, peers) and the demo rosters."""
     frames = demo_rosters()

@@ -230,3 +230,17 @@ def test_cli_suggest_and_skill(tmp_path: Path, demo, capsys) -> None:
     assert main([*argv, str(tmp_path / "y.csv")]) == 2
     assert "exactly one of `mentees`" in capsys.readouterr().err
     assert not (tmp_path / "y.csv").exists()
+
+
+def test_cli_suggest_writes_its_report(tmp_path: Path, demo) -> None:
+    demo["mentors"].to_csv(tmp_path / "m.csv", index=False)
+    demo["mentees"].head(12).to_csv(tmp_path / "e.csv", index=False)
+    report = tmp_path / "s.html"
+    argv = ["suggest", "--mentors", str(tmp_path / "m.csv"), "--mentees", str(tmp_path / "e.csv")]
+    argv += ["--quiet", "-k", "2", "--out", str(tmp_path / "s.csv"), "--report", str(report)]
+    assert main(argv) == 0
+    html = report.read_text(encoding="utf-8")
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert html.startswith("<!DOCTYPE html>")
+    assert all(str(m) in html for m in table["mentor_id"])
+    assert "http://" not in html and "https://" not in html

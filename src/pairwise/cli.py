@@ -676,8 +676,12 @@ def _report_writer(results: Any) -> Callable[[Path], object]:
     Without the wall time or the clock time: the same inputs and seed give the same file.
     """
     from ._report import render_report
+    from ._suggest import SuggestionsResult
 
-    text = render_report(results, timings=False)
+    if isinstance(results, SuggestionsResult):  # its own page: a table per mentee's list
+        text = results.to_html()
+    else:
+        text = render_report(results, timings=False)
     return lambda path: path.write_text(text, encoding="utf-8")
 
 

@@ -451,3 +451,31 @@ def test_validate_input_errors_still_exit_2(demo: Path, tmp_path) -> None:
     broken.write_text("name\nx\n", encoding="utf-8")
     proc = _cli("validate", "--mentors", broken, "--mentees", demo / "mentees.csv")
     assert proc.returncode == 2 and proc.stderr.startswith("pairwise:")
+
+
+# --------------------------------------------------------------------------- pipes
+
+
+def test_a_reader_that_stops_early_gets_no_error_and_the_files_are_written(
+    demo: Path, tmp_path
+) -> None:
+    """``pairwise pairs ... | head -0``: standard output closed before the summary."""
+    out = tmp_path / "pairs.csv"
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the command writes a byte
+    try:
+        proc = subprocess.run(
+            [*_COMMAND, *map(str, _pairs(demo, out, "--time-limit", "5"))],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == cli.EXIT_BROKEN_PIPE, proc.stderr
+    assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr == ""
+    assert len(pd.read_csv(out)) > 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import textwrap
 import threading
@@ -44,6 +45,9 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+#: The reader of standard output went away (``pairwise ... | head``): 128 + SIGPIPE, as a
+#: shell reports a command stopped by a closed pipe.
+EXIT_BROKEN_PIPE = 141
 #: Seconds a run works before progress is shown on a terminal.
 PROGRESS_DELAY = 2.0
 #: Items of a list shown in one message before "... and N more".
@@ -962,8 +966,18 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Run], int]] = {
 }
 
 
+def _discard_stdout() -> None:
+    """Point standard output at the null device so the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (an embedding host)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0, 1, 2, 130 or 143)."""
+    """Run the command line; returns the exit code (0, 1, 2, 130, 141 or 143)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -972,7 +986,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     try:
         with interrupts_raise(), _started_run(args) as run:
-            return _COMMANDS[args.command](args, run)
+            code = _COMMANDS[args.command](args, run)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return code
+    except BrokenPipeError:
+        # The reader stopped reading (``| head``): the files were already written, and the
+        # rest of the summary has nowhere to go. Say nothing, like any other Unix filter.
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except Terminated:
         print("pairwise: terminated; no files were written", file=sys.stderr)
         return EXIT_TERMINATED

@@ -114,6 +114,21 @@ def test_summary_block_is_the_notebook_view() -> None:
     assert "3 of 4 (75.0%)" in page
 
 
+def test_summary_block_says_stability_and_over_which_pairs_optimality_holds() -> None:
+    line = "stability: the optimal plan has 2 blocking pair(s); a stable plan would score 0.9"
+    result = _pairs(
+        options={"stability": line, "certificate": {"top_k": 50, "reason": "time limit"}},
+        certified=False,
+        optimal_over="k best candidates per mentee",
+    )
+    for html in (result._repr_html_(), result.to_html()):
+        text = " ".join(parse_report(html).text.split())
+        assert line in text
+        assert "optimal over the 50 best candidates per mentee only" in text
+    plain = " ".join(parse_report(_pairs()._repr_html_()).text.split())
+    assert "stability" not in plain and "optimality" not in plain
+
+
 def test_diagnosis_and_changes_are_shown_when_present() -> None:
     changes = pd.DataFrame(
         {

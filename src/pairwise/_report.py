@@ -463,6 +463,10 @@ def _figures(result: Any, kind: str) -> list[tuple[str, str]]:
         if len(main) and "mentor_id" in main:
             loads = main.groupby("mentor_id").size()
             out.append(("mentors used", f"{len(loads):,} (at most {int(loads.max())} mentees)"))
+        if getattr(result, "certified", None) is not None:  # solved on the k best candidates
+            out.append(("optimality", result._status_text()))
+        if result.options.get("stability"):
+            out.append(("stability", str(result.options["stability"])))
     elif kind == "peers":
         n = int(getattr(result, "n_people", 0))
         placed = 2 * len(main)

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 import pairwise as pw
 from pairwise._certify import certified_solve, dropped_bound, dropped_violators
 from pairwise.solvers import one_to_many
-from pairwise.solvers._duals import matching_duals, priority_levels, violations
+from pairwise.solvers._duals import matching_duals, priority_levels, reduced_values, violations
 from reference import keys_equal, matching_key
 from test_certify import _compat, _MatrixCompat, _solver, instances
 
-ALL = {"per_mentee": 10**9, "per_place": 1e9, "max_pairs": 10**9}
+ALL = {"per_mentee": 10**9, "per_place": 1e9, "max_pairs": 10**9, "slack": 0.0}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -46,12 +46,16 @@ def _duals(compat, cap, priority, excluded=()):
     return matching_duals(T.shape, arcs, (solved.rows, solved.cols), cap, level), level
 
 
-def _dense_violators(T, allowed, kept, duals, cap, level, excluded):
-    """Every dropped pair with a positive reduced value, from the dense matrices."""
+def _dense_violators(T, allowed, kept, duals, cap, level, excluded, slack=0.0):
+    """Every dropped pair with a positive reduced value (above -slack), from dense matrices."""
     i, j = np.nonzero(allowed & ~kept)
     ok = (cap[i] > 0) & ~np.isin(j, excluded)
     i, j = i[ok], j[ok]
-    bad = violations(duals, i, j, level[j], T[i, j])
+    if slack:
+        red1, red2 = reduced_values(duals, i, j, level[j], T[i, j])
+        bad = (red1 > 0) | ((red1 == 0) & (red2 > duals.tol - slack))
+    else:
+        bad = violations(duals, i, j, level[j], T[i, j])
     return set(zip(i[bad].tolist(), j[bad].tolist(), strict=True))
 
 
@@ -81,6 +85,10 @@ def test_blocked_check_finds_exactly_the_dense_violators(inst, f32, seed, exclud
         assert n == len(want)
         assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == want
         assert np.array_equal(scores, T[rows, cols])
+    # nearly violating pairs too: exactly those within the slack, the count unchanged
+    near = _dense_violators(T, allowed, _kept(compat), d, cap, level, excluded, slack=0.3)
+    rows, cols, _, n = dropped_violators(compat, d, cap, level, excluded, **{**ALL, "slack": 0.3})
+    assert n == len(want) and set(zip(rows.tolist(), cols.tolist(), strict=True)) == near
 
 
 def test_blocked_check_on_the_model_equals_the_dense_check():
@@ -130,6 +138,7 @@ def test_selection_keeps_each_mentee_and_mentor_best(inst, per_mentee, per_place
     allv = {(i, j): r for i, j, r in zip(rows.tolist(), cols.tolist(), rank.tolist(), strict=True)}
     r2, c2, s2, n2 = dropped_violators(compat, d, cap, level, none, per_mentee=per_mentee,
                                        per_place=per_place, max_pairs=10**9)  # fmt: skip
+    # (slack 0 by default: violators only)
     chosen = set(zip(r2.tolist(), c2.tolist(), strict=True))
     assert n2 == n and chosen <= set(allv) and np.array_equal(s2, T[r2, c2])
     quota = np.ceil(per_place * cap).astype(int)

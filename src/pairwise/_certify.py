@@ -36,6 +36,7 @@ from .solvers._result import MatchingResult
 __all__ = [
     "ADD_PER_MENTEE",
     "ADD_PER_PLACE",
+    "ADD_SLACK",
     "CERTIFY_ROUNDS",
     "MIN_ROUND_PAIRS",
     "ROUND_PAIRS_PER_PLACE",
@@ -51,6 +52,9 @@ CERTIFY_ROUNDS = 3
 ADD_PER_MENTEE = 4
 #: Per mentor and round, its most violating dropped pairs up to this many per free place.
 ADD_PER_PLACE = 2.0
+#: Dropped pairs within this much of violating (in score units) may be added too: the duals
+#: move when the solve repeats, and these are the pairs that then violate.
+ADD_SLACK = 0.02
 #: Most dropped pairs one round adds, per free place of the open mentors ...
 ROUND_PAIRS_PER_PLACE = 4
 #: ... and at least this many.
@@ -120,9 +124,10 @@ class _Check:
         suspect: np.ndarray,
         kept: np.ndarray,
         n_m: int,
+        slack: float,
     ) -> None:
         self.duals, self.level, self.limits, self.closed = duals, level, limits, closed
-        self.suspect, self.kept, self.n_m = suspect, kept, n_m
+        self.suspect, self.kept, self.n_m, self.slack = suspect, kept, n_m, slack
         if limits is not None:
             a, b = limits
             fa, fb = a[np.isfinite(a)], b[np.isfinite(b) & (b > -_HUGE)]
@@ -132,41 +137,49 @@ class _Check:
 
     def violators(
         self, mentees: np.ndarray, mentors: np.ndarray, w: np.ndarray, ok: np.ndarray
-    ) -> _Found:
-        """Dropped violators of a block: (mentee, mentor, score, rank); rank +inf: primary."""
+    ) -> tuple[_Found, int]:
+        """Dropped pairs of a block whose reduced value exceeds ``-slack``, and the violators.
+
+        Returns ``((mentee, mentor, score, rank), n)``: ``rank`` is the
+        secondary reduced value (+inf when the primary part is positive), and
+        ``n`` counts those with a positive reduced value (the violators).
+        """
         rows = np.flatnonzero(self.suspect[mentees])
         if rows.size == 0:
-            return _NONE
+            return _NONE, 0
         j = mentees[rows]
         if self.limits is not None:
             a, b = self.limits
             bj = b[j]
             rows, bj, j = rows[bj < np.inf], bj[bj < np.inf], j[bj < np.inf]
             if rows.size == 0:
-                return _NONE
+                return _NONE, 0
             sub = w if rows.size == w.shape[0] else w[rows]
             diff = np.subtract(sub, self.a32[mentors])
             # a mentee whose primary part is positive: every allowed pair passes
-            low = np.where(bj == -_HUGE, -np.inf, bj - self.margin).astype(w.dtype)
+            low = np.where(bj == -_HUGE, -np.inf, bj - self.slack - self.margin).astype(w.dtype)
             cand = np.greater(diff, low[:, None], out=np.empty(diff.shape, dtype=bool))
             cand &= ok if rows.size == w.shape[0] else ok[rows]
             jj, kk = np.nonzero(cand)
             ii = mentors[kk]
             s = w[rows[jj], kk].astype(np.float64)
-            bad = np.greater(s, bj[jj] + a[ii])
-            jj, ii, s = jj[bad], ii[bad], s[bad]
+            limit = bj[jj] + a[ii]
+            near = np.greater(s, limit - self.slack) if self.slack else np.greater(s, limit)
+            jj, ii, s, limit = jj[near], ii[near], s[near], limit[near]
+            bad = np.greater(s, limit)
             primary = bj[jj] == -_HUGE
         else:
             d = self.duals
             red1 = (self.level[j] - d.v1[j])[:, None] - d.u1[mentors][None, :]
             red2 = w[rows].astype(np.float64) - d.u2[mentors][None, :]
             red2 -= d.v2[j][:, None]
-            bad = ok[rows] & ((red1 > 0) | ((red1 == 0) & (red2 > d.tol)))
-            bad[:, self.closed[mentors]] = False
-            jj, kk = np.nonzero(bad)
+            near = ok[rows] & ((red1 > 0) | ((red1 == 0) & (red2 > d.tol - self.slack)))
+            near[:, self.closed[mentors]] = False
+            jj, kk = np.nonzero(near)
             ii = mentors[kk]
             s = w[rows[jj], kk].astype(np.float64)
             primary = red1[jj, kk] > 0
+            bad = primary | (red2[jj, kk] > d.tol)
         mentee = j[jj].astype(np.int64)
         ii = ii.astype(np.int64)
         key = ii + self.n_m * mentee
@@ -174,7 +187,7 @@ class _Check:
         dropped = (pos >= self.kept.size) | (self.kept[np.minimum(pos, self.kept.size - 1)] != key)
         mentee, ii, s, primary = mentee[dropped], ii[dropped], s[dropped], primary[dropped]
         rank = np.where(primary, np.inf, s - self.duals.u2[ii] - self.duals.v2[mentee])
-        return mentee, ii, s, rank
+        return (mentee, ii, s, rank), int(np.count_nonzero(bad[dropped]))
 
 
 _Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -206,18 +219,19 @@ class _Selection:
         self.pool_size = 0
         self.total = 0
 
-    def reduce(self, found: _Found) -> tuple[int, _Found, _Found]:
+    def reduce(self, block: tuple[_Found, int]) -> tuple[int, _Found, _Found]:
         """One block's violators -> (count, mentee picks, mentor candidates)."""
+        found, n = block
         mentee, mentor, s, rank = found
         if mentee.size == 0:
-            return 0, found, found
+            return n, found, found
         spread = (mentor - mentee * self.per_mentee) % max(self.n_m, 1)
         order = np.lexsort((spread, -rank, mentee))
         first = np.searchsorted(mentee[order], mentee[order], side="left")
         pick = order[(np.arange(order.size) - first) < self.per_mentee]
         up = np.flatnonzero(rank >= self.floor[mentor])
         return (
-            int(mentee.size),
+            n,
             (mentee[pick], mentor[pick], s[pick], rank[pick]),
             (mentee[up], mentor[up], s[up], rank[up]),
         )
@@ -280,6 +294,7 @@ def dropped_violators(
     per_mentee: int = ADD_PER_MENTEE,
     per_place: float = ADD_PER_PLACE,
     max_pairs: int | None = None,
+    slack: float = 0.0,
     deadline: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """Dropped pairs with a positive reduced value, found block by block.
@@ -292,7 +307,10 @@ def dropped_violators(
     round adds (:class:`_Selection`): each mentee's ``per_mentee`` most
     violating, each mentor's most violating up to ``per_place`` times its
     free places, at most ``max_pairs`` in all (default :func:`round_pairs`),
-    the most violating first.
+    the most violating first. With ``slack > 0``, dropped pairs whose
+    reduced value is above ``-slack`` (nearly violating) may be picked too,
+    after the violators: the duals move when the solve repeats, and these are
+    the pairs that then violate (``n_violators`` counts the violators only).
 
     ``cut`` bounds the score of every dropped pair per mentee (-inf: none
     dropped; :func:`dropped_bound`): mentees whose bound cannot beat their
@@ -320,10 +338,10 @@ def dropped_violators(
     if cut is not None:
         suspect &= cut > -np.inf
         if limits is not None:
-            suspect &= cut > np.min(limits[0]) + limits[1]
+            suspect &= cut > np.min(limits[0]) + limits[1] - slack
     if limits is not None:
         suspect &= limits[1] < np.inf
-    check = _Check(duals, level, limits, closed, suspect, kept, n_m)
+    check = _Check(duals, level, limits, closed, suspect, kept, n_m, slack)
     pick = _Selection(compat.shape, np.where(closed, 0, capacity), per_mentee, per_place)
     blocks = compat.column_blocks(suspect, lambda *blk: pick.reduce(check.violators(*blk)))
     try:
@@ -410,6 +428,7 @@ def certified_solve(
     per_mentee: int = ADD_PER_MENTEE,
     per_place: float = ADD_PER_PLACE,
     max_pairs: int | None = None,
+    slack: float = ADD_SLACK,
 ) -> tuple[MatchingResult, Compatibility]:
     """Solve, then prove the result optimal over all pairs or say it holds over the k best.
 
@@ -429,7 +448,7 @@ def certified_solve(
     min_load : int or ndarray
     rounds : int
         Re-solves with violating dropped pairs added, at most.
-    per_mentee, per_place, max_pairs
+    per_mentee, per_place, max_pairs, slack
         Which violators a round adds (:func:`dropped_violators`).
 
     Returns
@@ -482,6 +501,7 @@ def certified_solve(
             per_mentee=per_mentee,
             per_place=per_place,
             max_pairs=max_pairs,
+            slack=slack,
             deadline=deadline,
         )
         if found is None:

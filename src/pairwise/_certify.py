@@ -4,13 +4,16 @@ A top-k :class:`~pairwise.compatibility.Compatibility` keeps only the ``k``
 best allowed mentors of each mentee, so a solve on it is optimal over those
 candidates only. :func:`certified_solve` solves, computes LP duals of the
 matching on the kept candidates (:mod:`pairwise.solvers._duals`) and re-scores
-every pair with the model, one block of mentees at a time (never the dense
-n × m matrix), looking for a *dropped* pair with a positive reduced value:
+the pairs the rules allow with the model, one block of mentees at a time on
+the scoring threads (never the dense n × m matrix), looking for a *dropped*
+pair with a positive reduced value:
 
 * none: the duals stay feasible for the problem on every pair, so the
   matching is optimal over all pairs (``certified=True``);
-* some: they join the candidates and the solve repeats, up to ``rounds``
-  times; if violators remain (or the check cannot run: ``objective="fair"``,
+* some: the most violating of them (each mentee's and each mentor's best,
+  with nearly violating pairs after them, a bounded number per round) join
+  the candidates and the solve repeats, up to ``rounds`` times, unless the
+  time limit would cut the re-solve; if violators remain (or the check cannot run: ``objective="fair"``,
   ``min_load``, a rounded or time-cut solve), the result says honestly that
   it is optimal over the k best candidates per mentee (``certified=False``).
 

@@ -8,7 +8,9 @@ selection rules.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pairwise as pw
+from pairwise import _certify
 from pairwise._certify import certified_solve, dropped_bound, dropped_violators
 from pairwise.solvers import one_to_many
 from pairwise.solvers._duals import matching_duals, priority_levels, reduced_values, violations
@@ -67,8 +70,8 @@ def _kept(compat):
 
 
 @settings(max_examples=80, deadline=None)
-@given(instances(), st.booleans(), st.integers(0, 2**31 - 1), st.booleans())
-def test_blocked_check_finds_exactly_the_dense_violators(inst, f32, seed, exclude):
+@given(instances(), st.booleans(), st.integers(0, 2**31 - 1), st.booleans(), st.booleans())
+def test_blocked_check_finds_exactly_the_dense_violators(inst, f32, seed, exclude, per_pair):
     T, allowed, cap, priority, k = inst
     rng = np.random.default_rng(seed)
     if f32:  # scores off any grid, exact in float32 (as the model sums them)
@@ -80,6 +83,13 @@ def test_blocked_check_finds_exactly_the_dense_violators(inst, f32, seed, exclud
     d, level = _duals(compat, cap, priority, excluded)
     assert d.feasible
     want = _dense_violators(T, allowed, _kept(compat), d, cap, level, excluded)
+    with contextlib.ExitStack() as stack:
+        if per_pair:  # the test for primary duals that differ between mentors, on any duals
+            stack.enter_context(mock.patch.object(_certify, "_thresholds", return_value=None))
+        _check_equals_dense(compat, T, allowed, d, cap, level, excluded, want)
+
+
+def _check_equals_dense(compat, T, allowed, d, cap, level, excluded, want):
     for cut in (None, dropped_bound(compat)):
         rows, cols, scores, n = dropped_violators(compat, d, cap, level, excluded, cut=cut, **ALL)
         assert n == len(want)
@@ -91,7 +101,8 @@ def test_blocked_check_finds_exactly_the_dense_violators(inst, f32, seed, exclud
     assert n == len(want) and set(zip(rows.tolist(), cols.tolist(), strict=True)) == near
 
 
-def test_blocked_check_on_the_model_equals_the_dense_check():
+@pytest.mark.parametrize("per_pair", [False, True])
+def test_blocked_check_on_the_model_equals_the_dense_check(per_pair):
     frames = pw.datasets.demo_rosters()
     m, e = pw.load_roster(frames["mentors"]), pw.load_roster(frames["mentees"])
     model = pw.load_program().model
@@ -120,7 +131,10 @@ def test_blocked_check_on_the_model_equals_the_dense_check():
     none = np.zeros(0, np.int64)
     want = _dense_violators(np.nan_to_num(S), A, _kept(compat), d, cap, level, none)
     assert want  # top 2 of 12 mentors: some dropped pair would improve it
-    rows, cols, scores, n = dropped_violators(compat, d, cap, level, none, **ALL)
+    with contextlib.ExitStack() as stack:
+        if per_pair:
+            stack.enter_context(mock.patch.object(_certify, "_thresholds", return_value=None))
+        rows, cols, scores, n = dropped_violators(compat, d, cap, level, none, **ALL)
     assert n == len(want) and set(zip(rows.tolist(), cols.tolist(), strict=True)) == want
     assert np.array_equal(scores, S[rows, cols])
 

@@ -13,9 +13,10 @@ pair with a positive reduced value:
 * some: the most violating of them (each mentee's and each mentor's best,
   with nearly violating pairs after them, a bounded number per round) join
   the candidates and the solve repeats, up to ``rounds`` times, unless the
-  time limit would cut the re-solve; if violators remain (or the check cannot run: ``objective="fair"``,
-  ``min_load``, a rounded or time-cut solve), the result says honestly that
-  it is optimal over the k best candidates per mentee (``certified=False``).
+  time limit would cut the re-solve; if violators remain (or the check
+  cannot run: ``objective="fair"``, ``min_load``, a rounded or time-cut
+  solve), the result says honestly that it is optimal over the k best
+  candidates per mentee (``certified=False``).
 
 The objective checked is the one the solver optimises: the number of matched
 mentees first, then their priority, then the total score.
@@ -115,7 +116,8 @@ class _Check:
     (summed in float32 by the model), so the block is first filtered in its
     own precision with a safety ``margin`` that no rounding can cross; only
     the pairs passing are tested exactly. Without limits (primary duals
-    differ between mentors) the full lexicographic test runs in float64.
+    differ between mentors: priority tiers) :meth:`_lexicographic` adds the
+    integer primary parts to the same filter.
     """
 
     def __init__(
@@ -131,12 +133,18 @@ class _Check:
     ) -> None:
         self.duals, self.level, self.limits, self.closed = duals, level, limits, closed
         self.suspect, self.kept, self.n_m, self.slack = suspect, kept, n_m, slack
-        if limits is not None:
+        if limits is None:  # per pair: the primary and the secondary part
+            a = np.where(closed, np.inf, duals.u2)
+            b = duals.v2 + duals.tol
+            # closed mentors above every primary value: never a violator
+            self.u1 = np.where(closed, np.iinfo(np.int64).max, duals.u1)
+            self.reach = level - duals.v1
+        else:
             a, b = limits
-            fa, fb = a[np.isfinite(a)], b[np.isfinite(b) & (b > -_HUGE)]
-            scale = 1.0 + float(np.abs(fa).max(initial=0.0)) + float(np.abs(fb).max(initial=0.0))
-            self.margin = 2.0**-20 * scale
-            self.a32 = a.astype(np.float32)  # +inf stays +inf: closed mentors never pass
+        fa, fb = a[np.isfinite(a)], b[np.isfinite(b) & (b > -_HUGE)]
+        scale = 1.0 + float(np.abs(fa).max(initial=0.0)) + float(np.abs(fb).max(initial=0.0))
+        self.margin = 2.0**-20 * scale
+        self.a32 = a.astype(np.float32)  # +inf stays +inf: closed mentors never pass
 
     def violators(
         self, mentees: np.ndarray, mentors: np.ndarray, w: np.ndarray, ok: np.ndarray
@@ -172,17 +180,7 @@ class _Check:
             bad = np.greater(s, limit)
             primary = bj[jj] == -_HUGE
         else:
-            d = self.duals
-            red1 = (self.level[j] - d.v1[j])[:, None] - d.u1[mentors][None, :]
-            red2 = w[rows].astype(np.float64) - d.u2[mentors][None, :]
-            red2 -= d.v2[j][:, None]
-            near = ok[rows] & ((red1 > 0) | ((red1 == 0) & (red2 > d.tol - self.slack)))
-            near[:, self.closed[mentors]] = False
-            jj, kk = np.nonzero(near)
-            ii = mentors[kk]
-            s = w[rows[jj], kk].astype(np.float64)
-            primary = red1[jj, kk] > 0
-            bad = primary | (red2[jj, kk] > d.tol)
+            jj, ii, s, primary, bad = self._lexicographic(rows, j, mentors, w, ok)
         mentee = j[jj].astype(np.int64)
         ii = ii.astype(np.int64)
         key = ii + self.n_m * mentee
@@ -191,6 +189,34 @@ class _Check:
         mentee, ii, s, primary = mentee[dropped], ii[dropped], s[dropped], primary[dropped]
         rank = np.where(primary, np.inf, s - self.duals.u2[ii] - self.duals.v2[mentee])
         return (mentee, ii, s, rank), int(np.count_nonzero(bad[dropped]))
+
+    def _lexicographic(
+        self, rows: np.ndarray, j: np.ndarray, mentors: np.ndarray, w: np.ndarray, ok: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """The test when the primary duals differ between mentors (priority tiers).
+
+        A pair's primary part is ``level_j - v1_j - u1_i`` (integers): positive, every
+        allowed pair violates; zero, the secondary part decides (filtered in
+        the block's precision first, then exact); negative, none.
+        """
+        d = self.duals
+        reach = self.reach[j]
+        u1 = self.u1[mentors]
+        sub = w if rows.size == w.shape[0] else w[rows]
+        diff = np.subtract(sub, self.a32[mentors])
+        low = (d.v2[j] + d.tol - self.slack - self.margin).astype(w.dtype)
+        cand = np.greater(diff, low[:, None], out=np.empty(diff.shape, dtype=bool))
+        cand &= np.equal(u1[None, :], reach[:, None])
+        cand |= np.less(u1[None, :], reach[:, None])
+        cand &= ok if rows.size == w.shape[0] else ok[rows]
+        jj, kk = np.nonzero(cand)
+        ii = mentors[kk]
+        s = w[rows[jj], kk].astype(np.float64)
+        primary = reach[jj] - self.u1[ii] > 0
+        red2 = s - d.u2[ii] - d.v2[j[jj]]
+        near = primary | (red2 > d.tol - self.slack)
+        bad = primary | (red2 > d.tol)
+        return jj[near], ii[near], s[near], primary[near], bad[near]
 
 
 _Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -340,10 +366,20 @@ def dropped_violators(
     suspect[excluded] = False
     if cut is not None:
         suspect &= cut > -np.inf
-        if limits is not None:
-            suspect &= cut > np.min(limits[0]) + limits[1] - slack
     if limits is not None:
         suspect &= limits[1] < np.inf
+        if cut is not None:
+            suspect &= cut > np.min(limits[0]) + limits[1] - slack
+    elif not closed.all():
+        # a pair can violate only with a mentor whose primary dual is at most L_j
+        u1_min = int(duals.u1[~closed].min())
+        primary = level - duals.v1 - u1_min  # the largest primary part of each mentee
+        suspect &= primary >= 0
+        if cut is not None:
+            u2_min = float(duals.u2[~closed].min())
+            suspect &= (primary > 0) | (cut > u2_min + duals.v2 + duals.tol - slack)
+    else:
+        suspect[:] = False
     check = _Check(duals, level, limits, closed, suspect, kept, n_m, slack)
     pick = _Selection(compat.shape, np.where(closed, 0, capacity), per_mentee, per_place)
     blocks = compat.column_blocks(suspect, lambda *blk: pick.reduce(check.violators(*blk)))

@@ -14,6 +14,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -206,3 +207,21 @@ def test_summary_says_rounds_and_added_pairs():
         assert f"{info['rounds']} round(s) added {info['added_pairs']:,}" in res.summary()
     else:  # pragma: no cover - the demo needs a round at top_k = 1
         pytest.skip("certified without a round")
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances(), st.integers(0, 2**31 - 1))
+def test_dropped_bound_holds_with_extra_kept_pairs(inst, seed):
+    # candidates kept beside each mentee's own k best (a mentor's best mentees, say)
+    T, allowed, _, _, k = inst
+    compat = _compat(T, allowed, k)
+    rng = np.random.default_rng(seed)
+    extra = allowed & (rng.random(T.shape) < 0.3)
+    kept = _kept(compat) | extra
+    r, c = np.nonzero(kept)
+    wider = dataclasses.replace(compat, scores=sp.csr_matrix((T[r, c], (r, c)), shape=T.shape))
+    cut = dropped_bound(wider)
+    dropped = allowed & ~kept
+    for j in range(T.shape[1]):
+        if dropped[:, j].any():
+            assert T[dropped[:, j], j].max() <= cut[j]

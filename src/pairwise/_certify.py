@@ -413,17 +413,21 @@ def dropped_bound(compat: Compatibility) -> np.ndarray | None:
     """Per mentee, a bound on the score of every pair a top-k form dropped (-inf: none).
 
     A mentee keeping ``top_k`` candidates dropped only pairs scoring at most
-    its lowest kept score; one keeping fewer kept every allowed pair. None
-    when the form does not say its ``top_k``.
+    its ``top_k``-th best kept score (its lowest, unless more candidates were
+    kept beside its own best, e.g. a mentor's); one keeping fewer kept every
+    allowed pair. None when the form does not say its ``top_k``.
     """
     if compat.top_k is None:
         return None
+    k = int(compat.top_k)
     csc = compat._csc
     counts = np.diff(csc.indptr)
     cut = np.full(compat.shape[1], -np.inf)
-    full = np.flatnonzero(counts >= compat.top_k)
+    full = np.flatnonzero(counts >= max(k, 1))
     if full.size:
-        cut[full] = np.minimum.reduceat(csc.data, csc.indptr[full])[: full.size]
+        mentee = np.repeat(np.arange(compat.shape[1]), counts)
+        best_first = csc.data[np.lexsort((-csc.data, mentee))]
+        cut[full] = best_first[csc.indptr[full] + max(k, 1) - 1]
     return cut
 
 

@@ -34,14 +34,16 @@ class _MatrixCompat(Compatibility):
     full: np.ndarray | None = None
     full_allowed: np.ndarray | None = None
 
-    def column_blocks(self, needed=None):  # type: ignore[override]
+    def column_blocks(self, needed=None, fn=None):  # type: ignore[override]
         assert self.full is not None and self.full_allowed is not None
-        m = self.full.shape[1]
+        n, m = self.full.shape
         for c0 in range(0, m, 3):
             cols = slice(c0, min(c0 + 3, m))
             if needed is None or needed[cols].any():
                 index = np.arange(cols.start, cols.stop)
-                yield index, self.full[:, cols].T.copy(), self.full_allowed[:, cols].T.copy()
+                block = (index, np.arange(n), self.full[:, cols].T.copy(),
+                         self.full_allowed[:, cols].T.copy())  # fmt: skip
+                yield block if fn is None else fn(*block)
 
 
 def _top_k(T: np.ndarray, allowed: np.ndarray, k: int) -> sp.csr_matrix:

@@ -14,6 +14,7 @@ import collections
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +48,8 @@ _LOWRANK_MASK = 16
 _LOWRANK_SCORE = 48
 #: Largest table (mentor combinations x mentee combinations) rule tables merge into.
 _MAX_MERGED_CELLS = 1 << 22
+#: What a caller of :func:`column_blocks` makes of each block.
+_R = TypeVar("_R")
 #: Elements per block (rows x columns) when ``block_size`` is not given: small
 #: enough that the element-wise passes of one block stay in cache.
 _BLOCK_ELEMENTS = 1 << 19
@@ -564,46 +567,51 @@ def top_k_range(
 
 
 def column_blocks(
-    plan: _Plan, block_size: int | None, needed: np.ndarray | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Every allowed pair's score, by blocks of columns: ``(columns, scores.T, allowed.T)``.
+    plan: _Plan,
+    block_size: int | None,
+    needed: np.ndarray | None = None,
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], _R] | None = None,
+) -> Iterator[_R]:
+    """Every allowed pair's score, by the blocks :func:`top_k_matrix` scores.
 
-    The blocks are those :func:`top_k_matrix` scores (the same blocking groups,
-    chunks and arithmetic), so a pair's score here is bit for bit the score it
-    kept. Each block is ``(len(columns), n_rows)`` with ``columns`` an index
-    array; pairs the rule tables exclude are not scored (``allowed`` False).
-    The buffers are reused, so a block must be consumed before the next one
-    is asked for. Memory is ``O(block_size * n_rows)``. With ``needed`` (bool
-    per column), blocks holding no needed column are skipped (not scored).
+    Each block is ``(mentees, mentors, scores, allowed)``: ``mentees`` and
+    ``mentors`` index arrays (the mentors are those the block's blocking group
+    allows, :func:`_rule_blocks`; all mentors without blocking) and
+    ``scores`` (float32) / ``allowed`` of shape ``(len(mentees), len(mentors))``.
+    The blocks, chunks and arithmetic are those of the top-k build, so a
+    pair's float32 score is bit for bit the score it kept; pairs outside a
+    block are excluded by a rule table and never scored. Blocks are scored on
+    :data:`_THREADS` threads (BLAS one thread) and yielded in a fixed order;
+    ``fn`` (default: the block itself) runs on the scoring thread, so that
+    only its result is held. Memory is ``O(threads * block_size * width)``.
+    With ``needed`` (bool per mentee), blocks without a needed mentee are
+    skipped (not scored).
     """
-    n_m = plan.shape[0]
     tplan = plan.transpose()
     tasks = _tasks(tplan, _rule_blocks(tplan), block_size)
-    buffers: dict[str, np.ndarray] = {}
 
-    def buffer(name: str, rows: int, dtype: type) -> np.ndarray:
-        have = buffers.get(name)
-        if have is None or have.shape[0] < rows:
-            have = buffers[name] = np.empty((rows, n_m), dtype=dtype)
-        return have[:rows]
+    def index_of(rows: slice | np.ndarray) -> np.ndarray:
+        return np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+
+    if needed is not None:
+        tasks = (t for t in tasks if needed[index_of(t[0])].any())
+    everyone = np.arange(plan.shape[0])
+
+    def score(task: _Task) -> Any:
+        rows, cols = task
+        n_rows = index_length(rows, tplan.shape[0])
+        width = tplan.shape[1] if cols is None else len(cols.index)
+        w = np.empty((n_rows, width), dtype=np.float32)
+        a = np.empty((n_rows, width), dtype=bool)
+        if cols is None:
+            tplan.block(rows, w, a, w)
+        else:
+            tplan.block(rows, w, a, w, cols)
+        mentors = everyone if cols is None else cols.index
+        if fn is None:
+            return index_of(rows), mentors, w, a
+        return fn(index_of(rows), mentors, w, a)
 
     with _blas_one_thread():
-        for rows, cols in tasks:
-            index = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
-            if needed is not None and not needed[index].any():
-                continue
-            n_rows = len(index)
-            s, a = buffer("s", n_rows, np.float64), buffer("a", n_rows, bool)
-            width = n_m if cols is None else len(cols.index)
-            w = np.empty((n_rows, width), dtype=np.float32)
-            sub_a = a if cols is None else np.empty((n_rows, width), dtype=bool)
-            if cols is None:
-                tplan.block(rows, w, sub_a, w)
-                s[:] = w
-            else:
-                tplan.block(rows, w, sub_a, w, cols)
-                s.fill(0.0)
-                a.fill(False)
-                s[:, cols.index] = w
-                a[:, cols.index] = sub_a
-            yield index, s, a
+        for part in _in_order(score, tasks, _THREADS):
+            yield cast(_R, part)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -287,15 +287,20 @@ class Compatibility:
         return self.scores, allowed
 
     def column_blocks(
-        self, needed: np.ndarray | None = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Every pair re-scored by the model, by blocks of mentees (never the whole matrix).
+        self,
+        needed: np.ndarray | None = None,
+        fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Any] | None = None,
+    ) -> Iterator[Any]:
+        """Every allowed pair re-scored by the model, by blocks (never the whole matrix).
 
-        Yields ``(mentees, scores, allowed)`` with ``scores`` / ``allowed`` of
-        shape ``(len(mentees), n_mentors)`` (transposed), computed exactly as
-        the sparse form's kept candidates were; buffers are reused between
-        blocks. With ``needed`` (bool per mentee), blocks without a needed
-        mentee are skipped. Used to check the pairs a top-k form dropped.
+        Yields ``(mentees, mentors, scores, allowed)`` per block, with
+        ``scores`` (float32) / ``allowed`` of shape ``(len(mentees),
+        len(mentors))`` (transposed), computed exactly as the sparse form's
+        kept candidates were; pairs outside every block are excluded by the
+        rules. With ``fn``, yields ``fn(mentees, mentors, scores, allowed)``
+        instead (run on the scoring threads). With ``needed`` (bool per
+        mentee), blocks without a needed mentee are skipped. Used to check
+        the pairs a top-k form dropped.
 
         Raises
         ------
@@ -308,7 +313,7 @@ class Compatibility:
                 "`column_blocks` needs the model that built this compatibility. Fix: build "
                 "it with CompatibilityModel.score."
             )
-        return column_blocks(ctx.plan, ctx.block_size, needed)
+        return column_blocks(ctx.plan, ctx.block_size, needed, fn)
 
     def symmetric(self) -> tuple[np.ndarray, np.ndarray]:
         """A peer pool's ``(scores, allowed)``: the mean of both directions, allowed both ways.

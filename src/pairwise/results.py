@@ -534,12 +534,14 @@ class PairsResult(_ResultBase):
             return self.status
         info = self.options.get("certificate", {})
         k = info.get("top_k")
+        n, added = info.get("rounds", 0), info.get("added_pairs", 0)
+        more = f"; {n} round(s) added {added:,} dropped pair(s)" if n else ""
         if self.certified:
-            return f"{self.status} over all pairs, certified by LP duals (top_k = {k})"
-        why = f" ({info['reason']})" if info.get("reason") else ""
+            return f"{self.status} over all pairs, certified by LP duals (top_k = {k}{more})"
+        why = "; ".join(x for x in (info.get("reason"), more[2:]) if x)
         return (
             f"{self.status} over the {k} best candidates per mentee only, "
-            f"not certified over all pairs{why}"
+            f"not certified over all pairs{f' ({why})' if why else ''}"
         )
 
     def to_dict(self) -> dict[str, Any]:

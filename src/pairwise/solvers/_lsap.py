@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pairwise.errors import SolverError
-from pairwise.solvers import _ortools
+from pairwise.solvers import _lapjv, _ortools
 from pairwise.solvers._ortools import Scaling, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_choice
@@ -496,6 +496,9 @@ def dense_full(T: np.ndarray, safety: np.ndarray | None, seed: int) -> tuple[np.
     n, m = T.shape
     if n * m <= _SMALL_DENSE:
         return _scipy_dense(T), "lsa"
+    mate = _lapjv.lattice_assignment(T)
+    if mate is not None:
+        return mate, "lapjv-lattice"
     mate = _row_max_certificate(T)
     if mate is not None:
         return mate, "row-max"

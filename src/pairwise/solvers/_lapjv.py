@@ -51,13 +51,22 @@ _LARGE = 2**62
 # --------------------------------------------------------------------------
 
 
-def _lattice_costs(T: np.ndarray, scale: float, shift: float, C: np.ndarray) -> tuple[int, int]:
+def _lattice_costs(
+    T: np.ndarray,
+    scale: float,
+    shift: float,
+    C: np.ndarray,
+    weights: np.ndarray,
+    hashes: np.ndarray,
+) -> tuple[int, int]:
     """Fill ``C`` with the minimising costs ``shift - rint(T * scale)`` of maximising scores.
 
     Returns ``(largest cost, forbidden cells)``, the cost -1 when a cell is off
     the grid (not within ``_ULPS`` units in the last place of a whole number)
     or its cost leaves ``[0, _INT32_MAX)``. Forbidden cells (``-inf``) get
     cost ``-1`` for :func:`_forbid`; ``+inf`` and NaN are off every grid.
+    In the same pass ``hashes[i] = sum_j C[i, j] * weights[j]`` modulo 2**64,
+    equal for identical rows (of finite cells).
     """
     n, m = T.shape
     eps = _ULPS * 2.220446049250313e-16
@@ -66,6 +75,7 @@ def _lattice_costs(T: np.ndarray, scale: float, shift: float, C: np.ndarray) -> 
     for i in range(n):
         on_grid = True
         row_top = 0.0
+        acc = np.uint64(0)
         for j in range(m):
             t = T[i, j]
             y = t * scale
@@ -78,7 +88,10 @@ def _lattice_costs(T: np.ndarray, scale: float, shift: float, C: np.ndarray) -> 
             on_grid &= abs(y - r) <= eps * abs(y)
             on_grid &= c >= 0.0
             row_top = max(row_top, c)
-            C[i, j] = np.int32(c) if c < _INT32_MAX else 0
+            ci = np.int32(c) if c < _INT32_MAX else np.int32(0)
+            C[i, j] = ci
+            acc += np.uint64(ci) * weights[j]
+        hashes[i] = acc
         if not on_grid or row_top >= _INT32_MAX:
             return -1, forbidden
         top = max(top, row_top)
@@ -92,16 +105,6 @@ def _forbid(C: np.ndarray, cost: int) -> None:
         for j in range(m):
             if C[i, j] < 0:
                 C[i, j] = cost
-
-
-def _row_hashes(C: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = sum_j C[i, j] * weights[j]`` modulo 2**64: equal for identical rows."""
-    n, m = C.shape
-    for i in range(n):
-        acc = np.uint64(0)
-        for j in range(m):
-            acc += np.uint64(C[i, j]) * weights[j]
-        out[i] = acc
 
 
 def _split_false_types(C: np.ndarray, row_type: np.ndarray, first: np.ndarray) -> None:
@@ -276,13 +279,12 @@ class Kernels(NamedTuple):
 
     lattice_costs: Callable[..., tuple[int, int]]
     forbid: Callable[..., None]
-    row_hashes: Callable[..., None]
     split_false_types: Callable[..., None]
     solve_costs: Callable[..., np.ndarray]
 
 
 #: The kernels as plain Python: slow, but the very code numba compiles (tests use them).
-PLAIN = Kernels(_lattice_costs, _forbid, _row_hashes, _split_false_types, solve_costs)
+PLAIN = Kernels(_lattice_costs, _forbid, _split_false_types, solve_costs)
 
 _COMPILED: dict[str, Kernels | None] = {}
 
@@ -333,13 +335,8 @@ def _lattice_scale(T: np.ndarray) -> tuple[float, float] | None:
     return scale, float(np.rint(float(sample.max()) * scale))
 
 
-def _row_types(C: np.ndarray, kernels: Kernels) -> np.ndarray:
-    """Row types of ``C``: rows of one type are identical (hashed, then verified)."""
-    rng = np.random.default_rng(0x1A7)  # hashing only: fixed, not the caller's seed
-    weights = rng.integers(1, 2**63, C.shape[1], dtype=np.uint64) | np.uint64(1)
-    hashes = np.empty(C.shape[0], dtype=np.uint64)
-    with np.errstate(over="ignore"):  # wrapping is the point (plain Python kernels warn)
-        kernels.row_hashes(C, weights, hashes)
+def _row_types(C: np.ndarray, hashes: np.ndarray, kernels: Kernels) -> np.ndarray:
+    """Row types of ``C`` from row hashes: rows of one type are identical (verified)."""
     _, first, row_type = np.unique(hashes, return_index=True, return_inverse=True)
     row_type = row_type.astype(np.int64).ravel()
     kernels.split_false_types(C, row_type, first.astype(np.int64))
@@ -376,9 +373,13 @@ def lattice_assignment(T: np.ndarray, kernels: Kernels | None = None) -> np.ndar
     scale, top = guess
     started = time.perf_counter()
     C = np.empty((n, m), dtype=np.int32)
+    rng = np.random.default_rng(0x1A7)  # row hashing only: fixed, not the caller's seed
+    weights = rng.integers(1, 2**63, m, dtype=np.uint64) | np.uint64(1)
+    hashes = np.empty(n, dtype=np.uint64)
     # Headroom above the sample's top score: every cost stays >= 0 unless a cell lies
     # far above it (then the lattice guess was wrong and the caller solves another way).
-    spread, forbidden = kernels.lattice_costs(T, scale, top + _MAX_LEVELS, C)
+    with np.errstate(over="ignore"):  # hashes wrap on purpose (plain Python kernels warn)
+        spread, forbidden = kernels.lattice_costs(T, scale, top + _MAX_LEVELS, C, weights, hashes)
     if spread < 0:
         return None
     if forbidden:
@@ -388,6 +389,6 @@ def lattice_assignment(T: np.ndarray, kernels: Kernels | None = None) -> np.ndar
         if cost >= _INT32_MAX:
             return None
         kernels.forbid(C, cost)
-    mate: np.ndarray = kernels.solve_costs(C, _row_types(C, kernels))
+    mate: np.ndarray = kernels.solve_costs(C, _row_types(C, hashes, kernels))
     logger.debug("lattice assignment %dx%d in %.3f s", n, m, time.perf_counter() - started)
     return mate

@@ -639,15 +639,19 @@ def _block_safety(
     return safety
 
 
-def solve_dense(T: np.ndarray, seed: int) -> Solved:
-    """Lexicographic (cardinality, total) optimum of a dense matrix (-inf = forbidden)."""
+def solve_dense(T: np.ndarray, seed: int, *, all_finite: bool = False) -> Solved:
+    """Lexicographic (cardinality, total) optimum of a dense matrix (-inf = forbidden).
+
+    ``all_finite``: the caller knows every cell is finite (skips a pass over ``T``).
+    """
     n, m = T.shape
-    finite = np.isfinite(T)
-    all_allowed = bool(finite.all())
+    finite = None if all_finite else np.isfinite(T)
+    all_allowed = finite is None or bool(finite.all())
     if all_allowed:
         blocks = [(np.arange(n), np.arange(m))]
         mate_hint: np.ndarray | None = None
     else:
+        assert finite is not None
         flat = np.flatnonzero(finite)
         r, c = np.divmod(flat, m)  # row-sorted, cheaper than a 2-D nonzero
         mate_hint = max_matching(n, m, r, c)
@@ -869,8 +873,9 @@ def solve_problem(
         low = problem.dense < threshold
         forbid = low if forbid is None else (forbid | low)
     if forbid is not None and forbid.any():
-        T = np.where(forbid, -np.inf, T)
-    return solve_dense(T, seed)
+        return solve_dense(np.where(forbid, -np.inf, T), seed)
+    # Validated scores are finite wherever a pair is allowed: here, everywhere.
+    return solve_dense(T, seed, all_finite=True)
 
 
 def _pair_scores(problem: ScoreProblem, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

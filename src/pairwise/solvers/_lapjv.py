@@ -20,13 +20,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from pairwise.solvers._ortools import integer_scale
 
-__all__ = ["PLAIN", "Kernels", "compiled_kernels", "lattice_assignment", "solve_costs"]
+__all__ = [
+    "PLAIN",
+    "Kernels",
+    "Lattice",
+    "compiled_kernels",
+    "lattice",
+    "lattice_assignment",
+    "solve_costs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +67,8 @@ def _lattice_costs(
     C: np.ndarray,
     weights: np.ndarray,
     hashes: np.ndarray,
+    col_hashes: np.ndarray,
+    row_low: np.ndarray,
 ) -> tuple[int, int]:
     """Fill ``C`` with the minimising costs ``shift - rint(T * scale)`` of maximising scores.
 
@@ -65,17 +76,23 @@ def _lattice_costs(
     the grid (not within ``_ULPS`` units in the last place of a whole number)
     or its cost leaves ``[0, _INT32_MAX)``. Forbidden cells (``-inf``) get
     cost ``-1`` for :func:`_forbid`; ``+inf`` and NaN are off every grid.
-    In the same pass ``hashes[i] = sum_j C[i, j] * weights[j]`` modulo 2**64,
-    equal for identical rows (of finite cells).
+    In the same pass: ``hashes[i] = sum_j C[i, j] * weights[j]`` and
+    ``col_hashes[j] = sum_i C[i, j] * weights[i]`` modulo 2**64 (equal for
+    identical rows / columns of finite cells; ``weights`` has ``max(n, m)``
+    entries), and ``row_low[i]``, the cheapest allowed cost of row ``i``.
     """
     n, m = T.shape
     eps = _ULPS * 2.220446049250313e-16
     top = 0.0
     forbidden = 0
+    for j in range(m):
+        col_hashes[j] = 0
     for i in range(n):
         on_grid = True
         row_top = 0.0
+        low = np.inf
         acc = np.uint64(0)
+        wi = weights[i]
         for j in range(m):
             t = T[i, j]
             y = t * scale
@@ -88,10 +105,13 @@ def _lattice_costs(
             on_grid &= abs(y - r) <= eps * abs(y)
             on_grid &= c >= 0.0
             row_top = max(row_top, c)
+            low = min(low, c)
             ci = np.int32(c) if c < _INT32_MAX else np.int32(0)
             C[i, j] = ci
             acc += np.uint64(ci) * weights[j]
+            col_hashes[j] += np.uint64(ci) * wi
         hashes[i] = acc
+        row_low[i] = low if low < _INT32_MAX else -1
         if not on_grid or row_top >= _INT32_MAX:
             return -1, forbidden
         top = max(top, row_top)
@@ -308,7 +328,8 @@ def compiled_kernels() -> Kernels | None:
             for helper in _HELPERS:
                 register_jitable(helper)
             jit = numba.njit(cache=True, nogil=True)
-            _COMPILED["kernels"] = Kernels(*(jit(kernel) for kernel in PLAIN))
+            compiled: list[Any] = [jit(kernel) for kernel in PLAIN]
+            _COMPILED["kernels"] = Kernels(*compiled)
     return _COMPILED["kernels"]
 
 
@@ -343,21 +364,53 @@ def _row_types(C: np.ndarray, hashes: np.ndarray, kernels: Kernels) -> np.ndarra
     return row_type
 
 
-def lattice_assignment(T: np.ndarray, kernels: Kernels | None = None) -> np.ndarray | None:
-    """Maximum-score assignment of every row of ``T`` (rows <= columns) on a small lattice.
+@dataclass
+class Lattice:
+    """Scores on a small lattice as minimising int32 costs, ready for :meth:`solve`.
 
-    ``T`` may hold ``-inf`` for forbidden cells; a full matching of the rows
-    must then exist among the allowed ones. Returns the column of each row,
-    or None when numba is absent (and ``kernels`` not given) or the scores are
-    not all on one small lattice: the caller then solves another way.
+    ``n_row_types`` / ``n_col_types`` count the distinct rows and columns (from
+    hashes: never more than the truth, so a test on them decides only which
+    exact method runs).
+    """
+
+    costs: np.ndarray
+    row_low: np.ndarray
+    row_hashes: np.ndarray
+    n_row_types: int
+    n_col_types: int
+    kernels: Kernels
+
+    def solve(self) -> np.ndarray:
+        """The column of each row in a maximum-score assignment (rows <= columns)."""
+        row_type = _row_types(self.costs, self.row_hashes, self.kernels)
+        mate: np.ndarray = self.kernels.solve_costs(self.costs, row_type)
+        return mate
+
+    def at_row_maxima(self, mate: np.ndarray) -> bool:
+        """Whether every row has its best score: then the row maxima prove ``mate`` optimal."""
+        rows = np.arange(mate.size)
+        return bool(np.array_equal(self.costs[rows, mate], self.row_low))
+
+
+def lattice(T: np.ndarray, kernels: Kernels | None = None) -> Lattice | None:
+    """``T`` (rows <= columns, ``-inf`` = forbidden) as integer costs, if on a small lattice.
+
+    None when numba is absent (and ``kernels`` not given), when the scores
+    are not all on one lattice of at most ``_MAX_LEVELS`` levels and step
+    ``1 / _MAX_STEP`` or more (every cell is checked), or when the forbidden
+    cells' cost would not fit: the caller then solves another way. With
+    forbidden cells, a full matching of the rows must exist among the
+    allowed ones.
 
     ``kernels`` replaces the compiled kernels (tests run :data:`PLAIN`).
 
     Examples
     --------
     >>> T = np.array([[1.0, 0.5, 0.25], [0.75, 1.0, 0.0]])
-    >>> lattice_assignment(T, PLAIN).tolist()
-    [0, 1]
+    >>> grid = lattice(T, PLAIN)
+    >>> mate = grid.solve()
+    >>> mate.tolist(), grid.at_row_maxima(mate)
+    ([0, 1], True)
     """
     kernels = kernels or compiled_kernels()
     if kernels is None:
@@ -365,23 +418,24 @@ def lattice_assignment(T: np.ndarray, kernels: Kernels | None = None) -> np.ndar
     n, m = T.shape
     if n > m:
         raise ValueError(f"`T` must have no more rows than columns; got shape {T.shape}")
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    guess = _lattice_scale(T)
+    guess = _lattice_scale(T) if n else None
     if guess is None:
         return None
     scale, top = guess
-    started = time.perf_counter()
     C = np.empty((n, m), dtype=np.int32)
-    rng = np.random.default_rng(0x1A7)  # row hashing only: fixed, not the caller's seed
-    weights = rng.integers(1, 2**63, m, dtype=np.uint64) | np.uint64(1)
+    rng = np.random.default_rng(0x1A7)  # hashing only: fixed, not the caller's seed
+    weights = rng.integers(1, 2**63, max(n, m), dtype=np.uint64) | np.uint64(1)
     hashes = np.empty(n, dtype=np.uint64)
+    col_hashes = np.empty(m, dtype=np.uint64)
+    row_low = np.empty(n, dtype=np.int32)
     # Headroom above the sample's top score: every cost stays >= 0 unless a cell lies
     # far above it (then the lattice guess was wrong and the caller solves another way).
     with np.errstate(over="ignore"):  # hashes wrap on purpose (plain Python kernels warn)
-        spread, forbidden = kernels.lattice_costs(T, scale, top + _MAX_LEVELS, C, weights, hashes)
-    if spread < 0:
-        return None
+        spread, forbidden = kernels.lattice_costs(
+            T, scale, top + _MAX_LEVELS, C, weights, hashes, col_hashes, row_low
+        )
+    if spread < 0 or np.any(row_low < 0):
+        return None  # off the grid, or a row without any allowed cell
     if forbidden:
         # Dearer than any whole assignment of allowed cells, so none is used when a
         # full matching of allowed cells exists; every distance still fits in int64.
@@ -389,6 +443,25 @@ def lattice_assignment(T: np.ndarray, kernels: Kernels | None = None) -> np.ndar
         if cost >= _INT32_MAX:
             return None
         kernels.forbid(C, cost)
-    mate: np.ndarray = kernels.solve_costs(C, _row_types(C, hashes, kernels))
-    logger.debug("lattice assignment %dx%d in %.3f s", n, m, time.perf_counter() - started)
+    n_rows = int(np.unique(hashes).size)
+    n_cols = int(np.unique(col_hashes).size)
+    return Lattice(C, row_low, hashes, n_rows, n_cols, kernels)
+
+
+def lattice_assignment(T: np.ndarray, kernels: Kernels | None = None) -> np.ndarray | None:
+    """Maximum-score assignment of every row of ``T`` on a small lattice (see :func:`lattice`).
+
+    Returns the column of each row, or None when :func:`lattice` declines.
+
+    Examples
+    --------
+    >>> lattice_assignment(np.array([[1.0, 0.5, 0.25], [0.75, 1.0, 0.0]]), PLAIN).tolist()
+    [0, 1]
+    """
+    grid = lattice(T, kernels)
+    if grid is None:
+        return None
+    started = time.perf_counter()
+    mate = grid.solve()
+    logger.debug("lattice assignment %s in %.3f s", T.shape, time.perf_counter() - started)
     return mate

@@ -496,9 +496,16 @@ def dense_full(T: np.ndarray, safety: np.ndarray | None, seed: int) -> tuple[np.
     n, m = T.shape
     if n * m <= _SMALL_DENSE:
         return _scipy_dense(T), "lsa"
-    mate = _lapjv.lattice_assignment(T)
-    if mate is not None:
-        return mate, "lapjv-lattice"
+    grid = _lapjv.lattice(T)
+    if grid is not None:
+        # Compiled lattice solver: aggregation first only when the hashed row and
+        # column types show it can pay; a solution at every row maximum is so certified.
+        if grid.n_row_types * grid.n_col_types * _AGGREGATE_FACTOR <= n * m:
+            mate = _transport(T)
+            if mate is not None:
+                return mate, "transport"
+        mate = grid.solve()
+        return mate, "row-max" if grid.at_row_maxima(mate) else "lsa-lattice"
     mate = _row_max_certificate(T)
     if mate is not None:
         return mate, "row-max"

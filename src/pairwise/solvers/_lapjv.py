@@ -418,7 +418,10 @@ def lattice(T: np.ndarray, kernels: Kernels | None = None) -> Lattice | None:
     n, m = T.shape
     if n > m:
         raise ValueError(f"`T` must have no more rows than columns; got shape {T.shape}")
-    guess = _lattice_scale(T) if n else None
+    if n == 0:
+        empty = np.empty(0, dtype=np.uint64)
+        return Lattice(np.empty((0, m), np.int32), np.empty(0, np.int32), empty, 0, 0, kernels)
+    guess = _lattice_scale(T)
     if guess is None:
         return None
     scale, top = guess

@@ -20,6 +20,10 @@ about a second (up to 20 for short calls). OR-Library files are looked up in ``$
     python benchmarks/bench_one_to_one.py                # n = 100..5000 dense, 100,000 sparse
     python benchmarks/bench_one_to_one.py --only sparse --sparse-n 100000
 
+The dense part says whether numba's compiled lattice solver is used (the ``fast`` extra) and
+measures what a new process pays on its first call: numba's import and its compiled code,
+loaded from numba's on-disk cache, or compiled when that cache is empty.
+
 The targets checked at the end: dense time <= 1.0x OR-Tools' dense assignment at n >= 1000
 on every structure, <= 0.5x SciPy on the HR-like structure; sparse time <= 1.0x the faster
 baseline on every structure.
@@ -375,6 +379,66 @@ def bench_dense(sizes: list[int], kinds: list[str], timeout: float) -> list[dict
     return rows
 
 
+_FIRST_CALL = """
+import sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+from bench_one_to_one import hr_like
+from pairwise.solvers import _lapjv
+from pairwise.solvers.assignment import one_to_one
+S = hr_like(1000)
+t0 = time.perf_counter()
+first = one_to_one(S)
+t1 = time.perf_counter()
+one_to_one(S)
+t2 = time.perf_counter()
+print(_lapjv.compiled_kernels() is not None, first.method, t1 - t0, t2 - t1)
+"""
+
+
+def numba_first_call() -> dict:
+    """What a new process pays on its first lattice solve: numba's import and compiled code.
+
+    Runs ``one_to_one`` twice on HR-like scores (n = 1000) in a fresh interpreter,
+    once with numba's on-disk cache as it is (normally warm: a later process only
+    loads the compiled code) and once with an empty cache directory (the compilation
+    every first install pays once).
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = _FIRST_CALL.format(bench=str(Path(__file__).resolve().parent))
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as empty:
+        for label, extra in (("cached", {}), ("cold", {"NUMBA_CACHE_DIR": empty})):
+            env = {**os.environ, **extra}
+            done = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                out[label] = {"error": done.stderr.strip().splitlines()[-1:]}
+                continue
+            used, method, first, second = done.stdout.split()
+            out[label] = {
+                "numba": used == "True",
+                "method": method,
+                "first_s": float(first),
+                "second_s": float(second),
+            }
+    for label, row in out.items():
+        if "error" in row:
+            print(f"first call ({label}): failed {row['error']}")
+        else:
+            print(
+                f"first call in a new process, numba cache {label}: {row['first_s']:.2f} s, "
+                f"then {row['second_s']:.3f} s (HR-like n=1000, {row['method']}, "
+                f"numba {'used' if row['numba'] else 'absent'})"
+            )
+    return out
+
+
 def dense_targets(rows: list[dict]) -> bool:
     """Print and check the dense targets; True when every one is met."""
     big = [r for r in rows if r["n"] >= 1000]
@@ -395,6 +459,15 @@ def dense_targets(rows: list[dict]) -> bool:
         ok &= met
         print(
             f"target met: {'yes' if met else 'NO'} -- <= 0.50x SciPy on the HR-like structure "
+            f"(worst {worst['vs_scipy']:.2f}x at n={worst['n']})"
+        )
+    big_hr = [r for r in hr if r["n"] >= 1000]
+    if big_hr and len(big_hr) < len(hr):
+        # Below n = 1000 SciPy needs under 0.05 s, and the per-call work around it
+        # (validation, the result) weighs as much as the solve.
+        worst = max(big_hr, key=lambda r: r["vs_scipy"])
+        print(
+            f"  at n >= 1000 only: {'yes' if worst['vs_scipy'] <= 0.5 else 'NO'} "
             f"(worst {worst['vs_scipy']:.2f}x at n={worst['n']})"
         )
     return ok
@@ -471,8 +544,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profile: {'quick' if args.quick else 'full'}; timeout {timeout:.0f} s per run")
     tables: dict[str, list[dict]] = {}
     if args.only in (None, "dense"):
+        from pairwise.solvers import _lapjv
+
+        used = _lapjv.compiled_kernels() is not None
+        print(f"numba: {'installed, compiled lattice solver used' if used else 'absent'}")
         tables["dense"] = bench_dense(sizes, list(DENSE_KINDS), timeout)
         dense_targets(tables["dense"])
+        tables["first_call"] = [numba_first_call()]
     if args.only in (None, "sparse"):
         rows = bench_sparse(
             sparse_n, args.k, ["uniform", "quarter", "rank", "features", "grouped"], timeout

@@ -665,7 +665,7 @@ def solve_dense(T: np.ndarray, seed: int, *, all_finite: bool = False) -> Solved
         k = int(np.sum(mate_hint >= 0))
         if k == 0:
             return empty()
-        if r.size <= _SPARSE_SHARE * n * m and not _few_levels(T):
+        if n * m > _SMALL_DENSE and r.size <= _SPARSE_SHARE * n * m and not _few_levels(T):
             # A mask that keeps few pairs, scores off any small lattice: the arcs are the problem.
             return solve_sparse(n, m, r, c, T.reshape(-1)[flat], mate=mate_hint)
         blocks = (
@@ -840,11 +840,13 @@ def _thin_mask_arcs(
     """The allowed arcs ``(rows, cols, scores)`` when the sparse path suits the mask.
 
     That is when the mask keeps at most :data:`_SPARSE_SHARE` of the pairs and
-    the scores lie on no small lattice (see :func:`solve_dense`); None otherwise.
-    Reading the arcs straight from the mask skips the masked dense copy.
+    the scores lie on no small lattice (see :func:`solve_dense`), in a matrix
+    above :data:`_SMALL_DENSE` cells (below, SciPy's dense solver is quicker
+    than the sparse set-up); None otherwise. Reading the arcs straight from the
+    mask skips the masked dense copy.
     """
     n, m = dense.shape
-    if np.count_nonzero(mask) > _SPARSE_SHARE * n * m:
+    if n * m <= _SMALL_DENSE or np.count_nonzero(mask) > _SPARSE_SHARE * n * m:
         return None
     flat = np.flatnonzero(mask)
     values = dense.reshape(-1)[flat]

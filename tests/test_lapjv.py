@@ -252,3 +252,37 @@ def test_orlib_known_optima(name, optimum):
     if _lapjv.compiled_kernels() is not None:
         mate = _lapjv.lattice_assignment(-cost)
         assert mate is not None and cost[np.arange(n), mate].sum() == optimum
+
+
+# --------------------------------------------------------------------------- forked solves
+
+
+def test_forked_child_without_loaded_code_declines(monkeypatch):
+    """In a child of run_cancellable, kernels the parent never loaded are not loaded there."""
+    from pairwise.solvers import _ortools
+
+    class Unloaded:
+        signatures = ()  # a numba dispatcher before its first call
+
+    unloaded = _lapjv.Kernels(*(Unloaded() for _ in _lapjv.PLAIN))
+    T = np.array([[1.0, 0.5], [0.25, 0.75]])
+    assert _lapjv._loaded(unloaded)  # in the parent: loading is fine
+    monkeypatch.setattr(_ortools, "_IN_CHILD", True)
+    assert not _lapjv._loaded(unloaded)
+    assert _lapjv.lattice(T, unloaded) is None
+    assert _lapjv.lattice(T, _lapjv.PLAIN) is not None  # plain Python always runs
+
+
+def test_warm_loads_every_kernel():
+    kernels = _numba()
+    assert _lapjv.warm()
+    assert all(kernel.signatures for kernel in kernels)
+
+
+def test_deadline_solve_in_a_child_matches_scipy():
+    """With a time limit the dense solve runs in a forked child, which inherits the kernels."""
+    _numba()
+    S = _hr_like(700, 700, 3)  # above run_cancellable's fork threshold
+    res = one_to_one(S, time_limit=600)
+    assert res.method in {"lsa-lattice", "row-max"}
+    assert res.objective == pytest.approx(_best(S), abs=1e-9)

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pairwise.solvers import _ortools
 from pairwise.solvers._ortools import integer_scale
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "lattice",
     "lattice_assignment",
     "solve_costs",
+    "warm",
 ]
 
 logger = logging.getLogger(__name__)
@@ -346,6 +348,40 @@ def compiled_kernels() -> Kernels | None:
     return _COMPILED["kernels"]
 
 
+def _loaded(kernels: Kernels) -> bool:
+    """Whether ``kernels`` can run now: plain Python, or compiled code already in this process.
+
+    A forked child (:func:`pairwise.solvers._ortools.run_cancellable`) whose
+    parent never loaded the compiled code would pay numba's import and load
+    (or compilation) in every child: there the caller's other methods run.
+    """
+    if not _ortools._IN_CHILD:  # set in the children of run_cancellable
+        return True
+    return all(getattr(kernel, "signatures", True) for kernel in kernels)
+
+
+def warm() -> bool:
+    """Load (or compile) the compiled kernels in this process; False without numba.
+
+    Called before forking a solve that may use them, so that the child
+    inherits the compiled code instead of loading it again.
+
+    Examples
+    --------
+    >>> warm() in (True, False)
+    True
+    """
+    kernels = compiled_kernels()
+    if kernels is None:
+        return False
+    if not all(getattr(kernel, "signatures", True) for kernel in kernels):
+        T = np.array([[1.0, 0.5, -np.inf], [0.25, 0.75, 0.0]])
+        grid = lattice(T, kernels)
+        assert grid is not None
+        grid.solve()
+    return True
+
+
 # --------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------
@@ -426,7 +462,7 @@ def lattice(T: np.ndarray, kernels: Kernels | None = None) -> Lattice | None:
     ([0, 1], True)
     """
     kernels = kernels or compiled_kernels()
-    if kernels is None:
+    if kernels is None or not _loaded(kernels):
         return None
     n, m = T.shape
     if n > m:
@@ -438,6 +474,8 @@ def lattice(T: np.ndarray, kernels: Kernels | None = None) -> Lattice | None:
     if guess is None:
         return None
     scale, top = guess
+    if not T.flags.c_contiguous:
+        T = np.ascontiguousarray(T)  # one compiled signature, not one per memory layout
     C = np.empty((n, m), dtype=np.int32)
     rng = np.random.default_rng(0x1A7)  # hashing only: fixed, not the caller's seed
     weights = rng.integers(1, 2**63, max(n, m), dtype=np.uint64) | np.uint64(1)

@@ -712,6 +712,8 @@ def _dense_full_within_deadline(
     """
     if _ortools.earliest(None) is None:
         return dense_full(block, safety, seed)
+    if block.size > _SMALL_DENSE:
+        _lapjv.warm()  # the child inherits the compiled lattice solver
     return _ortools.run_cancellable(dense_full, block, safety, seed, arcs=int(block.size))
 
 

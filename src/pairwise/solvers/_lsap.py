@@ -5,7 +5,9 @@ penalty, to blocks that each need a full matching of their smaller side:
 
 * a maximum-cardinality matching (Hopcroft–Karp) and the Dulmage–Mendelsohn
   decomposition (:func:`max_matching`, :func:`dm_blocks`);
-* dense blocks (:func:`dense_full`): SciPy for small blocks, then a row-maximum
+* dense blocks (:func:`dense_full`): SciPy for small blocks; with numba, scores
+  on a small lattice go to the compiled solver of :mod:`pairwise.solvers._lapjv`
+  (aggregation first when rows and columns repeat a lot); otherwise a row-maximum
   certificate, aggregation of identical rows/columns into a transportation
   problem, SciPy's dense solver straight away for scores on a small lattice
   (weighted criteria, rounded), a pruned solve certified by LP row duals on
@@ -488,10 +490,13 @@ def dense_full(T: np.ndarray, safety: np.ndarray | None, seed: int) -> tuple[np.
     ``T`` may hold ``-inf`` for forbidden cells; a full matching of the rows
     must exist. ``safety`` is a known full matching (column per row) or None
     when every cell is finite (then the diagonal is one). Methods, in order:
-    SciPy for small blocks, the row-maximum certificate, aggregation into a
-    transportation problem, SciPy's dense solver for scores on a small
-    lattice (``"lsa-lattice"``; the pruned solve loses there to ties), the
-    pruned certified solve, SciPy's dense solver.
+    SciPy for small blocks; with numba, scores on a small lattice take the
+    compiled lattice solver (``"lsa-lattice"``, or ``"row-max"`` when its
+    solution has every row's maximum), after aggregation when the hashed row
+    and column types are few (``"transport"``); otherwise the row-maximum
+    certificate, aggregation into a transportation problem, SciPy's dense
+    solver for scores on a small lattice (``"lsa-lattice"``; the pruned solve
+    loses there to ties), the pruned certified solve, SciPy's dense solver.
     """
     n, m = T.shape
     if n * m <= _SMALL_DENSE:

@@ -20,6 +20,10 @@ about a second (up to 20 for short calls). OR-Library files are looked up in ``$
     python benchmarks/bench_one_to_one.py                # n = 100..5000 dense, 100,000 sparse
     python benchmarks/bench_one_to_one.py --only sparse --sparse-n 100000
 
+The dense part says whether numba's compiled lattice solver is used (the ``fast`` extra) and
+measures what a new process pays on its first call: numba's import and its compiled code,
+loaded from numba's on-disk cache, or compiled when that cache is empty.
+
 The targets checked at the end: dense time <= 1.0x OR-Tools' dense assignment at n >= 1000
 on every structure, <= 0.5x SciPy on the HR-like structure; sparse time <= 1.0x the faster
 baseline on every structure.
@@ -175,6 +179,10 @@ def sparse_instance(n: int, k: int, kind: str, seed: int = 0) -> sp.csr_matrix:
 
 Prepare = Callable[[Any], Any]
 
+#: The clock of every timed call: wall time, or with ``--clock cpu`` the process's CPU time
+#: (every solver here runs on one thread, so CPU time is the load-independent measure).
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
 
 def _child(fn: Callable[..., Any], job: tuple[Any, Any, Prepare], queue: Any) -> None:
     common.limit_blas_threads()
@@ -189,9 +197,9 @@ def _child(fn: Callable[..., Any], job: tuple[Any, Any, Prepare], queue: Any) ->
         # on a shared machine one call is mostly noise.
         elapsed, spent, calls = float("inf"), 0.0, 0
         while calls == 0 or (calls < 3 and spent < 1.0) or (calls < 20 and spent < 0.2):
-            t = time.perf_counter()
+            t = CLOCK[0]()
             out = fn(data)
-            took = time.perf_counter() - t
+            took = CLOCK[0]() - t
             elapsed, spent, calls = min(elapsed, took), spent + took, calls + 1
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         queue.put(("ok", elapsed, out, rss0 / 1024, peak / 1024))
@@ -375,6 +383,66 @@ def bench_dense(sizes: list[int], kinds: list[str], timeout: float) -> list[dict
     return rows
 
 
+_FIRST_CALL = """
+import sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+from bench_one_to_one import hr_like
+from pairwise.solvers import _lapjv
+from pairwise.solvers.assignment import one_to_one
+S = hr_like(1000)
+t0 = time.perf_counter()
+first = one_to_one(S)
+t1 = time.perf_counter()
+one_to_one(S)
+t2 = time.perf_counter()
+print(_lapjv.compiled_kernels() is not None, first.method, t1 - t0, t2 - t1)
+"""
+
+
+def numba_first_call() -> dict:
+    """What a new process pays on its first lattice solve: numba's import and compiled code.
+
+    Runs ``one_to_one`` twice on HR-like scores (n = 1000) in a fresh interpreter,
+    once with numba's on-disk cache as it is (normally warm: a later process only
+    loads the compiled code) and once with an empty cache directory (the compilation
+    every first install pays once).
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = _FIRST_CALL.format(bench=str(Path(__file__).resolve().parent))
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as empty:
+        for label, extra in (("cached", {}), ("cold", {"NUMBA_CACHE_DIR": empty})):
+            env = {**os.environ, **extra}
+            done = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                out[label] = {"error": done.stderr.strip().splitlines()[-1:]}
+                continue
+            used, method, first, second = done.stdout.split()
+            out[label] = {
+                "numba": used == "True",
+                "method": method,
+                "first_s": float(first),
+                "second_s": float(second),
+            }
+    for label, row in out.items():
+        if "error" in row:
+            print(f"first call ({label}): failed {row['error']}")
+        else:
+            print(
+                f"first call in a new process, numba cache {label}: {row['first_s']:.2f} s, "
+                f"then {row['second_s']:.3f} s (HR-like n=1000, {row['method']}, "
+                f"numba {'used' if row['numba'] else 'absent'})"
+            )
+    return out
+
+
 def dense_targets(rows: list[dict]) -> bool:
     """Print and check the dense targets; True when every one is met."""
     big = [r for r in rows if r["n"] >= 1000]
@@ -395,6 +463,15 @@ def dense_targets(rows: list[dict]) -> bool:
         ok &= met
         print(
             f"target met: {'yes' if met else 'NO'} -- <= 0.50x SciPy on the HR-like structure "
+            f"(worst {worst['vs_scipy']:.2f}x at n={worst['n']})"
+        )
+    big_hr = [r for r in hr if r["n"] >= 1000]
+    if big_hr and len(big_hr) < len(hr):
+        # Below n = 1000 SciPy needs under 0.05 s, and the per-call work around it
+        # (validation, the result) weighs as much as the solve.
+        worst = max(big_hr, key=lambda r: r["vs_scipy"])
+        print(
+            f"  at n >= 1000 only: {'yes' if worst['vs_scipy'] <= 0.5 else 'NO'} "
             f"(worst {worst['vs_scipy']:.2f}x at n={worst['n']})"
         )
     return ok
@@ -457,9 +534,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     p.add_argument("--only", choices=["dense", "sparse"], default=None)
     p.add_argument("--sizes", type=str, default=None, help="dense sizes, e.g. 100,1000")
+    p.add_argument("--kinds", type=str, default=None, help="dense structures, e.g. hr-like,masked")
     p.add_argument("--sparse-n", type=int, default=None)
     p.add_argument("--k", type=int, default=50, help="candidates per mentee (sparse)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per solver run")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="time measured")
     common.add_json_option(p, __file__)
     args = p.parse_args(argv)
     sizes = [100, 500, 1000, 2000] if args.quick else [100, 500, 1000, 2000, 5000]
@@ -468,11 +547,20 @@ def main(argv: list[str] | None = None) -> int:
     sparse_n = args.sparse_n or (20_000 if args.quick else 100_000)
     timeout = args.timeout or (60.0 if args.quick else 300.0)
     print(f"{common.limit_blas_threads()}, in every run")
+    if args.clock == "cpu":
+        CLOCK[0] = time.process_time
+    print(f"clock: {args.clock} time of each call")
     print(f"profile: {'quick' if args.quick else 'full'}; timeout {timeout:.0f} s per run")
     tables: dict[str, list[dict]] = {}
     if args.only in (None, "dense"):
-        tables["dense"] = bench_dense(sizes, list(DENSE_KINDS), timeout)
+        from pairwise.solvers import _lapjv
+
+        used = _lapjv.compiled_kernels() is not None
+        print(f"numba: {'installed, compiled lattice solver used' if used else 'absent'}")
+        kinds = args.kinds.split(",") if args.kinds else list(DENSE_KINDS)
+        tables["dense"] = bench_dense(sizes, kinds, timeout)
         dense_targets(tables["dense"])
+        tables["first_call"] = [numba_first_call()]
     if args.only in (None, "sparse"):
         rows = bench_sparse(
             sparse_n, args.k, ["uniform", "quarter", "rank", "features", "grouped"], timeout
@@ -490,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         "dense_n": sizes,
         "sparse_n": sparse_n,
         "k": args.k,
+        "clock": args.clock,
     }
     common.write_json(args.json, tables, settings=settings)
     return 0

@@ -5,7 +5,9 @@ penalty, to blocks that each need a full matching of their smaller side:
 
 * a maximum-cardinality matching (Hopcroft–Karp) and the Dulmage–Mendelsohn
   decomposition (:func:`max_matching`, :func:`dm_blocks`);
-* dense blocks (:func:`dense_full`): SciPy for small blocks, then a row-maximum
+* dense blocks (:func:`dense_full`): SciPy for small blocks; with numba, scores
+  on a small lattice go to the compiled solver of :mod:`pairwise.solvers._lapjv`
+  (aggregation first when rows and columns repeat a lot); otherwise a row-maximum
   certificate, aggregation of identical rows/columns into a transportation
   problem, SciPy's dense solver straight away for scores on a small lattice
   (weighted criteria, rounded), a pruned solve certified by LP row duals on
@@ -32,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pairwise.errors import SolverError
-from pairwise.solvers import _ortools
+from pairwise.solvers import _lapjv, _ortools
 from pairwise.solvers._ortools import Scaling, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_choice
@@ -488,14 +490,27 @@ def dense_full(T: np.ndarray, safety: np.ndarray | None, seed: int) -> tuple[np.
     ``T`` may hold ``-inf`` for forbidden cells; a full matching of the rows
     must exist. ``safety`` is a known full matching (column per row) or None
     when every cell is finite (then the diagonal is one). Methods, in order:
-    SciPy for small blocks, the row-maximum certificate, aggregation into a
-    transportation problem, SciPy's dense solver for scores on a small
-    lattice (``"lsa-lattice"``; the pruned solve loses there to ties), the
-    pruned certified solve, SciPy's dense solver.
+    SciPy for small blocks; with numba, scores on a small lattice take the
+    compiled lattice solver (``"lsa-lattice"``, or ``"row-max"`` when its
+    solution has every row's maximum), after aggregation when the hashed row
+    and column types are few (``"transport"``); otherwise the row-maximum
+    certificate, aggregation into a transportation problem, SciPy's dense
+    solver for scores on a small lattice (``"lsa-lattice"``; the pruned solve
+    loses there to ties), the pruned certified solve, SciPy's dense solver.
     """
     n, m = T.shape
     if n * m <= _SMALL_DENSE:
         return _scipy_dense(T), "lsa"
+    grid = _lapjv.lattice(T)
+    if grid is not None:
+        # Compiled lattice solver: aggregation first only when the hashed row and
+        # column types show it can pay; a solution at every row maximum is so certified.
+        if grid.n_row_types * grid.n_col_types * _AGGREGATE_FACTOR <= n * m:
+            mate = _transport(T)
+            if mate is not None:
+                return mate, "transport"
+        mate = grid.solve()
+        return mate, "row-max" if grid.at_row_maxima(mate) else "lsa-lattice"
     mate = _row_max_certificate(T)
     if mate is not None:
         return mate, "row-max"
@@ -636,22 +651,26 @@ def _block_safety(
     return safety
 
 
-def solve_dense(T: np.ndarray, seed: int) -> Solved:
-    """Lexicographic (cardinality, total) optimum of a dense matrix (-inf = forbidden)."""
+def solve_dense(T: np.ndarray, seed: int, *, all_finite: bool = False) -> Solved:
+    """Lexicographic (cardinality, total) optimum of a dense matrix (-inf = forbidden).
+
+    ``all_finite``: the caller knows every cell is finite (skips a pass over ``T``).
+    """
     n, m = T.shape
-    finite = np.isfinite(T)
-    all_allowed = bool(finite.all())
+    finite = None if all_finite else np.isfinite(T)
+    all_allowed = finite is None or bool(finite.all())
     if all_allowed:
         blocks = [(np.arange(n), np.arange(m))]
         mate_hint: np.ndarray | None = None
     else:
+        assert finite is not None
         flat = np.flatnonzero(finite)
         r, c = np.divmod(flat, m)  # row-sorted, cheaper than a 2-D nonzero
         mate_hint = max_matching(n, m, r, c)
         k = int(np.sum(mate_hint >= 0))
         if k == 0:
             return empty()
-        if r.size <= _SPARSE_SHARE * n * m and not _few_levels(T):
+        if n * m > _SMALL_DENSE and r.size <= _SPARSE_SHARE * n * m and not _few_levels(T):
             # A mask that keeps few pairs, scores off any small lattice: the arcs are the problem.
             return solve_sparse(n, m, r, c, T.reshape(-1)[flat], mate=mate_hint)
         blocks = (
@@ -698,6 +717,8 @@ def _dense_full_within_deadline(
     """
     if _ortools.earliest(None) is None:
         return dense_full(block, safety, seed)
+    if block.size > _SMALL_DENSE:
+        _lapjv.warm()  # the child inherits the compiled lattice solver
     return _ortools.run_cancellable(dense_full, block, safety, seed, arcs=int(block.size))
 
 
@@ -826,11 +847,13 @@ def _thin_mask_arcs(
     """The allowed arcs ``(rows, cols, scores)`` when the sparse path suits the mask.
 
     That is when the mask keeps at most :data:`_SPARSE_SHARE` of the pairs and
-    the scores lie on no small lattice (see :func:`solve_dense`); None otherwise.
-    Reading the arcs straight from the mask skips the masked dense copy.
+    the scores lie on no small lattice (see :func:`solve_dense`), in a matrix
+    above :data:`_SMALL_DENSE` cells (below, SciPy's dense solver is quicker
+    than the sparse set-up); None otherwise. Reading the arcs straight from the
+    mask skips the masked dense copy.
     """
     n, m = dense.shape
-    if np.count_nonzero(mask) > _SPARSE_SHARE * n * m:
+    if n * m <= _SMALL_DENSE or np.count_nonzero(mask) > _SPARSE_SHARE * n * m:
         return None
     flat = np.flatnonzero(mask)
     values = dense.reshape(-1)[flat]
@@ -866,8 +889,9 @@ def solve_problem(
         low = problem.dense < threshold
         forbid = low if forbid is None else (forbid | low)
     if forbid is not None and forbid.any():
-        T = np.where(forbid, -np.inf, T)
-    return solve_dense(T, seed)
+        return solve_dense(np.where(forbid, -np.inf, T), seed)
+    # Validated scores are finite wherever a pair is allowed: here, everywhere.
+    return solve_dense(T, seed, all_finite=True)
 
 
 def _pair_scores(problem: ScoreProblem, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

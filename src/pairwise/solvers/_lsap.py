@@ -85,6 +85,9 @@ _SPARSE_SHARE = 0.3
 # Without a deadline, a floating-point sparse solve forks only beyond this many times
 # FORK_ARCS arcs (up to about 0.5 s of SciPy's LAPJV on scores with few ties).
 _FLOAT_FORK_FACTOR = 8
+# Seconds a deadline must leave for the compiled lattice solver to be loaded (or compiled)
+# before a killable solve: numba's first compilation takes about 10 s, 16 s under load.
+_WARM_SECONDS = 30.0
 # Cells sampled to recognise such a lattice.
 _LATTICE_SAMPLE = 4096
 # Finest step 1 / q of such a lattice.
@@ -715,10 +718,14 @@ def _dense_full_within_deadline(
     solve in a killable child (:func:`pairwise.solvers._ortools.run_cancellable`),
     which costs a fork, so calls without a deadline run in-process as before.
     """
-    if _ortools.earliest(None) is None:
+    deadline = _ortools.earliest(None)
+    if deadline is None:
         return dense_full(block, safety, seed)
-    if block.size > _SMALL_DENSE:
-        _lapjv.warm()  # the child inherits the compiled lattice solver
+    if block.size > _SMALL_DENSE and deadline - time.perf_counter() > _WARM_SECONDS:
+        # The child inherits the compiled lattice solver. Loading it takes about a
+        # second, compiling it on a machine's first run about 10: with less time left the
+        # child runs the other methods instead of spending the budget on numba.
+        _lapjv.warm()
     return _ortools.run_cancellable(dense_full, block, safety, seed, arcs=int(block.size))
 
 

@@ -632,7 +632,9 @@ class Program:
         p = _as_roster(people, "person", self.rename)
         run.phase("scoring")
         compat = self.peer_model.score(p, p, top_k=peer_top_k(len(p)), client=client)
-        scores, allowed = peer_matrices(compat, previous_positions(compat, p, previous))
+        extra = previous_positions(compat, p, previous)
+        deadline = _solver_deadline(run, len(p) // 20)  # the solve's, as below
+        scores, allowed = peer_matrices(compat, extra, deadline=deadline)
         plan = None if previous is None else _lifecycle.plan_peers(compat, p, allowed, previous)
         solver_scores = scores
         if plan is not None:

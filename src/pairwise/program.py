@@ -661,7 +661,9 @@ class Program:
                 "the status and bound hold over these candidates, not over all pairs"
             )
             notes = [*result.options.get("notes", ()), note]
-            result = dataclasses.replace(result, options={**result.options, "notes": notes})
+            options = {**result.options, "notes": notes, "top_k": compat.top_k}
+            over = "k best candidates per person"
+            result = dataclasses.replace(result, options=options, optimal_over=over)
         return dataclasses.replace(result, changes=_lifecycle.peers_changes(plan, result.pairs))
 
     # ------------------------------------------------------------------ groups

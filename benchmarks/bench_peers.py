@@ -13,7 +13,9 @@ is known.
 ``--scale`` runs ``Program.peers`` (default programme, ``--time-limit``, default 30) on
 people of :func:`pairwise.datasets.make_organisation`, each size in a child
 process, and reports its wall time, CPU seconds (user + system), peak resident
-memory (``resource.getrusage``), pairs formed and the gap to the bound.
+memory (``resource.getrusage``), pairs formed, the gap to the bound (over the
+candidates kept, above the dense budget) and the wall / CPU split by the
+phases the run reports (scoring, solving, results).
 
 BLAS is limited to one thread (threadpoolctl, when installed); ``--json PATH`` writes the
 table as JSON (default ``benchmarks/results/bench_peers.json``).
@@ -52,6 +54,7 @@ def pool(n: int, kind: str, seed: int = 0) -> np.ndarray:
 def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
     """One ``Program.peers`` run on ``n`` people (this process), measured."""
     import pairwise as pw
+    from pairwise._run import Progress
     from pairwise.datasets import make_organisation
 
     started = time.perf_counter()
@@ -62,10 +65,23 @@ def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
         org = make_organisation(4 * n, seed=0)
         people = org[org["level"].between(lo, hi)].head(n).reset_index(drop=True)
     program = dataclasses.replace(pw.load_program(), time_limit=time_limit)
+    phases: list[list] = []  # [name, wall s, CPU s] per phase the run reports
+
+    def cpu_now() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def progress(event: Progress) -> None:
+        if not phases or phases[-1][0] != event.phase:
+            phases.append([event.phase, time.perf_counter(), cpu_now()])
+
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    res = program.peers(people)
+    res = program.peers(people, progress=progress)
     wall = time.perf_counter() - t0
+    ends = [*(p[1:] for p in phases[1:]), [time.perf_counter(), cpu_now()]]
+    split = {p[0]: (e[0] - p[1], e[1] - p[2]) for p, e in zip(phases, ends, strict=True)}
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -83,6 +99,9 @@ def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
         "status": res.status,
         "method": res.method,
         "stopped_by_time_limit": res.stopped_by_time_limit,
+        "optimal_over": getattr(res, "optimal_over", "all pairs"),
+        "bound_method": res.options.get("bound_method", "cover"),
+        "phases": {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in split.items()},
         "setup_s": t0 - started,
     }
 
@@ -109,6 +128,11 @@ def scale(args: argparse.Namespace) -> int:
             f"{' (stopped by time limit)' if row['stopped_by_time_limit'] else ''}",
             flush=True,
         )
+        split = ", ".join(
+            f"{name} {p['wall_s']:.1f} s wall / {p['cpu_s']:.1f} s CPU"
+            for name, p in row["phases"].items()
+        )
+        print(f"{'':>7} phases: {split}; bound: {row['bound_method']}", flush=True)
     settings = {"profile": "scale", "levels": args.levels, "time_limit": args.time_limit}
     path = args.json
     if path.name == "bench_peers.json":  # the default: keep the solver table apart

@@ -127,7 +127,7 @@ def _program(time_limit: float | None) -> pw.Program:
 def test_forced_sparse_programme_vs_the_dense_answer(
     monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    """Every pair kept as a candidate, the cover skipped: the dense optimum lies under the bound."""
+    """Every pair a candidate, the cover skipped: the dense optimum lies under the bound."""
     n = 120
     frame = make_organisation(n, seed=seed)
     people = load_roster(frame, role="person")
@@ -154,7 +154,9 @@ def test_forced_sparse_programme_vs_the_dense_answer(
     assert matching_violations(rows, cols, shape=A.shape, allowed=A, peers=True) == []
 
 
-def test_a_tiny_time_limit_still_returns_rule_abiding_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tiny_time_limit_still_returns_rule_abiding_pairs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     n = 300
     frame = make_organisation(n, seed=7)
     people = load_roster(frame, role="person")

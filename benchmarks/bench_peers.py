@@ -100,7 +100,7 @@ def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
         "method": res.method,
         "stopped_by_time_limit": res.stopped_by_time_limit,
         "optimal_over": getattr(res, "optimal_over", "all pairs"),
-        "bound_method": res.options.get("bound_method", "cover"),
+        "bound_method": "none" if res.bound is None else res.options.get("bound_method", "cover"),
         "phases": {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in split.items()},
         "setup_s": t0 - started,
     }

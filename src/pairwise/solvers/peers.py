@@ -927,6 +927,17 @@ def peer_pairs(
     uses the cover's threshold (largest threshold keeping the cover's maximum
     cardinality) and reports ``status="feasible"``.
 
+    *Sparse candidates against the clock*: a sparse cover solve estimated not
+    to end before the deadline (about 3 µs per arc) is not started, and one
+    that runs stops early enough for the fallback. The fallback pairs people
+    greedily, then by augmenting paths and pair swaps along the candidate
+    pairs until the deadline, with ``stopped_by_time_limit=True`` and
+    ``options["bound_method"] = "dual"``: the bound is ``sum(y)`` for
+    feasible LP duals (``y_i + y_j >= max(s_ij, 0)`` on every candidate pair,
+    ``y >= 0``), valid for every matching of the candidates but looser than
+    the cover's optimum (about 12% above it at 50,000 people with 50
+    candidates each). It is None only when not even the bound fits.
+
     Examples
     --------
     >>> import numpy as np

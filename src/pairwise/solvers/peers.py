@@ -605,13 +605,15 @@ _PREP_SECONDS_PER_ARC = 1e-6
 #: estimated to overrun the deadline is not started, and the heuristic gets the time.
 _COVER_SECONDS_PER_ARC = 3e-6
 
-#: The heuristic fallback (greedy pairs and the dual bound) costs about this share of
-#: the set-up's time per arc (measured 0.2-0.3 µs per arc): kept back from the cover solve.
-_FALLBACK_PER_PREP = 0.5
+#: The heuristic fallback (the dual bound and greedy pairs) costs about this share of
+#: the set-up's time per arc (measured 0.2-0.3 µs per arc on an idle machine, three
+#: times that on a loaded one): kept back from the cover solve.
+_FALLBACK_PER_PREP = 1.0
 
-#: :func:`~pairwise.solvers._peers_sparse.dual_bound` costs about this share of the
-#: set-up's time per arc (measured 0.1-0.2 µs per arc for all its rounds).
-_DUAL_PER_PREP = 0.2
+#: The start of :func:`~pairwise.solvers._peers_sparse.dual_bound` (one sort and one
+#: pass over the arcs) costs about this share of the set-up's time per arc (measured
+#: about 40 ns per arc); its tightening rounds stop at the deadline.
+_DUAL_START_PER_PREP = 0.05
 
 
 def _fits(deadline: float | None, seconds: float) -> bool:
@@ -745,12 +747,12 @@ def _heuristic(
     """
     n = cand.n
     every = cand if everyone is None else everyone
+    # the bound first (it does not depend on the pairs), then pair and improve
+    info.update(_dual(every, deadline), max_cardinality=False)
     mate = np.full(n, -1, dtype=np.int64)
     _complete(mate, cand)
     if everyone is not None:
         _complete(mate, everyone)
-    # the bound first (it does not depend on the pairs), then improve until the deadline
-    info.update(_dual(every, deadline), max_cardinality=False)
     _augment_paths(mate, every, deadline)
     info["improve_rounds"] = swap_improve(mate, every.u, every.v, every.s, deadline)
     info["stopped_by_time_limit"] = True  # the clock chose this fallback over the cover solve
@@ -758,14 +760,13 @@ def _heuristic(
     return rows, mate[rows], info
 
 
-def _dual_seconds(cand: _Candidates) -> float:
-    """Estimated wall-clock seconds of :func:`_dual` on these candidates."""
-    return 2 * cand.u.size * _DUAL_PER_PREP * _PREP_SECONDS_PER_ARC
-
-
 def _dual(cand: _Candidates, deadline: float | None) -> dict[str, Any]:
-    """The dual bound when it fits before ``deadline`` (else none, flagged)."""
-    if not _fits(deadline, _dual_seconds(cand)):
+    """The dual bound when its start fits before ``deadline`` (else none, flagged).
+
+    Its start (half of everyone's best score) is already a bound; the
+    tightening rounds stop at ``deadline``.
+    """
+    if not _fits(deadline, 2 * cand.u.size * _DUAL_START_PER_PREP * _PREP_SECONDS_PER_ARC):
         return {"bound": None, "stopped_by_time_limit": True}
     bound = dual_bound(cand.n, cand.u, cand.v, cand.s, deadline)
     return {"bound": bound, "bound_method": "dual"}

@@ -625,7 +625,13 @@ class Program:
         :func:`pairwise._lifecycle.keep_bonus_scores`); ``result.changes``
         lists kept / broken / new pairs with why.
         """
-        from ._peer_candidates import keep_bonus, peer_matrices, peer_top_k, previous_positions
+        from ._peer_candidates import (
+            keep_bonus,
+            late_bound,
+            peer_matrices,
+            peer_top_k,
+            previous_positions,
+        )
         from .solvers import peer_pairs
 
         run = self._start(progress, run)
@@ -653,6 +659,7 @@ class Program:
             )
         if plan is not None:
             solved = _lifecycle.without_bonus(solved, scores)
+        solved = late_bound(solved, scores)  # sparse: a bound even when the clock left none
         run.phase("results")
         result = peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
         if compat.is_sparse:  # never a bare "optimal": say over which pairs it holds

@@ -9,11 +9,14 @@ is known.
     python benchmarks/bench_peers.py              # exact up to 300, fast up to 5,000
     python benchmarks/bench_peers.py --scale      # program.peers on 20,000 and 50,000 people
     python benchmarks/bench_peers.py --scale 20000 --levels 2-3
+    python benchmarks/bench_peers.py --scale 50000 --phases  # and each step's wall / CPU
 
 ``--scale`` runs ``Program.peers`` (default programme, ``--time-limit``, default 30) on
 people of :func:`pairwise.datasets.make_organisation`, each size in a child
 process, and reports its wall time, CPU seconds (user + system), peak resident
-memory (``resource.getrusage``), pairs formed and the gap to the bound.
+memory (``resource.getrusage``), pairs formed, the gap to the bound (over the
+candidates kept, above the dense budget) and the wall / CPU split by the
+phases the run reports (scoring, solving, results).
 
 BLAS is limited to one thread (threadpoolctl, when installed); ``--json PATH`` writes the
 table as JSON (default ``benchmarks/results/bench_peers.json``).
@@ -49,9 +52,59 @@ def pool(n: int, kind: str, seed: int = 0) -> np.ndarray:
     return S + S.T
 
 
-def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
+#: ``--phases``: the steps of a sparse run timed one by one (module, function).
+_STEPS = [
+    ("pairwise.compatibility", "CompatibilityModel.score"),
+    ("pairwise._peer_candidates", "_symmetrise"),
+    ("pairwise._peer_candidates", "cover_mate"),
+    ("pairwise._peer_candidates", "_with_deficient"),
+    ("pairwise._peer_candidates", "_symmetric_csr"),
+    ("pairwise.solvers.peers", "_check_symmetric"),
+    ("pairwise.solvers.peers", "solve_sparse"),
+    ("pairwise.solvers.peers", "_round_cover"),
+    ("pairwise.solvers.peers", "_complete"),
+    ("pairwise.solvers.peers", "_augment_paths"),
+    ("pairwise.solvers.peers", "swap_improve"),
+    ("pairwise.solvers.peers", "dual_bound"),
+    ("pairwise.solvers.peers", "_any_cardinality_bound"),
+    ("pairwise.program", "peers_result"),
+]
+
+
+def _time_steps(steps: dict) -> None:
+    """Wrap each of :data:`_STEPS` so that its wall and CPU seconds add up in ``steps``."""
+    import importlib
+
+    def cpu_now() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    for module, name in _STEPS:
+        owner = importlib.import_module(module)
+        attr = name
+        if "." in name:
+            cls, attr = name.split(".")
+            owner = getattr(owner, cls)
+        if not hasattr(owner, attr):
+            continue
+        fn = getattr(owner, attr)
+
+        def timed(*args, _fn=fn, _name=name, **kwargs):
+            w0, c0 = time.perf_counter(), cpu_now()
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                w, c, k = steps.get(_name, (0.0, 0.0, 0))
+                steps[_name] = (w + time.perf_counter() - w0, c + cpu_now() - c0, k + 1)
+
+        setattr(owner, attr, timed)
+
+
+def _scale_child(n: int, levels: str, time_limit: float | None, detail: bool = False) -> dict:
     """One ``Program.peers`` run on ``n`` people (this process), measured."""
     import pairwise as pw
+    from pairwise._run import Progress
     from pairwise.datasets import make_organisation
 
     started = time.perf_counter()
@@ -62,10 +115,26 @@ def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
         org = make_organisation(4 * n, seed=0)
         people = org[org["level"].between(lo, hi)].head(n).reset_index(drop=True)
     program = dataclasses.replace(pw.load_program(), time_limit=time_limit)
+    steps: dict = {}
+    if detail:
+        _time_steps(steps)
+    phases: list[list] = []  # [name, wall s, CPU s] per phase the run reports
+
+    def cpu_now() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def progress(event: Progress) -> None:
+        if not phases or phases[-1][0] != event.phase:
+            phases.append([event.phase, time.perf_counter(), cpu_now()])
+
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    res = program.peers(people)
+    res = program.peers(people, progress=progress)
     wall = time.perf_counter() - t0
+    ends = [*(p[1:] for p in phases[1:]), [time.perf_counter(), cpu_now()]]
+    split = {p[0]: (e[0] - p[1], e[1] - p[2]) for p, e in zip(phases, ends, strict=True)}
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -83,6 +152,12 @@ def _scale_child(n: int, levels: str, time_limit: float | None) -> dict:
         "status": res.status,
         "method": res.method,
         "stopped_by_time_limit": res.stopped_by_time_limit,
+        "optimal_over": getattr(res, "optimal_over", "all pairs"),
+        "bound_method": "none" if res.bound is None else res.options.get("bound_method", "cover"),
+        "phases": {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in split.items()},
+        "steps": {
+            name: {"wall_s": w, "cpu_s": c, "calls": k} for name, (w, c, k) in steps.items()
+        },
         "setup_s": t0 - started,
     }
 
@@ -98,7 +173,7 @@ def scale(args: argparse.Namespace) -> int:
     rows = []
     for n in args.scale:
         cmd = [sys.executable, __file__, "--child", str(n), "--levels", args.levels]
-        cmd += ["--time-limit", str(args.time_limit)]
+        cmd += ["--time-limit", str(args.time_limit)] + (["--phases"] if args.phases else [])
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
@@ -109,6 +184,13 @@ def scale(args: argparse.Namespace) -> int:
             f"{' (stopped by time limit)' if row['stopped_by_time_limit'] else ''}",
             flush=True,
         )
+        split = ", ".join(
+            f"{name} {p['wall_s']:.1f} s wall / {p['cpu_s']:.1f} s CPU"
+            for name, p in row["phases"].items()
+        )
+        print(f"{'':>7} phases: {split}; bound: {row['bound_method']}", flush=True)
+        for name, p in row["steps"].items():
+            print(f"{'':>9} {name:<28} {p['wall_s']:7.2f} s wall {p['cpu_s']:7.2f} s CPU")
     settings = {"profile": "scale", "levels": args.levels, "time_limit": args.time_limit}
     path = args.json
     if path.name == "bench_peers.json":  # the default: keep the solver table apart
@@ -129,12 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--levels", default="all", help="'all' or a level range such as 2-3")
     p.add_argument("--time-limit", type=float, default=30.0, help="programme time_limit (0: none)")
+    p.add_argument(
+        "--phases", action="store_true", help="with --scale: time each step of the run too"
+    )
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     common.add_json_option(p, __file__)
     args = p.parse_args(argv)
     if args.child is not None:
         limit = args.time_limit or None
-        print(json.dumps(_scale_child(args.child, args.levels, limit)))
+        print(json.dumps(_scale_child(args.child, args.levels, limit, args.phases)))
         return 0
     print(common.limit_blas_threads())
     if args.scale is not None:

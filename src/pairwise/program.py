@@ -625,14 +625,22 @@ class Program:
         :func:`pairwise._lifecycle.keep_bonus_scores`); ``result.changes``
         lists kept / broken / new pairs with why.
         """
-        from ._peer_candidates import keep_bonus, peer_matrices, peer_top_k, previous_positions
+        from ._peer_candidates import (
+            keep_bonus,
+            late_bound,
+            peer_matrices,
+            peer_top_k,
+            previous_positions,
+        )
         from .solvers import peer_pairs
 
         run = self._start(progress, run)
         p = _as_roster(people, "person", self.rename)
         run.phase("scoring")
         compat = self.peer_model.score(p, p, top_k=peer_top_k(len(p)), client=client)
-        scores, allowed = peer_matrices(compat, previous_positions(compat, p, previous))
+        extra = previous_positions(compat, p, previous)
+        deadline = _solver_deadline(run, len(p) // 20)  # the solve's, as below
+        scores, allowed = peer_matrices(compat, extra, deadline=deadline)
         plan = None if previous is None else _lifecycle.plan_peers(compat, p, allowed, previous)
         solver_scores = scores
         if plan is not None:
@@ -651,6 +659,7 @@ class Program:
             )
         if plan is not None:
             solved = _lifecycle.without_bonus(solved, scores)
+        solved = late_bound(solved, scores)  # sparse: a bound even when the clock left none
         run.phase("results")
         result = peers_result(compat, solved, p, scores=scores, allowed=allowed, run=self._run)
         if compat.is_sparse:  # never a bare "optimal": say over which pairs it holds
@@ -659,7 +668,9 @@ class Program:
                 "the status and bound hold over these candidates, not over all pairs"
             )
             notes = [*result.options.get("notes", ()), note]
-            result = dataclasses.replace(result, options={**result.options, "notes": notes})
+            options = {**result.options, "notes": notes, "top_k": compat.top_k}
+            over = "k best candidates per person"
+            result = dataclasses.replace(result, options=options, optimal_over=over)
         return dataclasses.replace(result, changes=_lifecycle.peers_changes(plan, result.pairs))
 
     # ------------------------------------------------------------------ groups

@@ -608,13 +608,29 @@ class PeersResult(_ResultBase):
 
     ``pairs`` has one row per pair: ``person_a``, ``person_b`` and ``score``
     (the mean of both directions' scores); ``unmatched`` lists everyone without
-    a partner.
+    a partner. ``optimal_over`` says over which pairs ``status`` and ``bound``
+    hold: ``"all pairs"``, or above the dense budget ``"k best candidates per
+    person"`` (each person's ``options["top_k"]`` best allowed partners).
     """
 
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_people: int = 0
     changes: pd.DataFrame = field(default_factory=lambda: empty_changes(("person_a", "person_b")))
+    optimal_over: str = "all pairs"
     _main_name = "pairs"
+
+    def _status_text(self) -> str:
+        if self.optimal_over == "all pairs":
+            return self.status
+        k = self.options.get("top_k")
+        return f"{self.status} over the {k} best candidates per person (bound and gap too)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in plain Python types, with ``optimal_over``."""
+        items = list(super().to_dict().items())
+        at = [key for key, _ in items].index("status") + 1
+        items[at:at] = [("optimal_over", self.optimal_over)]
+        return dict(items)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``"main"``, ``"unmatched"`` and, when ``previous`` was given, ``"changes"``."""

@@ -45,6 +45,7 @@ __all__ = [
     "bottleneck",
     "check_objective",
     "dense_full",
+    "dense_full_within_deadline",
     "dm_blocks",
     "empty",
     "fair_threshold",
@@ -689,7 +690,7 @@ def solve_dense(T: np.ndarray, seed: int, *, all_finite: bool = False) -> Solved
         if mate_hint is not None:
             safety = _block_safety(mate_hint, R, C, (n, m), transpose)
         try:
-            mate, method = _dense_full_within_deadline(
+            mate, method = dense_full_within_deadline(
                 np.ascontiguousarray(block) if transpose else block, safety, seed
             )
         except _ortools.DeadlineExceeded:
@@ -708,7 +709,7 @@ def solve_dense(T: np.ndarray, seed: int, *, all_finite: bool = False) -> Solved
     return Solved(rows, cols, method)
 
 
-def _dense_full_within_deadline(
+def dense_full_within_deadline(
     block: np.ndarray, safety: np.ndarray | None, seed: int
 ) -> tuple[np.ndarray, str]:
     """:func:`dense_full`, stoppable at the enclosing deadline when one is set.

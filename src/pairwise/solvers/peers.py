@@ -19,7 +19,7 @@ from pairwise.solvers import _ortools
 from pairwise.solvers._lsap import (
     Solved,
     check_objective,
-    dense_full,
+    dense_full_within_deadline,
     finish,
     matching_threshold,
     ortools_full,
@@ -785,8 +785,8 @@ def _any_cardinality_bound(
         return 0.0
     if D is not None:
         C = np.where(np.isfinite(D), np.maximum(D, 0.0), 0.0)
-        # a dense solve holds the GIL: large ones run where the deadline can stop them
-        mate, _ = _ortools.run_cancellable(dense_full, C, None, seed, arcs=n * n)
+        # a dense solve holds the GIL: under a deadline it runs where the deadline can stop it
+        mate, _ = dense_full_within_deadline(C, None, seed)
         return float(C[np.arange(n), mate].sum())
     uu, vv, ss = u[pos], v[pos], s[pos]
     r = np.concatenate([uu, vv, np.arange(n)])

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _ortools
 from ._groups_problem import _Problem
@@ -81,9 +82,9 @@ class _Search:
             self.cnt.append(cnt)
             self.dist.append(np.count_nonzero(cnt[:, :nv], axis=1))
         if self.wd is not None:
-            self.ds = _group_sums(self.wd, self.lab, L)
+            self.ds = _member_sums(self.wd, self.lab, L, np.float64)
         if self.conf is not None:
-            self.kc = _group_sums(self.conf, self.lab, L, dtype=np.int32)
+            self.kc = _member_sums(self.conf, self.lab, L, np.int32)
         # conflicting pairs per group (`together`), counted in the penalty
         self.clash = np.zeros(L + 1, dtype=np.int64)
         if self.conf is not None and placed.any():
@@ -311,16 +312,37 @@ def _group_sums(M: np.ndarray, labels: np.ndarray, L: int, dtype: Any = None) ->
     return out
 
 
+def _member_sums(M: np.ndarray, labels: np.ndarray, L: int, dtype: Any) -> np.ndarray:
+    """:func:`_group_sums` of a symmetric ``M`` as ``dtype``, stored column by column.
+
+    One sparse product (group one-hot × ``M``, O(P²), in ``M``'s float
+    precision, int32 for integer ``M``) with no copy of ``M``; the result is
+    the transpose of a C-ordered ``(L + 1, P)`` array, so the column of one
+    group (what a relocation updates) is contiguous.
+    """
+    P = M.shape[0]
+    placed = np.flatnonzero(labels >= 0)
+    acc = np.int32 if np.issubdtype(M.dtype, np.integer) else M.dtype
+    onehot = sp.csr_matrix(
+        (np.ones(len(placed), dtype=acc), (labels[placed], placed)), shape=(L + 1, P)
+    )
+    sums = np.asarray(onehot @ M)
+    if sums.dtype != np.dtype(dtype):
+        sums = sums.astype(dtype)
+    return sums.T
+
+
 def _objective(prob: _Problem, labels: np.ndarray) -> float:
     """Σ fit of placed protégés + Σ weighted distance of pairs sharing a group."""
     placed = np.flatnonzero(labels >= 0)
     total = float(prob.fit[labels[placed], placed].sum())
     if prob.wd is not None and len(placed) > _DENSE_OBJECTIVE:
-        total += float(prob.wd[_same_group_pairs(labels)].sum())
+        total += float(prob.wd[_same_group_pairs(labels)].sum(dtype=np.float64))
     elif prob.wd is not None and len(placed):
         sub = labels[placed]
         same = sub[:, None] == sub[None, :]
-        total += 0.5 * float((prob.wd[np.ix_(placed, placed)] * same).sum())
+        block = prob.wd[np.ix_(placed, placed)].astype(np.float64, copy=False)
+        total += 0.5 * float((block * same).sum())
     return total
 
 

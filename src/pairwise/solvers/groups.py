@@ -416,7 +416,8 @@ def _heuristic(
     # two min-cost flows over the arcs they use, measured; at scale also the
     # selection of those arcs among every allowed pair
     n_cand = int(np.count_nonzero(prob.cand))
-    budget.spend(1.5e-6 * info["arcs"] + (_SELECT_PER_PAIR * n_cand if info["arcs"] < n_cand else 0.0))
+    select = _SELECT_PER_PAIR * n_cand if info["arcs"] < n_cand else 0.0
+    budget.spend(1.5e-6 * info["arcs"] + select)
     if budget.deadline is not None:
         # the final bound is one more such flow: keep its time (as measured here,
         # on this machine under its present load) before the deadline

@@ -280,6 +280,27 @@ class _Search:
         self.relocate(q, a)
         self.relocate(p, b)
 
+    def culprits(self) -> np.ndarray:
+        """Members of rule-breaking groups who take part in a broken rule, in index order.
+
+        A member takes part when its leaving would lower one rule's penalty
+        of its group (a conflicting pair, an isolated value, a value over its
+        cap), or when its group is short of distinct values (leaving never
+        helps there, a swap does).
+        """
+        members = np.flatnonzero(self.lab >= 0)
+        g = self.lab[members]
+        broken = self.pen[g] > 0
+        members, g = members[broken], g[broken]
+        part = np.zeros(len(members), dtype=bool)
+        if self.conf is not None:
+            part |= self.kc[members, g] > 0
+        for k, (code, nv, md, *_) in enumerate(self.cols):
+            part |= self._replace(k, g, code[members], nv) < 0
+            if md > 0:
+                part |= self.dist[k][g] < md
+        return members[part]
+
     @property
     def total_pen(self) -> int:
         return int(self.pen[: self.L].sum())
@@ -509,14 +530,16 @@ def _local_search(
     if best is None:
         _eject_broken(search)
         _close_broken(search)
+        _seat_waiting(search, budget, lam_w=lam_w, lam=4.0 * lam0)
         best = search.lab.copy()
     return best
 
 
 #: Protégés above which a pass works at scale: while rules are broken it visits only
-#: the members of rule-breaking groups and the unassigned, and each protégé weighs
-#: swaps with :data:`_SWAP_SAMPLE` protégés drawn at random instead of all of them,
-#: so a pass costs O(P × (L + sample)) instead of O(P²).
+#: the unassigned and the members who take part in a broken rule
+#: (:meth:`_Search.culprits`), and each protégé weighs swaps with :data:`_SWAP_SAMPLE`
+#: protégés drawn at random instead of all of them, so a pass costs
+#: O(P × (L + sample)) instead of O(P²).
 _LARGE = 2000
 _SWAP_SAMPLE = 512
 
@@ -525,25 +548,51 @@ def _pass_order(search: _Search, rng: np.random.Generator, large: bool) -> np.nd
     """The protégés one local-search pass visits, in a random order."""
     if not large or search.total_pen == 0:
         return rng.permutation(search.P)
-    bad = search.pen[search.lab] > 0
-    bad |= search.lab < 0
-    return rng.permutation(np.flatnonzero(bad))
+    visit = np.union1d(search.culprits(), np.flatnonzero(search.lab < 0))
+    return rng.permutation(visit)
 
 
 def _eject_broken(search: _Search) -> None:
-    """Take members out of rule-breaking groups while that lowers the penalty."""
+    """Take members out of rule-breaking groups while that lowers the penalty.
+
+    Each step removes the member (the first, on ties) whose leaving lowers
+    its group's penalty most, evaluated for all members at once.
+    """
     for g in np.flatnonzero(search.pen[: search.L] > 0):
         while search.pen[g] > 0 and search.size[g] > search.minp[g]:
             members = np.flatnonzero(search.lab == g)
-            best_p, best_pen = -1, search.pen[g]
-            for p in members:
-                search.relocate(int(p), -1)
-                if search.pen[g] < best_pen:
-                    best_p, best_pen = int(p), search.pen[g]
-                search.relocate(int(p), int(g))
-            if best_p < 0:
+            delta = np.zeros(len(members), dtype=np.int64)
+            if search.conf is not None:
+                delta -= search.kc[members, g]
+            for k, (code, nv, *_) in enumerate(search.cols):
+                delta += search._replace(k, g, code[members], nv)
+            i = int(np.argmin(delta))
+            if delta[i] >= 0:
                 break
-            search.relocate(best_p, -1)
+            search.relocate(int(members[i]), -1)
+
+
+def _seat_waiting(search: _Search, budget: _Budget, *, lam_w: float, lam: float) -> None:
+    """Seat unassigned protégés in open groups with room where no rule breaks.
+
+    The repair after a search cut before every rule held: closing the
+    groups that broke rules unseats their members, and most of them fit in
+    another group as it stands. Highest priority first (then index order);
+    each protégé takes its best such seat, kept only when its group's
+    penalty stays 0, so the grouping stays rule-feasible. Stops at the wall
+    clock's deadline.
+    """
+    waiting = np.flatnonzero(search.lab < 0)
+    order = waiting[np.argsort(-search.wt[waiting], kind="stable")]
+    for k, p in enumerate(order):
+        if k % 64 == 63 and budget.out_of_time():
+            break
+        gain, b = search.best_move(int(p), lam, lam_w)
+        if b < 0 or not np.isfinite(gain):
+            continue
+        search.relocate(int(p), b)
+        if search.pen[b] != 0:
+            search.relocate(int(p), -1)
 
 
 def _close_broken(search: _Search) -> None:

@@ -176,13 +176,24 @@ def _diversity_extra(prob: _Problem) -> np.ndarray | None:
     weighted distances bounds its share of ``Σ_pairs wd`` (each pair is split
     between its two ends).
     """
+    halves = _diversity_halves(prob)
+    if halves is None:
+        return None
+    k = np.clip(prob.max_size - 1, 0, prob.n_proteges)
+    return halves[:, k].T  # (L, P)
+
+
+def _diversity_halves(prob: _Problem) -> np.ndarray | None:
+    """``out[p, j]``: half the sum of protégé ``p``'s ``j`` largest positive ``wd`` values.
+
+    Columns ``0 .. max(max_size) - 1``; the rows are read by blocks, keeping
+    only their largest values (bounded memory).
+    """
     if prob.wd is None:
         return None
     P = prob.n_proteges
-    k = np.clip(prob.max_size - 1, 0, P)
-    top = int(k.max(initial=0))
+    top = int(np.clip(prob.max_size - 1, 0, P).max(initial=0))
     csum = np.zeros((P, top + 1))
-    # only the ``top`` largest of each row matter: partition row blocks (bounded memory)
     step = max(1, _BLOCK_ELEMENTS // max(P, 1))
     for start in range(0, P if top else 0, step):
         pos = np.maximum(prob.wd[start : start + step], 0.0)
@@ -190,7 +201,31 @@ def _diversity_extra(prob: _Problem) -> np.ndarray | None:
             pos = np.partition(pos, P - top, axis=1)[:, P - top :]
         srt = -np.sort(-pos, axis=1)
         csum[start : start + step, 1:] = np.cumsum(srt, axis=1)
-    return 0.5 * csum[:, k].T  # (L, P)
+    return 0.5 * csum
+
+
+def _best_leader_values(prob: _Problem, open_possible: np.ndarray) -> np.ndarray:
+    """Each protégé's best value (fit plus the diversity bound) over its usable leaders.
+
+    ``-inf`` for a protégé with none. The diversity bound depends on a
+    leader only through its ``max_size``, so the fit is maximised per
+    distinct ``max_size`` and no leader × protégé value matrix is made.
+    """
+    halves = _diversity_halves(prob)
+    k = np.clip(prob.max_size - 1, 0, prob.n_proteges)
+    best = np.full(prob.n_proteges, -np.inf)
+    for kval in np.unique(k[open_possible]):
+        rows = np.flatnonzero(open_possible & (k == kval))
+        fit_best = np.full(prob.n_proteges, -np.inf)
+        step = max(1, _BLOCK_ELEMENTS // max(prob.n_proteges, 1))
+        for s in range(0, len(rows), step):
+            r = rows[s : s + step]
+            masked = np.where(prob.cand[r], prob.fit[r], -np.inf)
+            np.maximum(fit_best, masked.max(axis=0), out=fit_best)
+        if halves is not None:
+            fit_best = fit_best + halves[:, kval]
+        np.maximum(best, fit_best, out=best)
+    return best
 
 
 def bound_source(prob: _Problem) -> str:
@@ -211,15 +246,13 @@ def _bound(prob: _Problem, n_placed: int, open_possible: np.ndarray) -> float | 
     """
     if n_placed == 0:
         return 0.0
-    extra = _diversity_extra(prob)
     if bound_source(prob) != "flow":
-        value = prob.fit if extra is None else prob.fit + extra
-        usable = prob.cand & open_possible[:, None]
-        best = np.where(usable, value, -np.inf).max(axis=0, initial=-np.inf)
+        best = _best_leader_values(prob, open_possible)
         best = best[np.isfinite(best)]
         if len(best) < n_placed:
             return None
         return float(np.sort(best)[::-1][:n_placed].sum())
+    extra = _diversity_extra(prob)
     info: dict[str, float] = {}
     labels = _flow(prob, open_possible, lower=False, n_flow=n_placed, extra=extra, info=info)
     if labels is None:
@@ -283,6 +316,18 @@ def _construct(
     relax = _flow(prob, viable, lower=False, arcs=arcs)
     if relax is None:
         return np.full(P, -1, dtype=np.int64), None
+    if arcs is not None:
+        # a protégé the kept arcs leave out gets back all its allowed leaders, so no
+        # one waits while an allowed leader has room
+        waiting = (relax < 0) & (prob.cand & viable[:, None]).any(axis=0)
+        if waiting.any():
+            arcs[:, waiting] = prob.cand[:, waiting]
+            relax = _flow(prob, viable, lower=False, arcs=arcs)
+            if info is not None:
+                info["arcs"] = int(np.count_nonzero(arcs))
+                info["flows"] += 1
+            if relax is None:  # pragma: no cover - more arcs keep the flow feasible
+                return np.full(P, -1, dtype=np.int64), None
     load = np.bincount(relax[relax >= 0], minlength=L)
     gain = np.zeros(L)
     placed = relax >= 0

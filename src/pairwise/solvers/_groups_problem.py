@@ -15,6 +15,9 @@ from ..errors import InputError
 from . import _ortools
 from ._validation import check_max_iterations, check_per_row, check_seed, check_time_limit
 
+#: Pairs above which ``_Problem.fit_int`` is rounded on demand instead of stored.
+_DENSE_FIT_INT = 1 << 20
+
 #: Values of ``method`` that :func:`pairwise.solvers.groups.learning_groups` accepts.
 METHODS = ("auto", "exact", "heuristic")
 
@@ -53,7 +56,7 @@ class _Problem:
     # is float32, else float64
     wd: np.ndarray | None
     scale: float
-    fit_int: np.ndarray  # (L, P) int64
+    fit_int: np.ndarray | _Scaled  # (L, P) int64; above _DENSE_FIT_INT pairs on demand
     wd_int: _Scaled | None  # (P, P) int64 on demand: wd_int[rows, cols]
 
     @property
@@ -129,7 +132,10 @@ def _validate(
         conflict=conflict,
         wd=wd,
         scale=scale,
-        fit_int=np.round(fit_arr * scale).astype(np.int64),
+        # at scale the integer fit is rounded only where CP-SAT reads it
+        fit_int=np.round(fit_arr * scale).astype(np.int64)
+        if fit_arr.size <= _DENSE_FIT_INT
+        else _Scaled(fit_arr, scale),
         wd_int=None if wd is None else _Scaled(wd, scale),
     )
 
@@ -162,7 +168,8 @@ def _check_fit(fit: Any, allowed: Any) -> tuple[np.ndarray, np.ndarray]:
             f"(leader {r}, protégé {c}) and {int(bad.sum()) - 1} more. "
             "Fix: mark such pairs as not allowed."
         )
-    return np.where(allowed_arr, fit_arr, 0.0), allowed_arr
+    np.copyto(fit_arr, 0.0, where=~allowed_arr)  # fit_arr is already a private copy
+    return fit_arr, allowed_arr
 
 
 def _check_allowed(allowed: Any, shape: tuple[int, ...]) -> np.ndarray:

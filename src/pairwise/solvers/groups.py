@@ -431,7 +431,8 @@ def _heuristic(
     lam0 = max(lam0, 1e-9)
     lam_w = 1e3 * lam0 * max(1.0, float(prob.max_size.max()))
     best = _local_search(search, budget, rng, lam_w=lam_w, lam0=lam0)
-    search.reset(best)
+    if not np.array_equal(best, search.lab):  # a rebuild costs two protégé² passes
+        search.reset(best)
     budget.first_feasible = time.perf_counter() - budget.start
     budget.report(search.objective)
     if not search.total_pen == 0:  # pragma: no cover - _local_search guarantees this

@@ -475,7 +475,10 @@ def _local_search(
     range. When a pass improves nothing and rules are still broken,
     protégés may leave the groups that break them (only as far as
     ``min_size`` allows); if that is not enough, groups that still break them
-    are closed, so a rule-feasible grouping always results.
+    are closed, so a rule-feasible grouping always results. When the budget
+    ends before any pass meets every rule, the same repair runs, the waiting
+    are seated where no rule breaks and leaders left without a group form
+    new ones from the waiting (:func:`_seat_waiting`, :func:`_reopen_closed`).
     """
     lam = 4.0 * lam0
     best: np.ndarray | None = None
@@ -531,6 +534,7 @@ def _local_search(
         _eject_broken(search)
         _close_broken(search)
         _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
+        _reopen_closed(search)
         best = search.lab.copy()
     return best
 
@@ -553,23 +557,56 @@ def _pass_order(search: _Search, rng: np.random.Generator, large: bool) -> np.nd
 
 
 def _eject_broken(search: _Search) -> None:
-    """Take members out of rule-breaking groups while that lowers the penalty.
+    """Take members out of rule-breaking groups while that lowers the penalty."""
+    for g in np.flatnonzero(search.pen[: search.L] > 0):
+        _eject_from(search, int(g))
+
+
+def _eject_from(search: _Search, g: int) -> None:
+    """Take members out of group ``g`` while that lowers its penalty and ``min_size`` allows.
 
     Each step removes the member (the first, on ties) whose leaving lowers
-    its group's penalty most, evaluated for all members at once.
+    the penalty most, evaluated for all members at once.
     """
-    for g in np.flatnonzero(search.pen[: search.L] > 0):
-        while search.pen[g] > 0 and search.size[g] > search.minp[g]:
-            members = np.flatnonzero(search.lab == g)
-            delta = np.zeros(len(members), dtype=np.int64)
-            if search.conf is not None:
-                delta -= search.kc[members, g]
-            for k, (code, nv, *_) in enumerate(search.cols):
-                delta += search._replace(k, g, code[members], nv)
-            i = int(np.argmin(delta))
-            if delta[i] >= 0:
+    while search.pen[g] > 0 and search.size[g] > search.minp[g]:
+        members = np.flatnonzero(search.lab == g)
+        delta = np.zeros(len(members), dtype=np.int64)
+        if search.conf is not None:
+            delta -= search.kc[members, g]
+        for k, (code, nv, *_) in enumerate(search.cols):
+            delta += search._replace(k, g, code[members], nv)
+        i = int(np.argmin(delta))
+        if delta[i] >= 0:
+            break
+        search.relocate(int(members[i]), -1)
+
+
+def _reopen_closed(search: _Search) -> None:
+    """Form groups for leaders without one from the waiting protégés, greedily.
+
+    For each such leader (index order) with at least ``min_size`` allowed
+    waiting protégés: add them by decreasing fit, skipping any in conflict
+    with a member, up to ``max_size``; take out members breaking rules while
+    ``min_size`` allows; keep the group only when every rule holds.
+    """
+    prob = search.prob
+    for g in range(search.L):
+        if search.size[g] > 0:
+            continue
+        waiting = np.flatnonzero((search.lab < 0) & prob.cand[g])
+        if len(waiting) < search.minp[g]:
+            continue
+        order = waiting[np.argsort(-prob.fit[g, waiting], kind="stable")]
+        for p in order:
+            if search.size[g] >= search.maxp[g]:
                 break
-            search.relocate(int(members[i]), -1)
+            if search.conf is not None and search.kc[p, g] > 0:
+                continue
+            search.relocate(int(p), g)
+        _eject_from(search, g)
+        if search.pen[g] > 0 or search.size[g] < search.minp[g]:
+            for p in np.flatnonzero(search.lab == g):
+                search.relocate(int(p), -1)
 
 
 def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:

@@ -534,7 +534,8 @@ def _local_search(
         _eject_broken(search)
         _close_broken(search)
         _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
-        _reopen_closed(search)
+        if _reopen_closed(search):
+            _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
         best = search.lab.copy()
     return best
 
@@ -581,15 +582,17 @@ def _eject_from(search: _Search, g: int) -> None:
         search.relocate(int(members[i]), -1)
 
 
-def _reopen_closed(search: _Search) -> None:
+def _reopen_closed(search: _Search) -> bool:
     """Form groups for leaders without one from the waiting protégés, greedily.
 
     For each such leader (index order) with at least ``min_size`` allowed
     waiting protégés: add them by decreasing fit, skipping any in conflict
     with a member, up to ``max_size``; take out members breaking rules while
-    ``min_size`` allows; keep the group only when every rule holds.
+    ``min_size`` allows; keep the group only when every rule holds. Returns
+    whether any group was formed.
     """
     prob = search.prob
+    formed = False
     for g in range(search.L):
         if search.size[g] > 0:
             continue
@@ -607,6 +610,9 @@ def _reopen_closed(search: _Search) -> None:
         if search.pen[g] > 0 or search.size[g] < search.minp[g]:
             for p in np.flatnonzero(search.lab == g):
                 search.relocate(int(p), -1)
+        else:
+            formed = True
+    return formed
 
 
 def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:

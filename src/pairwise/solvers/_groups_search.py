@@ -477,8 +477,9 @@ def _local_search(
     ``min_size`` allows); if that is not enough, groups that still break them
     are closed, so a rule-feasible grouping always results. When the budget
     ends before any pass meets every rule, the same repair runs, the waiting
-    are seated where no rule breaks and leaders left without a group form
-    new ones from the waiting (:func:`_seat_waiting`, :func:`_reopen_closed`).
+    leaders left without a group form new ones from the waiting and the
+    rest are seated where no rule breaks (:func:`_reopen_closed`,
+    :func:`_seat_waiting`).
     """
     lam = 4.0 * lam0
     best: np.ndarray | None = None
@@ -533,9 +534,8 @@ def _local_search(
     if best is None:
         _eject_broken(search)
         _close_broken(search)
+        _reopen_closed(search)
         _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
-        if _reopen_closed(search):
-            _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
         best = search.lab.copy()
     return best
 
@@ -628,7 +628,13 @@ def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:
     repair is part of the answer, and stopping it would leave people waiting
     beside empty seats.
     """
-    waiting = np.flatnonzero(search.lab < 0)
+    room = np.flatnonzero(
+        (search.size[: search.L] > 0) & (search.size[: search.L] < search.maxp[: search.L])
+    )
+    if not len(room):
+        return
+    # only those with an allowed open group with room can be seated
+    waiting = np.flatnonzero((search.lab < 0) & search.prob.cand[room].any(axis=0))
     order = waiting[np.argsort(-search.wt[waiting], kind="stable")]
     for p in order:
         gain, b = search.best_move(int(p), lam, lam_w)

@@ -40,6 +40,7 @@ from ._terms import (
     LowRank,
     MultiHot,
     SparseTerm,
+    Table,
     Term,
     as_index,
     cell_sets,
@@ -56,6 +57,8 @@ from .errors import InputError
 from .roster import LIST_COLUMNS
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from .roster import Roster
 
 __all__ = [
@@ -755,7 +758,9 @@ class Preferences(Criterion):
 # ---------------------------------------------------------------------------
 
 
-def diversity_distance(roster: Roster, columns: Sequence[str]) -> np.ndarray:
+def diversity_distance(
+    roster: Roster, columns: Sequence[str], *, dtype: npt.DTypeLike = np.float64
+) -> np.ndarray:
     """Person x person dissimilarity in [0, 1]: the mean over ``columns``.
 
     A categorical column adds 1 when two values differ; ``level`` (or any
@@ -766,18 +771,31 @@ def diversity_distance(roster: Roster, columns: Sequence[str]) -> np.ndarray:
     blank one (0). Columns the roster lacks or leaves blank are skipped; the
     diagonal is 0. Learning groups use it to spread protégés (``diversity_weight``).
 
+    The matrix is built by row blocks (each column's values tabulated over
+    its distinct values, the mean taken in float64 per block), so besides
+    the result only block-sized temporaries are made; ``dtype=np.float32``
+    halves the result (a pool of 9,000 takes 324 MB instead of 648 MB) and
+    equals the float64 matrix rounded to float32.
+
     Parameters
     ----------
     roster : Roster
         The people (rows and columns of the result).
     columns : sequence of str
         The columns that make people different.
+    dtype : numpy dtype, default float64
+        ``np.float64`` or ``np.float32``.
 
     Returns
     -------
     numpy.ndarray
-        float64 of shape ``(len(roster), len(roster))``, symmetric; all 0 when
-        no column is usable.
+        ``dtype`` of shape ``(len(roster), len(roster))``, symmetric; all 0
+        when no column is usable.
+
+    Raises
+    ------
+    InputError
+        ``dtype`` is neither float64 nor float32.
 
     Examples
     --------
@@ -789,33 +807,47 @@ def diversity_distance(roster: Roster, columns: Sequence[str]) -> np.ndarray:
     array([[0.  , 0.5 , 1.  ],
            [0.5 , 0.  , 0.75],
            [1.  , 0.75, 0.  ]])
+    >>> diversity_distance(people, ["level"], dtype=np.float32).dtype
+    dtype('float32')
     """
+    out_dtype = np.dtype(dtype)
+    if out_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise InputError(
+            f"`dtype` must be float64 or float32; got {out_dtype}. Fix: pass np.float32 to "
+            "halve the memory of a large pool, or leave the default."
+        )
     n = len(roster)
     cache = EncodingCache()
-    total = np.zeros((n, n), dtype=float)
-    used = 0
-    for column in columns:
-        if not roster.has(column):
-            continue
-        distance = _column_distance(cache, roster, column)
-        if distance is None:
-            continue
-        total += distance
-        used += 1
-    if used:
-        total /= used
+    terms = [
+        term
+        for column in columns
+        if roster.has(column) and (term := _column_distance(cache, roster, column)) is not None
+    ]
+    total = np.zeros((n, n), dtype=out_dtype)
+    if terms:
+        everyone = slice(None)
+        step = max(1, _DISTANCE_BLOCK // max(n, 1))
+        for start in range(0, n, step):
+            rows = slice(start, min(n, start + step))
+            block = terms[0].block(rows, everyone).astype(np.float64, copy=False)
+            for term in terms[1:]:
+                block += term.block(rows, everyone)
+            block /= len(terms)
+            total[rows] = block
     np.fill_diagonal(total, 0.0)
     return total
 
 
-def _column_distance(cache: EncodingCache, roster: Roster, column: str) -> np.ndarray | None:
-    """One column's share of :func:`diversity_distance` (None when it has no values)."""
-    everyone = slice(None)
+#: Elements of one row block of :func:`diversity_distance` (float64 temporaries).
+_DISTANCE_BLOCK = 1 << 21
+
+
+def _column_distance(cache: EncodingCache, roster: Roster, column: str) -> Term | None:
+    """One column's share of :func:`diversity_distance` as a term (None: it has no values)."""
     if column in LIST_COLUMNS:
         if not multi_hot(cache, roster, roster, column, column).vocab:
             return None
-        sets = set_table_or_func(cache, roster, roster, column, column, _jaccard_distance)
-        return sets.block(everyone, everyone)
+        return set_table_or_func(cache, roster, roster, column, column, _jaccard_distance)
     values = roster.column(column)
     if pd.api.types.is_numeric_dtype(values):
         x = numeric_values(cache, roster, column)
@@ -826,13 +858,16 @@ def _column_distance(cache: EncodingCache, roster: Roster, column: str) -> np.nd
             d = np.abs(a - b) / scale
             return np.where(np.isnan(d), 0.5, d)
 
-        return numeric_table_or_func(x, x, gap, 0.5).block(everyone, everyone)
-    # any other column is a category: distinct values by equality, as pandas groups them
-    codes, _ = pd.factorize(values.astype(object), use_na_sentinel=True)
-    d = (codes[:, None] != codes[None, :]).astype(float)
-    missing = codes < 0
-    d[missing[:, None] | missing[None, :]] = 0.5
-    return d
+        return numeric_table_or_func(x, x, gap, 0.5)
+    # any other column is a category: distinct values by equality, as pandas groups them;
+    # code -1 (missing) becomes the last row and column of the table, "different" by 0.5
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    nv = len(uniques)
+    table = 1.0 - np.eye(nv + 1)
+    table[nv, :] = 0.5
+    table[:, nv] = 0.5
+    codes = np.where(codes < 0, nv, codes)
+    return Table(codes, codes, table)
 
 
 def _jaccard_distance(inter: np.ndarray, ls: np.ndarray, rs: np.ndarray) -> np.ndarray:

@@ -692,7 +692,8 @@ class Program:
         )
         distance = None
         if g.diversity_weight > 0 and g.diversity_columns:
-            distance = C.diversity_distance(proteges, g.diversity_columns)
+            # float32: half the memory of the largest array of a large pool
+            distance = C.diversity_distance(proteges, g.diversity_columns, dtype=np.float32)
         return {
             "options": g,
             "compat": compat,

@@ -176,13 +176,24 @@ def _diversity_extra(prob: _Problem) -> np.ndarray | None:
     weighted distances bounds its share of ``Σ_pairs wd`` (each pair is split
     between its two ends).
     """
+    halves = _diversity_halves(prob)
+    if halves is None:
+        return None
+    k = np.clip(prob.max_size - 1, 0, prob.n_proteges)
+    return halves[:, k].T  # (L, P)
+
+
+def _diversity_halves(prob: _Problem) -> np.ndarray | None:
+    """``out[p, j]``: half the sum of protégé ``p``'s ``j`` largest positive ``wd`` values.
+
+    Columns ``0 .. max(max_size) - 1``; the rows are read by blocks, keeping
+    only their largest values (bounded memory).
+    """
     if prob.wd is None:
         return None
     P = prob.n_proteges
-    k = np.clip(prob.max_size - 1, 0, P)
-    top = int(k.max(initial=0))
+    top = int(np.clip(prob.max_size - 1, 0, P).max(initial=0))
     csum = np.zeros((P, top + 1))
-    # only the ``top`` largest of each row matter: partition row blocks (bounded memory)
     step = max(1, _BLOCK_ELEMENTS // max(P, 1))
     for start in range(0, P if top else 0, step):
         pos = np.maximum(prob.wd[start : start + step], 0.0)
@@ -190,7 +201,31 @@ def _diversity_extra(prob: _Problem) -> np.ndarray | None:
             pos = np.partition(pos, P - top, axis=1)[:, P - top :]
         srt = -np.sort(-pos, axis=1)
         csum[start : start + step, 1:] = np.cumsum(srt, axis=1)
-    return 0.5 * csum[:, k].T  # (L, P)
+    return 0.5 * csum
+
+
+def _best_leader_values(prob: _Problem, open_possible: np.ndarray) -> np.ndarray:
+    """Each protégé's best value (fit plus the diversity bound) over its usable leaders.
+
+    ``-inf`` for a protégé with none. The diversity bound depends on a
+    leader only through its ``max_size``, so the fit is maximised per
+    distinct ``max_size`` and no leader × protégé value matrix is made.
+    """
+    halves = _diversity_halves(prob)
+    k = np.clip(prob.max_size - 1, 0, prob.n_proteges)
+    best = np.full(prob.n_proteges, -np.inf)
+    for kval in np.unique(k[open_possible]):
+        rows = np.flatnonzero(open_possible & (k == kval))
+        fit_best = np.full(prob.n_proteges, -np.inf)
+        step = max(1, _BLOCK_ELEMENTS // max(prob.n_proteges, 1))
+        for s in range(0, len(rows), step):
+            r = rows[s : s + step]
+            masked = np.where(prob.cand[r], prob.fit[r], -np.inf)
+            np.maximum(fit_best, masked.max(axis=0), out=fit_best)
+        if halves is not None:
+            fit_best = fit_best + halves[:, kval]
+        np.maximum(best, fit_best, out=best)
+    return best
 
 
 def bound_source(prob: _Problem) -> str:
@@ -211,15 +246,13 @@ def _bound(prob: _Problem, n_placed: int, open_possible: np.ndarray) -> float | 
     """
     if n_placed == 0:
         return 0.0
-    extra = _diversity_extra(prob)
     if bound_source(prob) != "flow":
-        value = prob.fit if extra is None else prob.fit + extra
-        usable = prob.cand & open_possible[:, None]
-        best = np.where(usable, value, -np.inf).max(axis=0, initial=-np.inf)
+        best = _best_leader_values(prob, open_possible)
         best = best[np.isfinite(best)]
         if len(best) < n_placed:
             return None
         return float(np.sort(best)[::-1][:n_placed].sum())
+    extra = _diversity_extra(prob)
     info: dict[str, float] = {}
     labels = _flow(prob, open_possible, lower=False, n_flow=n_placed, extra=extra, info=info)
     if labels is None:
@@ -239,35 +272,62 @@ def _flow_arcs(prob: _Problem) -> np.ndarray | None:
 
     Each protégé keeps its :data:`_KEEP_PER_PROTEGE` best allowed leaders and
     each leader its ``4 × max_size`` best allowed protégés, so every leader
-    can still fill a group.
+    can still fill a group. The selections run along contiguous rows (the
+    protégés' on a transposed float32 copy), one row block at a time.
     """
     if int(np.count_nonzero(prob.cand)) <= _FLOW_ARCS:
         return None
     L, P = prob.fit.shape
-    masked = np.where(prob.cand, prob.fit, -np.inf)
     keep = np.zeros((L, P), dtype=bool)
     k = min(_KEEP_PER_PROTEGE, L)
-    rows = np.argpartition(-masked, k - 1, axis=0)[:k]
-    keep[rows, np.arange(P)[None, :]] = True
     m = min(4 * int(prob.max_size.max(initial=1)), P)
-    cols = np.argpartition(-masked, m - 1, axis=1)[:, :m]
-    keep[np.arange(L)[:, None], cols] = True
+    step = max(1, _BLOCK_ELEMENTS // max(P, 1))
+    for s in range(0, L, step):
+        e = min(L, s + step)
+        masked = np.where(prob.cand[s:e], prob.fit[s:e], -np.inf)
+        cols = np.argpartition(-masked, m - 1, axis=1)[:, :m]
+        keep[np.arange(s, e)[:, None], cols] = True
+    step = max(1, _BLOCK_ELEMENTS // max(L, 1))
+    for s in range(0, P, step):
+        e = min(P, s + step)
+        masked_t = np.where(prob.cand[:, s:e].T, prob.fit[:, s:e].T, -np.inf)
+        rows = np.argpartition(-masked_t, k - 1, axis=1)[:, :k]
+        keep[rows, np.arange(s, e)[:, None]] = True
     return keep & prob.cand
 
 
-def _construct(prob: _Problem, viable: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _construct(
+    prob: _Problem, viable: np.ndarray, info: dict[str, int] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Rule-free construction: choose the leaders who open, then a min-cost flow.
 
     Starts from every viable leader; while the flow with minimum sizes is
     infeasible, closes the leader the capacity-only relaxation loads least.
     Returns the labels and the capacity-only optimum (the "ideal" that guides
-    large-neighbourhood search).
+    large-neighbourhood search). ``info`` receives ``arcs`` (the pairs the
+    flows used) and ``flows`` (how many flows were solved), from which the
+    caller charges the work deterministically.
     """
     L, P = prob.fit.shape
     arcs = _flow_arcs(prob)
+    if info is not None:
+        info["arcs"] = int(np.count_nonzero(prob.cand if arcs is None else arcs))
+        info["flows"] = 1
     relax = _flow(prob, viable, lower=False, arcs=arcs)
     if relax is None:
         return np.full(P, -1, dtype=np.int64), None
+    if arcs is not None:
+        # a protégé the kept arcs leave out gets back all its allowed leaders, so no
+        # one waits while an allowed leader has room
+        waiting = (relax < 0) & (prob.cand & viable[:, None]).any(axis=0)
+        if waiting.any():
+            arcs[:, waiting] = prob.cand[:, waiting]
+            relax = _flow(prob, viable, lower=False, arcs=arcs)
+            if info is not None:
+                info["arcs"] = int(np.count_nonzero(arcs))
+                info["flows"] += 1
+            if relax is None:  # pragma: no cover - more arcs keep the flow feasible
+                return np.full(P, -1, dtype=np.int64), None
     load = np.bincount(relax[relax >= 0], minlength=L)
     gain = np.zeros(L)
     placed = relax >= 0
@@ -283,6 +343,8 @@ def _construct(prob: _Problem, viable: np.ndarray) -> tuple[np.ndarray, np.ndarr
         open_[g] = False
     while open_.any():
         labels = _flow(prob, open_, lower=True, arcs=arcs)
+        if info is not None:
+            info["flows"] += 1
         if labels is not None:
             return labels, relax
         g = order.pop(0)

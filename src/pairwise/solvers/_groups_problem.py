@@ -15,6 +15,9 @@ from ..errors import InputError
 from . import _ortools
 from ._validation import check_max_iterations, check_per_row, check_seed, check_time_limit
 
+#: Pairs above which ``_Problem.fit_int`` is rounded on demand instead of stored.
+_DENSE_FIT_INT = 1 << 20
+
 #: Values of ``method`` that :func:`pairwise.solvers.groups.learning_groups` accepts.
 METHODS = ("auto", "exact", "heuristic")
 
@@ -31,7 +34,9 @@ class _Scaled:
         self.scale = scale
 
     def __getitem__(self, key: Any) -> Any:
-        return np.round(self.values[key] * self.scale).astype(np.int64)
+        return np.round(np.asarray(self.values[key], dtype=np.float64) * self.scale).astype(
+            np.int64
+        )
 
 
 @dataclass
@@ -47,9 +52,11 @@ class _Problem:
     w_int: np.ndarray  # (P,) int64 priority tiers (1 when no weights)
     rules: CompositionRules
     conflict: np.ndarray | None  # (P, P) bool: True where two may NOT share a group
-    wd: np.ndarray | None  # (P, P) float64 symmetric diversity_weight * distance, 0 diagonal
+    # (P, P) symmetric diversity_weight * distance, 0 diagonal: float32 when the distance
+    # is float32, else float64
+    wd: np.ndarray | None
     scale: float
-    fit_int: np.ndarray  # (L, P) int64
+    fit_int: np.ndarray | _Scaled  # (L, P) int64; above _DENSE_FIT_INT pairs on demand
     wd_int: _Scaled | None  # (P, P) int64 on demand: wd_int[rows, cols]
 
     @property
@@ -125,7 +132,10 @@ def _validate(
         conflict=conflict,
         wd=wd,
         scale=scale,
-        fit_int=np.round(fit_arr * scale).astype(np.int64),
+        # at scale the integer fit is rounded only where CP-SAT reads it
+        fit_int=np.round(fit_arr * scale).astype(np.int64)
+        if fit_arr.size <= _DENSE_FIT_INT
+        else _Scaled(fit_arr, scale),
         wd_int=None if wd is None else _Scaled(wd, scale),
     )
 
@@ -158,7 +168,8 @@ def _check_fit(fit: Any, allowed: Any) -> tuple[np.ndarray, np.ndarray]:
             f"(leader {r}, protégé {c}) and {int(bad.sum()) - 1} more. "
             "Fix: mark such pairs as not allowed."
         )
-    return np.where(allowed_arr, fit_arr, 0.0), allowed_arr
+    np.copyto(fit_arr, 0.0, where=~allowed_arr)  # fit_arr is already a private copy
+    return fit_arr, allowed_arr
 
 
 def _check_allowed(allowed: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -220,7 +231,7 @@ def _check_together(together: Any, n_proteges: int) -> np.ndarray | None:
             f"`together` must be a boolean protégé × protégé mask ({n_proteges}, "
             f"{n_proteges}); got shape {tog.shape}, dtype {tog.dtype}."
         )
-    if not np.array_equal(tog, tog.T):
+    if not _is_symmetric(tog):
         raise InputError(
             "`together` must be symmetric (p may meet q exactly when q may meet p); got an "
             "asymmetric mask. Fix: pass together & together.T."
@@ -245,8 +256,10 @@ def _check_diversity(distance: Any, diversity_weight: Any, n_proteges: int) -> n
                 "Fix: pass a protégé × protégé distance matrix or diversity_weight=0."
             )
         return None
-    d = np.asarray(distance, dtype=np.float64)
-    if d.shape != (n_proteges, n_proteges):
+    d = np.asarray(distance)
+    if d.dtype != np.float32:  # float32 stays float32 (half the memory), the rest float64
+        d = d.astype(np.float64, copy=False)
+    if d.ndim != 2 or d.shape != (n_proteges, n_proteges):
         raise InputError(
             f"`distance` must be protégé × protégé ({n_proteges}, {n_proteges}); "
             f"got shape {d.shape}."
@@ -259,26 +272,46 @@ def _check_diversity(distance: Any, diversity_weight: Any, n_proteges: int) -> n
     return wd if wd.any() else None
 
 
-def _symmetric_upper(d: np.ndarray, weight: float) -> np.ndarray | None:
-    """``weight × (U + U.T)``, ``U = triu(d, 1)``, by row blocks; None if ``U`` is not finite.
+#: Side of the square tiles in which protégé × protégé matrices are copied and
+#: compared (a tile and its mirror stay in cache while one is transposed).
+_TILE = 1024
 
-    One output matrix and block-sized temporaries only (the distance matrix
-    of a large pool is the largest array of a call).
+
+def _symmetric_upper(d: np.ndarray, weight: float) -> np.ndarray | None:
+    """``weight × (U + U.T)``, ``U = triu(d, 1)``, by tiles; None if ``U`` is not finite.
+
+    One output matrix (float32 when ``d`` is float32, else float64) and
+    tile-sized temporaries only (the distance matrix of a large pool is the
+    largest array of a call): each upper tile is scaled in place and
+    mirrored below the diagonal while it is in cache.
     """
     n = d.shape[0]
-    out = np.empty((n, n), dtype=np.float64)
-    step = max(1, (1 << 22) // max(n, 1))
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        right = d[s:e, e:]
+    out = np.empty((n, n), dtype=np.float32 if d.dtype == np.float32 else np.float64)
+    w = out.dtype.type(weight)
+    for s in range(0, n, _TILE):
+        e = min(n, s + _TILE)
         diag = np.triu(d[s:e, s:e], 1)
-        if not (np.all(np.isfinite(right)) and np.all(np.isfinite(diag))):
+        if not (np.all(np.isfinite(d[s:e, e:])) and np.all(np.isfinite(diag))):
             return None
-        right = weight * right
-        out[s:e, e:] = right
-        out[e:, s:e] = right.T
-        out[s:e, s:e] = weight * (diag + diag.T)
+        np.multiply(d[s:e, e:], w, out=out[s:e, e:])
+        for s2 in range(e, n, _TILE):
+            e2 = min(n, s2 + _TILE)
+            out[s2:e2, s:e] = out[s:e, s2:e2].T
+        diag = w * diag
+        out[s:e, s:e] = diag + diag.T
     return out
+
+
+def _is_symmetric(m: np.ndarray) -> bool:
+    """Whether the square ``m`` equals its transpose, compared tile by tile (no copy)."""
+    n = m.shape[0]
+    for s in range(0, n, _TILE):
+        e = min(n, s + _TILE)
+        for s2 in range(s, n, _TILE):
+            e2 = min(n, s2 + _TILE)
+            if not np.array_equal(m[s:e, s2:e2], m[s2:e2, s:e].T):
+                return False
+    return True
 
 
 def _shared_scale(

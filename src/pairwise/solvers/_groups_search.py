@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _ortools
 from ._groups_problem import _Problem
@@ -81,9 +82,9 @@ class _Search:
             self.cnt.append(cnt)
             self.dist.append(np.count_nonzero(cnt[:, :nv], axis=1))
         if self.wd is not None:
-            self.ds = _group_sums(self.wd, self.lab, L)
+            self.ds = _member_sums(self.wd, self.lab, L, np.float64)
         if self.conf is not None:
-            self.kc = _group_sums(self.conf, self.lab, L, dtype=np.int32)
+            self.kc = _member_sums(self.conf, self.lab, L, np.int32)
         # conflicting pairs per group (`together`), counted in the penalty
         self.clash = np.zeros(L + 1, dtype=np.int64)
         if self.conf is not None and placed.any():
@@ -279,6 +280,27 @@ class _Search:
         self.relocate(q, a)
         self.relocate(p, b)
 
+    def culprits(self) -> np.ndarray:
+        """Members of rule-breaking groups who take part in a broken rule, in index order.
+
+        A member takes part when its leaving would lower one rule's penalty
+        of its group (a conflicting pair, an isolated value, a value over its
+        cap), or when its group is short of distinct values (leaving never
+        helps there, a swap does).
+        """
+        members = np.flatnonzero(self.lab >= 0)
+        g = self.lab[members]
+        broken = self.pen[g] > 0
+        members, g = members[broken], g[broken]
+        part = np.zeros(len(members), dtype=bool)
+        if self.conf is not None:
+            part |= self.kc[members, g] > 0
+        for k, (code, nv, md, *_) in enumerate(self.cols):
+            part |= self._replace(k, g, code[members], nv) < 0
+            if md > 0:
+                part |= self.dist[k][g] < md
+        return members[part]
+
     @property
     def total_pen(self) -> int:
         return int(self.pen[: self.L].sum())
@@ -311,16 +333,37 @@ def _group_sums(M: np.ndarray, labels: np.ndarray, L: int, dtype: Any = None) ->
     return out
 
 
+def _member_sums(M: np.ndarray, labels: np.ndarray, L: int, dtype: Any) -> np.ndarray:
+    """:func:`_group_sums` of a symmetric ``M`` as ``dtype``, stored column by column.
+
+    One sparse product (group one-hot × ``M``, O(P²), in ``M``'s float
+    precision, int32 for integer ``M``) with no copy of ``M``; the result is
+    the transpose of a C-ordered ``(L + 1, P)`` array, so the column of one
+    group (what a relocation updates) is contiguous.
+    """
+    P = M.shape[0]
+    placed = np.flatnonzero(labels >= 0)
+    acc = np.int32 if np.issubdtype(M.dtype, np.integer) else M.dtype
+    onehot = sp.csr_matrix(
+        (np.ones(len(placed), dtype=acc), (labels[placed], placed)), shape=(L + 1, P)
+    )
+    sums = np.asarray(onehot @ M)
+    if sums.dtype != np.dtype(dtype):
+        sums = sums.astype(dtype)
+    return sums.T
+
+
 def _objective(prob: _Problem, labels: np.ndarray) -> float:
     """Σ fit of placed protégés + Σ weighted distance of pairs sharing a group."""
     placed = np.flatnonzero(labels >= 0)
     total = float(prob.fit[labels[placed], placed].sum())
     if prob.wd is not None and len(placed) > _DENSE_OBJECTIVE:
-        total += float(prob.wd[_same_group_pairs(labels)].sum())
+        total += float(prob.wd[_same_group_pairs(labels)].sum(dtype=np.float64))
     elif prob.wd is not None and len(placed):
         sub = labels[placed]
         same = sub[:, None] == sub[None, :]
-        total += 0.5 * float((prob.wd[np.ix_(placed, placed)] * same).sum())
+        block = prob.wd[np.ix_(placed, placed)].astype(np.float64, copy=False)
+        total += 0.5 * float((block * same).sum())
     return total
 
 
@@ -432,7 +475,11 @@ def _local_search(
     range. When a pass improves nothing and rules are still broken,
     protégés may leave the groups that break them (only as far as
     ``min_size`` allows); if that is not enough, groups that still break them
-    are closed, so a rule-feasible grouping always results.
+    are closed, so a rule-feasible grouping always results. When the budget
+    ends before any pass meets every rule, the same repair runs, the waiting
+    leaders left without a group form new ones from the waiting and the
+    rest are seated where no rule breaks (:func:`_reopen_closed`,
+    :func:`_seat_waiting`).
     """
     lam = 4.0 * lam0
     best: np.ndarray | None = None
@@ -487,14 +534,17 @@ def _local_search(
     if best is None:
         _eject_broken(search)
         _close_broken(search)
+        _reopen_closed(search)
+        _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
         best = search.lab.copy()
     return best
 
 
 #: Protégés above which a pass works at scale: while rules are broken it visits only
-#: the members of rule-breaking groups and the unassigned, and each protégé weighs
-#: swaps with :data:`_SWAP_SAMPLE` protégés drawn at random instead of all of them,
-#: so a pass costs O(P × (L + sample)) instead of O(P²).
+#: the unassigned and the members who take part in a broken rule
+#: (:meth:`_Search.culprits`), and each protégé weighs swaps with :data:`_SWAP_SAMPLE`
+#: protégés drawn at random instead of all of them, so a pass costs
+#: O(P × (L + sample)) instead of O(P²).
 _LARGE = 2000
 _SWAP_SAMPLE = 512
 
@@ -503,25 +553,96 @@ def _pass_order(search: _Search, rng: np.random.Generator, large: bool) -> np.nd
     """The protégés one local-search pass visits, in a random order."""
     if not large or search.total_pen == 0:
         return rng.permutation(search.P)
-    bad = search.pen[search.lab] > 0
-    bad |= search.lab < 0
-    return rng.permutation(np.flatnonzero(bad))
+    visit = np.union1d(search.culprits(), np.flatnonzero(search.lab < 0))
+    return rng.permutation(visit)
 
 
 def _eject_broken(search: _Search) -> None:
     """Take members out of rule-breaking groups while that lowers the penalty."""
     for g in np.flatnonzero(search.pen[: search.L] > 0):
-        while search.pen[g] > 0 and search.size[g] > search.minp[g]:
-            members = np.flatnonzero(search.lab == g)
-            best_p, best_pen = -1, search.pen[g]
-            for p in members:
-                search.relocate(int(p), -1)
-                if search.pen[g] < best_pen:
-                    best_p, best_pen = int(p), search.pen[g]
-                search.relocate(int(p), int(g))
-            if best_p < 0:
+        _eject_from(search, int(g))
+
+
+def _eject_from(search: _Search, g: int) -> None:
+    """Take members out of group ``g`` while that lowers its penalty and ``min_size`` allows.
+
+    Each step removes the member (the first, on ties) whose leaving lowers
+    the penalty most, evaluated for all members at once.
+    """
+    while search.pen[g] > 0 and search.size[g] > search.minp[g]:
+        members = np.flatnonzero(search.lab == g)
+        delta = np.zeros(len(members), dtype=np.int64)
+        if search.conf is not None:
+            delta -= search.kc[members, g]
+        for k, (code, nv, *_) in enumerate(search.cols):
+            delta += search._replace(k, g, code[members], nv)
+        i = int(np.argmin(delta))
+        if delta[i] >= 0:
+            break
+        search.relocate(int(members[i]), -1)
+
+
+def _reopen_closed(search: _Search) -> bool:
+    """Form groups for leaders without one from the waiting protégés, greedily.
+
+    For each such leader (index order) with at least ``min_size`` allowed
+    waiting protégés: add them by decreasing fit, skipping any in conflict
+    with a member, up to ``max_size``; take out members breaking rules while
+    ``min_size`` allows; keep the group only when every rule holds. Returns
+    whether any group was formed.
+    """
+    prob = search.prob
+    formed = False
+    for g in range(search.L):
+        if search.size[g] > 0:
+            continue
+        waiting = np.flatnonzero((search.lab < 0) & prob.cand[g])
+        if len(waiting) < search.minp[g]:
+            continue
+        order = waiting[np.argsort(-prob.fit[g, waiting], kind="stable")]
+        for p in order:
+            if search.size[g] >= search.maxp[g]:
                 break
-            search.relocate(best_p, -1)
+            if search.conf is not None and search.kc[p, g] > 0:
+                continue
+            search.relocate(int(p), g)
+        _eject_from(search, g)
+        if search.pen[g] > 0 or search.size[g] < search.minp[g]:
+            for p in np.flatnonzero(search.lab == g):
+                search.relocate(int(p), -1)
+        else:
+            formed = True
+    return formed
+
+
+def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:
+    """Seat unassigned protégés in open groups with room where no rule breaks.
+
+    The repair after a search cut before every rule held: closing the
+    groups that broke rules unseats their members, and most of them fit in
+    another group as it stands. Highest priority first (then index order);
+    each protégé takes its best such seat, kept only when its group's
+    penalty stays 0, so the grouping stays rule-feasible. It runs to the end
+    even past the wall clock's deadline (one vectorised evaluation per waiting
+    protégé, far less than the result reserve's share per person): the
+    repair is part of the answer, and stopping it would leave people waiting
+    beside empty seats.
+    """
+    room = np.flatnonzero(
+        (search.size[: search.L] > 0) & (search.size[: search.L] < search.maxp[: search.L])
+    )
+    if not len(room):
+        return
+    # only those with an allowed open group with room can be seated
+    waiting = np.flatnonzero((search.lab < 0) & search.prob.cand[room].any(axis=0))
+    order = waiting[np.argsort(-search.wt[waiting], kind="stable")]
+    for p in order:
+        gain, b = search.best_move(int(p), lam, lam_w)
+        if b < 0 or not np.isfinite(gain):
+            continue
+        search.relocate(int(p), b)
+        if search.pen[b] != 0:
+            search.relocate(int(p), -1)
 
 
 def _close_broken(search: _Search) -> None:

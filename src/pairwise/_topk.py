@@ -148,6 +148,42 @@ class _Plan:
         to some columns whose rule tables are already known to allow every
         pair of the block (see :func:`_rule_blocks`): those tables are skipped.
         """
+        self._scores(rows, scores, work, cols)
+        self._allowed(rows, allowed, cols, self._dense_masks(cols))
+        idx: slice | np.ndarray = slice(None) if cols is None else cols.index
+        for mterm in self.masks:
+            if isinstance(mterm, ForbidPairs):
+                mterm.apply(allowed, rows, idx)
+
+    def masked_block(
+        self, rows: slice | np.ndarray, scores: np.ndarray, cols: _Columns | None = None
+    ) -> None:
+        """Fill the float32 ``scores`` of ``rows`` as :meth:`block` does, disallowed pairs at -2.
+
+        The scores are bit for bit those of :meth:`block`. No dense ``allowed``
+        matrix is made when only forbidden pairs (few) remain to check, as in
+        the blocks of a blocked top-k: those pairs are set to -2 one by one.
+        """
+        self._scores(rows, scores, scores, cols)
+        dense = self._dense_masks(cols)
+        if dense or (cols is None and self.va is not None):
+            allowed = np.empty(scores.shape, dtype=bool)
+            self._allowed(rows, allowed, cols, dense)
+            np.logical_not(allowed, out=allowed)
+            scores.reshape(-1)[np.flatnonzero(allowed)] = -2.0
+        idx: slice | np.ndarray = slice(None) if cols is None else cols.index
+        for mterm in self.masks:
+            if isinstance(mterm, ForbidPairs):
+                r, c = mterm.entries(rows, idx)
+                scores[r, c] = -2.0
+
+    def _scores(
+        self,
+        rows: slice | np.ndarray,
+        scores: np.ndarray,
+        work: np.ndarray,
+        cols: _Columns | None,
+    ) -> None:
         idx: slice | np.ndarray = slice(None) if cols is None else cols.index
         b = self.b if cols is None else cols.b
         if self.a is not None and b is not None:
@@ -161,14 +197,30 @@ class _Plan:
         for coef, term in self.others:
             term.add_into(work, rows, idx, coef)
         np.clip(work, 0.0, 1.0, out=scores)
+
+    def _dense_masks(self, cols: _Columns | None) -> list[MaskTerm]:
+        """The mask terms a block evaluates as dense matrices (forbidden pairs apart)."""
+        return [
+            m
+            for m in self.masks
+            if not isinstance(m, ForbidPairs) and (cols is None or not isinstance(m, TableMask))
+        ]
+
+    def _allowed(
+        self,
+        rows: slice | np.ndarray,
+        allowed: np.ndarray,
+        cols: _Columns | None,
+        dense: Sequence[MaskTerm],
+    ) -> None:
+        idx: slice | np.ndarray = slice(None) if cols is None else cols.index
         if cols is None and self.va is not None and self.vb is not None:
             violations = np.matmul(self.va[rows], self.vb.T)
             np.less(violations, 0.5, out=allowed)
         else:
             allowed.fill(True)
-        for mterm in self.masks:
-            if cols is None or not isinstance(mterm, TableMask):
-                mterm.apply(allowed, rows, idx)
+        for mterm in dense:
+            mterm.apply(allowed, rows, idx)
 
 
 class _Columns:
@@ -240,45 +292,68 @@ def _top_k_block(
     """The ``k`` best allowed entries of each row: (row, column, score), rows ascending.
 
     Ties are broken towards the lower column index; ``scores`` (in [0, 1]) is
-    overwritten. Each row is cut into ``m >= k`` interleaved chunks (columns
-    ``j, j + m, j + 2m, ...``); the k-th largest chunk maximum ``t`` is a lower
-    bound of the k-th largest entry (k chunks each hold an entry >= t), so
-    only chunks whose maximum reaches ``t`` can hold the top k — typically
-    about k of them. An exact sort of their entries >= t picks the final k.
-    This avoids ``np.partition`` on the whole row, which is many times slower
-    on rows full of ties (what discrete criteria and masks produce).
+    overwritten (disallowed entries become -2, then :func:`_top_k_masked`).
     """
-    n_rows, n = scores.shape
     # disallowed entries drop below -1; allowed ones stay exact
     np.putmask(scores, ~allowed, -2.0)
+    return _top_k_masked(scores, k)
+
+
+def _top_k_masked(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` best entries ``>= 0`` of each row: (row, column, score), in row-major order.
+
+    Ties are broken towards the lower column index. Each row is cut into
+    ``m >= k`` interleaved chunks (columns ``j, j + m, j + 2m, ...``); the k-th
+    largest chunk maximum ``t`` is a lower bound of the k-th largest entry (k
+    chunks each hold an entry >= t), so only entries ``>= t`` can be among the
+    top k — typically a few more than k. Their exact k-th largest value ``v``
+    comes from one sort of those few; the result is every entry above ``v``
+    and the first entries equal to ``v`` (in column order) up to k, read in
+    row-major order, so no final sort is needed. This avoids ``np.partition``
+    on the whole row, which is many times slower on rows full of ties (what
+    discrete criteria and masks produce).
+    """
+    n_rows, n = scores.shape
     if k >= n:
-        rows, cols = np.nonzero(scores >= 0.0)
+        rows, cols = np.divmod(np.flatnonzero(scores >= 0.0), n)
         return rows, cols, scores[rows, cols]
     m = min(n, 8 * k)
     full, tail = divmod(n, m)
-    peaks = scores[:, :m].copy()
-    for t in range(1, full):
-        np.maximum(peaks, scores[:, t * m : (t + 1) * m], out=peaks)
+    peaks = scores[:, : full * m].reshape(n_rows, full, m).max(axis=1)
     if tail:
         np.maximum(peaks[:, :tail], scores[:, full * m :], out=peaks[:, :tail])
-    cut = np.sort(peaks, axis=1)[:, m - k]
+    cut = np.partition(peaks, m - k, axis=1)[:, m - k]
     np.maximum(cut, 0.0, out=cut)  # fewer than k allowed: keep every allowed entry
-    chunk_row, chunk = np.nonzero(peaks >= cut[:, None])
-    cols = chunk[:, None] + m * np.arange(full + (1 if tail else 0), dtype=np.intp)[None, :]
-    inside = cols < n
-    rows = np.broadcast_to(chunk_row[:, None], cols.shape)[inside]
-    cols = cols[inside]
+    rows, cols = np.divmod(np.flatnonzero(scores >= cut[:, None]), n)
     values = scores[rows, cols]
-    good = values >= cut[rows]
-    rows, cols, values = rows[good], cols[good], values[good]
-    order = np.lexsort((cols, -values, rows))
-    rows, cols, values = rows[order], cols[order], values[order]
-    first = np.searchsorted(rows, np.arange(n_rows))
-    rank = np.arange(len(rows)) - first[rows]
-    keep = rank < k
-    rows, cols, values = rows[keep], cols[keep], values[keep]
-    order = np.lexsort((cols, rows))
-    return rows[order], cols[order], values[order]
+    # the k-th largest value of each row among its entries >= cut (-1: fewer than k)
+    starts = np.searchsorted(rows, np.arange(n_rows + 1))
+    over = np.diff(starts) > k
+    if not over.any():
+        return rows, cols, values
+    kth = np.full(n_rows, -1.0, dtype=scores.dtype)
+    kth[over] = _sorted_desc_by_row(rows, values)[starts[:-1][over] + k - 1]
+    above = values > kth[rows]
+    tie = values == kth[rows]
+    # ties at the k-th value: the first ones in column order, as many as room is left
+    room = k - np.bincount(rows[above], minlength=n_rows)
+    seen = np.cumsum(tie)
+    seen_before = np.concatenate(([0], seen))[starts[:-1]]
+    keep = above | (tie & (seen - seen_before[rows] <= room[rows]))
+    return rows[keep], cols[keep], values[keep]
+
+
+def _sorted_desc_by_row(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` (>= 0, ``rows`` ascending) sorted descending within each row."""
+    if values.dtype == np.float32 and len(rows) and rows[-1] < 2**31:
+        # one integer sort: row in the high bits, the float's bits (monotonic for
+        # non-negative floats) inverted in the low bits
+        bits = values.view(np.int32).astype(np.int64)
+        key = (rows.astype(np.int64) << 32) | (0x7FFFFFFF - bits)
+        key.sort()
+        return (0x7FFFFFFF - (key & 0xFFFFFFFF)).astype(np.int32).view(np.float32)
+    order = np.lexsort((-values, rows))
+    return values[order]
 
 
 # ---------------------------------------------------------------------------
@@ -322,12 +397,32 @@ _THREADS = 2
 
 
 def _signature(parts: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kinds of rows with identical rule features: (first row of each kind, kind of each row)."""
+    """Kinds of rows with identical rule features: (first row of each kind, kind of each row).
+
+    Kinds are numbered in the lexicographic order of the features (as
+    ``np.unique(..., axis=0)`` numbers them), column by column in integer sorts.
+    """
     if not parts:
         return np.zeros(1, dtype=np.intp), np.zeros(n, dtype=np.intp)
-    features = np.hstack([p.reshape(n, -1).astype(np.float64) for p in parts])
-    _, first, kind = np.unique(features, axis=0, return_index=True, return_inverse=True)
-    return first, np.asarray(kind, dtype=np.intp).ravel()
+    return _unique_rows([c for p in parts for c in p.reshape(n, -1).T])
+
+
+def _unique_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of the matrix whose columns are given: (first row of each, row's number).
+
+    Rows are numbered in lexicographic order; each column is folded into the
+    numbers so far by one sort of integers (no comparisons of whole rows).
+    """
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        values, code = np.unique(column, return_inverse=True)
+        key = key * len(values) + np.asarray(code, dtype=np.int64).ravel()
+        # renumber after each column so that the key stays below the number of rows
+        _, key = np.unique(key, return_inverse=True)
+        key = np.asarray(key, dtype=np.int64).ravel()
+    _, first = np.unique(key, return_index=True)
+    return first, key.astype(np.intp)
 
 
 def _rule_blocks(tplan: _Plan) -> _Blocking | None:
@@ -356,8 +451,9 @@ def _rule_blocks(tplan: _Plan) -> _Blocking | None:
         kinds &= np.matmul(tplan.va[row_first], tplan.vb[col_first].T) < 0.5
     for t in tables:
         kinds &= t.block(row_first, col_first)
-    patterns, pattern_of_kind = np.unique(kinds, axis=0, return_inverse=True)
-    pattern = np.asarray(pattern_of_kind, dtype=np.intp).ravel()[row_kind]
+    first, pattern_of_kind = _unique_rows(list(np.packbits(kinds, axis=1).T))
+    patterns = kinds[first]
+    pattern = pattern_of_kind[row_kind]
     n_mentees = np.bincount(pattern, minlength=len(patterns))
     n_mentors = patterns.astype(np.int64) @ np.bincount(col_kind, minlength=len(col_first))
     if int(n_mentees @ n_mentors) > _BLOCKING_SHARE * n_rows * n_cols:
@@ -445,12 +541,8 @@ def _score_task(
     # the float32 buffer is both the work and the scores: the top k is taken in
     # single precision, where the scores were summed (returned as float64, exactly)
     w = np.empty((n_rows, n_cols), dtype=np.float32)
-    a = np.empty((n_rows, n_cols), dtype=bool)
-    if cols is None:
-        tplan.block(rows, w, a, w)
-    else:
-        tplan.block(rows, w, a, w, cols)
-    local, mentor, values = _top_k_block(w, a, k)
+    tplan.masked_block(rows, w, cols)
+    local, mentor, values = _top_k_masked(w, k)
     mentee = (np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows)[local]
     if cols is not None:
         mentor = cols.index[mentor]

@@ -30,6 +30,7 @@ from ._terms import (
 )
 
 __all__ = [
+    "POOLED",
     "candidates_csr",
     "column_blocks",
     "dense_matrices",
@@ -50,6 +51,12 @@ _MAX_MERGED_CELLS = 1 << 22
 #: Elements per block (rows x columns) when ``block_size`` is not given: small
 #: enough that the element-wise passes of one block stay in cache.
 _BLOCK_ELEMENTS = 1 << 19
+#: Elements per block of the top-k pass: fewer, larger products (BLAS runs faster
+#: with more rows per call) and less Python work per pair.
+_TOP_K_BLOCK_ELEMENTS = 1 << 21
+#: At most this many mentees per top-k block (a block repeated for a check is
+#: as wide as all mentors).
+_TOP_K_MAX_ROWS = 128
 
 
 # ---------------------------------------------------------------------------
@@ -286,6 +293,11 @@ def _auto_block(n_other: int) -> int:
     return max(8, _BLOCK_ELEMENTS // max(n_other, 1))
 
 
+def _top_k_rows(n_other: int) -> int:
+    """Mentees per block of the top-k pass (and of the blocks that repeat it)."""
+    return max(8, min(_TOP_K_MAX_ROWS, _TOP_K_BLOCK_ELEMENTS // max(n_other, 1)))
+
+
 def _top_k_block(
     scores: np.ndarray, allowed: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -461,24 +473,58 @@ def _rule_blocks(tplan: _Plan) -> _Blocking | None:
     return _Blocking(patterns, pattern, col_kind)
 
 
+#: A blocking group whose mentees are scored against every mentor instead (with
+#: the rule tables as dense masks) when that adds at most this many pairs plus
+#: :data:`_POOL_PER_MENTOR` per mentor of the group: a small group's own block
+#: costs more in set-up (its mentors' factors gathered, a task of few rows) than
+#: the extra pairs.
+_POOL_PAIRS = 1 << 17
+_POOL_PER_MENTOR = 12
+#: Groups are pooled only with at least this many mentors in all (below it, the
+#: set-up of a group is cheap anyway).
+_POOL_MIN_MENTORS = 1 << 12
+#: The pseudo-group of :func:`top_k_layout` holding the pooled mentees.
+POOLED = -2
+
+
 class _Blocking:
     """Mentee groups of :func:`_rule_blocks`; each group's mentors are listed only when used.
 
     Iterating yields ``(mentees, mentors)`` (both ascending) per group with at
     least one of each; the mentor lists are made one at a time, so memory stays
-    that of one group however many groups there are.
+    that of one group however many groups there are. Mentees of small groups
+    are not in any group but in ``pooled`` (ascending): they are scored against
+    every mentor, the rule tables applied as masks.
     """
 
     def __init__(self, patterns: np.ndarray, pattern: np.ndarray, col_kind: np.ndarray) -> None:
         self.patterns, self.col_kind = patterns, col_kind
         self.row_order = np.argsort(pattern, kind="stable")
         self.bounds = np.searchsorted(pattern[self.row_order], np.arange(len(patterns) + 1))
+        n_cols = len(col_kind)
+        self.n_mentors = patterns.astype(np.int64) @ np.bincount(
+            col_kind, minlength=patterns.shape[1]
+        )
+        n_in = np.diff(self.bounds)
+        self.small = (
+            (n_cols >= _POOL_MIN_MENTORS)
+            & (n_in > 0)
+            & (self.n_mentors > 0)
+            & (n_in * (n_cols - self.n_mentors) <= _POOL_PAIRS + _POOL_PER_MENTOR * self.n_mentors)
+        )
+        self.pooled = np.sort(
+            np.concatenate(
+                [np.zeros(0, dtype=np.intp)]
+                + [
+                    self.row_order[self.bounds[p] : self.bounds[p + 1]]
+                    for p in np.flatnonzero(self.small)
+                ]
+            )
+        )
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for p in range(len(self.patterns)):
-            mentees, mentors = self.group(p)
-            if len(mentees) and len(mentors):
-                yield mentees, mentors
+        for p, _, _ in self.sizes():
+            yield self.group(p)
 
     def group(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """Group ``p``'s mentees and the mentors they may meet (both ascending)."""
@@ -486,14 +532,14 @@ class _Blocking:
         return mentees, np.flatnonzero(self.patterns[p][self.col_kind])
 
     def sizes(self) -> list[tuple[int, int, int]]:
-        """``(group, number of mentees, number of mentors)`` of every group with both."""
-        n_mentors = self.patterns.astype(np.int64) @ np.bincount(
-            self.col_kind, minlength=self.patterns.shape[1]
-        )
+        """``(group, number of mentees, number of mentors)`` of every group with both.
+
+        Pooled groups (see ``pooled``) are not listed.
+        """
         return [
-            (p, int(self.bounds[p + 1] - self.bounds[p]), int(n_mentors[p]))
+            (p, int(self.bounds[p + 1] - self.bounds[p]), int(self.n_mentors[p]))
             for p in range(len(self.patterns))
-            if self.bounds[p + 1] > self.bounds[p] and n_mentors[p] > 0
+            if self.bounds[p + 1] > self.bounds[p] and self.n_mentors[p] > 0 and not self.small[p]
         ]
 
 
@@ -517,15 +563,18 @@ def _tasks(
     """Blocks of mentees to score: ranges of all mentees, or chunks of each blocking group."""
     n_e, n_m = tplan.shape
     if groups is None:
-        size = step or _auto_block(n_m)
+        size = step or _top_k_rows(n_m)
         for c0 in range(0, n_e, size):
             yield slice(c0, min(c0 + size, n_e)), None
         return
     for mentees, mentors in groups:
         cols = _Columns(tplan, mentors)
-        size = step or _auto_block(len(mentors))
+        size = step or _top_k_rows(len(mentors))
         for c0 in range(0, len(mentees), size):
             yield mentees[c0 : c0 + size], cols
+    size = step or _top_k_rows(n_m)
+    for c0 in range(0, len(groups.pooled), size):
+        yield groups.pooled[c0 : c0 + size], None
 
 
 _Task = tuple[slice | np.ndarray, "_Columns | None"]
@@ -587,20 +636,54 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     return candidates_csr(plan.shape, parts)
 
 
-def candidates_csr(shape: tuple[int, int], parts: Sequence[_Part]) -> sp.csr_matrix:
-    """The CSR matrix (mentors x mentees) of scored parts ``(mentee, mentor, score)``."""
+def candidates_csr(
+    shape: tuple[int, int], parts: Sequence[_Part], extra: _Part | None = None
+) -> sp.csr_matrix:
+    """The CSR matrix (mentors x mentees) of scored parts ``(mentee, mentor, score)``.
+
+    Each mentee's entries come from one part, mentors ascending (what the
+    blocks give): they are moved to their place in one pass, without a sort.
+    ``extra`` pairs (the mentors' own best mentees) join them; a pair already
+    there is kept once (both carry the same score, from the same block).
+    """
     n_m, n_e = shape
     mentee = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.intp)
     mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.intp)
     values = np.concatenate([p[2] for p in parts]).astype(np.float64) if parts else np.zeros(0)
-    order = np.lexsort((mentor, mentee))
+    if extra is not None and len(extra[0]):
+        key = mentee.astype(np.int64) * n_m + mentor
+        extra_key = extra[0].astype(np.int64) * n_m + extra[1]
+        new = ~np.isin(extra_key, key)
+        mentee = np.concatenate([mentee, extra[0][new]])
+        mentor = np.concatenate([mentor, extra[1][new]])
+        values = np.concatenate([values, extra[2][new].astype(np.float64)])
     counts = np.bincount(mentee, minlength=n_e)
     indptr = np.zeros(n_e + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
+    order = _by_mentee(mentee, mentor, indptr)
     indices = mentor[order].astype(np.int32 if n_m < 2**31 else np.int64)
     csc = sp.csc_matrix((values[order], indices, indptr), shape=(n_m, n_e))
     # csc -> csr moves entries without dropping explicit zeros (candidates scoring 0)
     return csc.tocsr()
+
+
+def _by_mentee(mentee: np.ndarray, mentor: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """The order of the entries by (mentee, mentor); one pass when each mentee is one run."""
+    n = len(mentee)
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(mentee[1:], mentee[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    runs_are_mentees = len(starts) == int(np.count_nonzero(np.diff(indptr)))
+    if not (runs_are_mentees and bool(np.all((mentor[1:] > mentor[:-1]) | new_run[1:]))):
+        return np.lexsort((mentor, mentee))
+    lengths = np.diff(np.append(starts, n))
+    dest = np.arange(n) + np.repeat(indptr[mentee[starts]] - starts, lengths)
+    order = np.empty(n, dtype=np.intp)
+    order[dest] = np.arange(n)
+    return order
 
 
 def top_k_layout(
@@ -609,18 +692,22 @@ def top_k_layout(
     """How :func:`top_k_matrix` cuts the work: the blocking and ``(group, n, chunk)`` rows.
 
     Each row is ``(group, first, stop, chunk)``: mentees ``first:stop`` of a
-    blocking group (group -1: of all mentees) are scored in chunks of ``chunk``
+    blocking group (group -1: of all mentees; :data:`POOLED`: of the pooled
+    mentees, against every mentor) are scored in chunks of ``chunk``
     mentees starting at ``first``. A cluster that cuts these ranges at
     multiples of ``chunk`` scores the very blocks the local loop scores.
     """
     n_e, n_m = tplan.shape
     blocking = _rule_blocks(tplan)
     if blocking is None:
-        return None, [(-1, 0, n_e, block_size or _auto_block(n_m))]
-    return blocking, [
-        (p, 0, n_in, block_size or _auto_block(n_mentors))
+        return None, [(-1, 0, n_e, block_size or _top_k_rows(n_m))]
+    layout = [
+        (p, 0, n_in, block_size or _top_k_rows(n_mentors))
         for p, n_in, n_mentors in blocking.sizes()
     ]
+    if len(blocking.pooled):
+        layout.append((POOLED, 0, len(blocking.pooled), block_size or _top_k_rows(n_m)))
+    return blocking, layout
 
 
 def top_k_range(
@@ -633,7 +720,11 @@ def top_k_range(
     k: int,
 ) -> _Part:
     """The top k of mentees ``first:stop`` of a group (see :func:`top_k_layout`), in chunks."""
-    if group < 0 or blocking is None:
+    pooled = group == POOLED and blocking is not None
+    if pooled and blocking is not None:
+        rows = blocking.pooled[first:stop]
+        cols = None
+    elif group < 0 or blocking is None:
         rows = np.arange(first, stop)
         cols = None
     else:
@@ -644,7 +735,9 @@ def top_k_range(
     with _blas_one_thread():  # as the local threads do: the same rounding everywhere
         for c0 in range(0, len(rows), chunk):
             block = rows[c0 : c0 + chunk]
-            sub = slice(int(block[0]), int(block[-1]) + 1) if cols is None else block
+            sub = (
+                slice(int(block[0]), int(block[-1]) + 1) if cols is None and not pooled else block
+            )
             parts.append(_score_task(tplan, k, sub, cols))
     if not parts:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.float32)

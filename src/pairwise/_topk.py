@@ -38,6 +38,7 @@ __all__ = [
     "top_k_layout",
     "top_k_matrix",
     "top_k_range",
+    "top_k_range_both",
 ]
 
 #: A rule table becomes part of the fused product of violation counts when its
@@ -369,6 +370,116 @@ def _sorted_desc_by_row(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
+# Two-sided candidates: each mentor's own best mentees
+# ---------------------------------------------------------------------------
+
+
+def _best_first(group: np.ndarray, score: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """The order of entries by (group ascending, score descending, member ascending).
+
+    ``score`` is float32 in [0, 1]. One integer sort when the three fit in 64 bits
+    (the float's bits are monotonic for non-negative floats), else a lexsort.
+    """
+    if len(group) == 0:
+        return np.zeros(0, dtype=np.intp)
+    member_bits = max(int(member.max()), 1).bit_length()
+    group_bits = max(int(group.max()), 1).bit_length()
+    if member_bits + group_bits + 30 <= 63:
+        inverted = 0x3F800000 - score.view(np.int32).astype(np.int64)
+        key = (group.astype(np.int64) << (30 + member_bits)) | (inverted << member_bits)
+        key |= member.astype(np.int64)
+        return np.argsort(key)
+    return np.lexsort((member, -score, group))
+
+
+def _keep_ranks(group: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """For entries sorted by group: True for the first ``limit[group]`` of each group."""
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(group[1:], group[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+    return rank < limit[group]
+
+
+class _RowBest:
+    """Each mentor's ``limit`` best mentees seen so far: a running top-k per mentor.
+
+    The order is total (score descending, then mentee ascending), so the final
+    lists do not depend on the order in which blocks are merged: the local
+    threads, a cluster's ranges and the merge of those ranges all end with the
+    same pairs. ``floor`` (per mentor: the score of its ``limit``-th best so
+    far, -1 while it has fewer) only ever rises; a block may skip every entry
+    below it, read at any moment. Memory: ``n_mentors x max(limit)``.
+    """
+
+    def __init__(self, limit: np.ndarray) -> None:
+        self.limit = np.asarray(limit, dtype=np.int64)
+        width = max(int(self.limit.max()) if len(self.limit) else 0, 1)
+        self.mentee = np.full((len(self.limit), width), -1, dtype=np.int64)
+        self.score = np.full((len(self.limit), width), -1.0, dtype=np.float32)
+        self.floor = np.where(self.limit > 0, -1.0, np.inf).astype(np.float32)
+
+    def block(self, w: np.ndarray, mentees: np.ndarray, mentors: np.ndarray) -> _Part:
+        """The entries of a scored block (disallowed < 0) that may enter some mentor's list.
+
+        ``w`` is ``(len(mentees), len(mentors))``; returns at most ``limit`` entries
+        per mentor, the block's best by the total order.
+        """
+        r, c = np.divmod(np.flatnonzero(w >= self.floor[mentors][None, :]), w.shape[1])
+        if len(r) == 0:
+            return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.float32)
+        values = w[r, c]
+        order = _best_first(c, values, r)
+        r, c, values = r[order], c[order], values[order]
+        keep = _keep_ranks(c, self.limit[mentors])
+        return mentees[r[keep]], mentors[c[keep]], values[keep]
+
+    def merge(self, part: _Part) -> None:
+        """Fold ``(mentee, mentor, score)`` entries into the lists."""
+        mentee, mentor, score = part
+        if len(mentee) == 0:
+            return
+        touched = np.unique(mentor)
+        held = self.mentee[touched] >= 0
+        own = np.repeat(touched, held.sum(axis=1))
+        mentor = np.concatenate([own, mentor])
+        mentee = np.concatenate([self.mentee[touched][held], mentee])
+        score = np.concatenate([self.score[touched][held], score.astype(np.float32)])
+        order = _best_first(mentor, score, mentee)
+        mentor, mentee, score = mentor[order], mentee[order], score[order]
+        keep = _keep_ranks(mentor, self.limit)
+        mentor, mentee, score = mentor[keep], mentee[keep], score[keep]
+        # duplicates cannot occur: each pair is scored in one block only
+        starts = np.searchsorted(mentor, touched)
+        slot = np.arange(len(mentor)) - np.repeat(starts, np.diff(np.append(starts, len(mentor))))
+        self.mentee[touched] = -1
+        self.score[touched] = -1.0
+        self.mentee[mentor, slot] = mentee
+        self.score[mentor, slot] = score
+        full = touched[
+            np.bincount(mentor, minlength=len(self.limit))[touched] >= self.limit[touched]
+        ]
+        self.floor[full] = self.score[full, self.limit[full] - 1]
+
+    def entries(self) -> _Part:
+        """The lists as ``(mentee, mentor, score)``, mentors ascending."""
+        mentor, slot = np.nonzero(self.mentee >= 0)
+        return self.mentee[mentor, slot], mentor, self.score[mentor, slot]
+
+
+def _row_limits(row_k: int | np.ndarray | None, n_rows: int) -> np.ndarray | None:
+    """``row_k`` as one whole number >= 0 per mentor, or None when no mentor keeps any."""
+    if row_k is None:
+        return None
+    limit = np.broadcast_to(np.asarray(row_k, dtype=np.int64), (n_rows,)).copy()
+    return limit if limit.any() else None
+
+
+# ---------------------------------------------------------------------------
 # Block-by-block evaluation
 # ---------------------------------------------------------------------------
 
@@ -579,12 +690,21 @@ def _tasks(
 
 _Task = tuple[slice | np.ndarray, "_Columns | None"]
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray]
+_Scored = tuple[_Part, "_Part | None"]
 
 
 def _score_task(
-    tplan: _Plan, k: int, rows: slice | np.ndarray, cols: _Columns | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The top k of one block: (mentee, mentor, score) in global indices."""
+    tplan: _Plan,
+    k: int,
+    rows: slice | np.ndarray,
+    cols: _Columns | None,
+    best: _RowBest | None = None,
+) -> _Scored:
+    """The top k of one block: (mentee, mentor, score) in global indices.
+
+    With ``best``, also the block's entries that may enter a mentor's own list
+    (see :class:`_RowBest`), else None.
+    """
     n_rows = index_length(rows, tplan.shape[0])
     n_cols = tplan.shape[1] if cols is None else len(cols.index)
     # the float32 buffer is both the work and the scores: the top k is taken in
@@ -592,15 +712,15 @@ def _score_task(
     w = np.empty((n_rows, n_cols), dtype=np.float32)
     tplan.masked_block(rows, w, cols)
     local, mentor, values = _top_k_masked(w, k)
-    mentee = (np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows)[local]
-    if cols is not None:
-        mentor = cols.index[mentor]
-    return mentee, mentor, values
+    mentees = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+    mentors = np.arange(n_cols) if cols is None else cols.index
+    extra = None if best is None else best.block(w, mentees, mentors)
+    return (mentees[local], mentors[mentor], values), extra
 
 
 def _in_order(
-    fn: Callable[[_Task], _Part], tasks: Iterator[_Task], threads: int
-) -> Iterator[_Part]:
+    fn: Callable[[_Task], _Scored], tasks: Iterator[_Task], threads: int
+) -> Iterator[_Scored]:
     """``map(fn, tasks)`` on ``threads`` threads, results in task order, few tasks in flight.
 
     ``Executor.map`` would submit every task at once (and hold every block's
@@ -610,7 +730,7 @@ def _in_order(
         yield from map(fn, tasks)
         return
     with ThreadPoolExecutor(threads) as pool:
-        pending: collections.deque[Future[_Part]] = collections.deque()
+        pending: collections.deque[Future[_Scored]] = collections.deque()
         for task in tasks:
             pending.append(pool.submit(fn, task))
             if len(pending) >= 2 * threads:
@@ -619,7 +739,9 @@ def _in_order(
             yield pending.popleft().result()
 
 
-def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
+def top_k_matrix(
+    plan: _Plan, k: int, block_size: int | None, row_k: int | np.ndarray | None = None
+) -> sp.csr_matrix:
     """The ``k`` best allowed rows of each column as a CSR matrix, built by blocks of columns.
 
     Mentees are first grouped by the hard rules (:func:`_rule_blocks`), so that
@@ -627,13 +749,22 @@ def top_k_matrix(plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
     threads, each result in a fixed place (the answer does not depend on the
     threads' timing). Memory is ``O(threads * block + k * n_columns)``: the
     dense matrix never exists. Ties are broken towards the lower mentor index.
+    With ``row_k`` (per mentor or one number), each mentor's ``row_k`` best
+    allowed mentees are kept too, in the same pass (ties towards the lower
+    mentee index; memory ``O(n_rows * max(row_k))``).
     """
 
     tplan = plan.transpose()  # rows of the transposed plan are mentees
+    limits = _row_limits(row_k, plan.shape[0])
+    best = None if limits is None else _RowBest(limits)
     tasks = _tasks(tplan, _rule_blocks(tplan), block_size)
+    parts = []
     with _blas_one_thread():
-        parts = list(_in_order(lambda t: _score_task(tplan, k, *t), tasks, _THREADS))
-    return candidates_csr(plan.shape, parts)
+        for part, extra in _in_order(lambda t: _score_task(tplan, k, *t, best), tasks, _THREADS):
+            parts.append(part)
+            if best is not None and extra is not None:
+                best.merge(extra)
+    return candidates_csr(plan.shape, parts, None if best is None else best.entries())
 
 
 def candidates_csr(
@@ -720,6 +851,39 @@ def top_k_range(
     k: int,
 ) -> _Part:
     """The top k of mentees ``first:stop`` of a group (see :func:`top_k_layout`), in chunks."""
+    return _range_parts(tplan, blocking, group, first, stop, chunk, k, None)[0]
+
+
+def top_k_range_both(
+    tplan: _Plan,
+    blocking: _Blocking | None,
+    group: int,
+    first: int,
+    stop: int,
+    chunk: int,
+    k: int,
+    row_k: int | np.ndarray,
+) -> tuple[_Part, _Part]:
+    """:func:`top_k_range` and each mentor's ``row_k`` best mentees within the range.
+
+    Merging the second parts of every range (:class:`_RowBest`) gives each
+    mentor's best mentees overall, exactly as :func:`top_k_matrix` keeps them.
+    """
+    part, best = _range_parts(tplan, blocking, group, first, stop, chunk, k, row_k)
+    assert best is not None
+    return part, best
+
+
+def _range_parts(
+    tplan: _Plan,
+    blocking: _Blocking | None,
+    group: int,
+    first: int,
+    stop: int,
+    chunk: int,
+    k: int,
+    row_k: int | np.ndarray | None,
+) -> tuple[_Part, _Part | None]:
     pooled = group == POOLED and blocking is not None
     if pooled and blocking is not None:
         rows = blocking.pooled[first:stop]
@@ -731,6 +895,8 @@ def top_k_range(
         mentees, mentors = blocking.group(group)
         rows = mentees[first:stop]
         cols = _Columns(tplan, mentors)
+    limits = None if row_k is None else np.broadcast_to(np.asarray(row_k), (tplan.shape[1],))
+    best = None if limits is None else _RowBest(limits)
     parts = []
     with _blas_one_thread():  # as the local threads do: the same rounding everywhere
         for c0 in range(0, len(rows), chunk):
@@ -738,14 +904,18 @@ def top_k_range(
             sub = (
                 slice(int(block[0]), int(block[-1]) + 1) if cols is None and not pooled else block
             )
-            parts.append(_score_task(tplan, k, sub, cols))
+            part, extra = _score_task(tplan, k, sub, cols, best)
+            parts.append(part)
+            if best is not None and extra is not None:
+                best.merge(extra)
+    own = None if best is None else best.entries()
     if not parts:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.float32)
+        return (np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.float32)), own
     return (
         np.concatenate([p[0] for p in parts]),
         np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
-    )
+    ), own
 
 
 def column_blocks(

@@ -229,7 +229,10 @@ class Program:
         mentors per mentee); k > 0 = always the sparse top-k form. Pairs
         solved on top-k candidates are checked against every dropped pair
         (LP duals): the result's ``certified`` / ``optimal_over`` say whether
-        it is optimal over all pairs or over the kept candidates only.
+        it is optimal over all pairs or over the kept candidates only. When
+        the mentors' places (total capacity) are fewer than the mentees, each
+        mentor also keeps its ``ceil(2 x capacity)`` best mentees as candidates
+        (:data:`MENTOR_TOP_FACTOR`), found in the same pass.
     groups_options : GroupOptions
     rename : mapping
         Input column -> pairwise column, applied when rosters are loaded.

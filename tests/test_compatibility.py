@@ -224,8 +224,8 @@ def test_sparse_never_materialises_the_dense_matrix() -> None:
     )
     people = load_roster(frame, role="person")
     model = CompatibilityModel([Complement(mutual=True)], [NotSelf()])
-    with patch.object(_topk._Plan, "block", wraps=None) as block:
-        block.side_effect = lambda rows, s, a, w: (s.fill(0.5), a.fill(True))
+    with patch.object(_topk._Plan, "masked_block", wraps=None) as block:
+        block.side_effect = lambda rows, s, cols=None: s.fill(0.5)
         model.score(people, people, top_k=3, block_size=16)
     shapes = {call.args[1].shape for call in block.call_args_list}
     assert max(r for r, _ in shapes) <= 16  # blocks of 16 mentees x all mentors

@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._topk import _auto_block, _Plan, candidates_csr, fill_rows, top_k_layout, top_k_range
+from ._topk import (
+    _auto_block,
+    _Plan,
+    _RowBest,
+    candidates_csr,
+    fill_rows,
+    top_k_layout,
+    top_k_range,
+    top_k_range_both,
+)
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -179,7 +188,13 @@ def _run_ranges(
         client.cancel([*futures, *(f for f in shipped if f is not None)])
 
 
-def top_k_matrix_on(client: Client, plan: _Plan, k: int, block_size: int | None) -> sp.csr_matrix:
+def top_k_matrix_on(
+    client: Client,
+    plan: _Plan,
+    k: int,
+    block_size: int | None,
+    row_k: np.ndarray | None = None,
+) -> sp.csr_matrix:
     """:func:`pairwise._topk.top_k_matrix` with the mentee blocks evaluated on a cluster.
 
     Parameters
@@ -189,6 +204,9 @@ def top_k_matrix_on(client: Client, plan: _Plan, k: int, block_size: int | None)
         The fused plan (rows = mentors); its transpose is shipped to every worker.
     k, block_size : int
         As in :func:`pairwise._topk.top_k_matrix`.
+    row_k : numpy.ndarray, optional
+        Each mentor's number of own best mentees to keep too: every range
+        returns its best, merged here by the same total order as locally.
 
     Returns
     -------
@@ -204,8 +222,14 @@ def top_k_matrix_on(client: Client, plan: _Plan, k: int, block_size: int | None)
         for a, b in task_ranges(stop - first, chunk, threads)
         if b > a
     ]
-    parts = _run_ranges(client, top_k_range, (tplan, blocking), ranges)
-    return candidates_csr(plan.shape, parts)
+    if row_k is None or not np.any(row_k):
+        parts = _run_ranges(client, top_k_range, (tplan, blocking), ranges)
+        return candidates_csr(plan.shape, parts)
+    both = _run_ranges(client, top_k_range_both, (tplan, blocking), ranges, row_k)
+    best = _RowBest(row_k)
+    for _, own in both:
+        best.merge(own)
+    return candidates_csr(plan.shape, [part for part, _ in both], best.entries())
 
 
 def _rows_block(plan: _Plan, r0: int, r1: int, step: int) -> tuple[np.ndarray, np.ndarray]:

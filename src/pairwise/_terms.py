@@ -432,6 +432,50 @@ def value_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.nda
 # ---------------------------------------------------------------------------
 
 
+def block_entries(
+    matrix: sp.csr_matrix, rows: slice | np.ndarray, cols: slice | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored entries of ``matrix[rows][:, cols]`` as ``(row, column, value)`` in the block.
+
+    Read straight from the CSR arrays (no intermediate sparse matrix): the cost
+    is that of the entries of ``rows`` plus a binary search per entry when
+    ``cols`` is an ascending index array (the blocks of the top-k pass), which
+    is what keeps the many small blocks of a blocked top-k cheap.
+
+    >>> import scipy.sparse as sp
+    >>> m = sp.csr_matrix(np.array([[0.0, 2.0, 0.0], [3.0, 0.0, 4.0]]))
+    >>> [x.tolist() for x in block_entries(m, np.array([1]), np.array([0, 2]))]
+    [[0, 0], [0, 1], [3.0, 4.0]]
+    """
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    if isinstance(rows, slice) and rows.step in (None, 1):
+        start, stop, _ = rows.indices(matrix.shape[0])
+        stop = max(stop, start)
+        lo, hi = indptr[start], indptr[stop]
+        c, d = indices[lo:hi], data[lo:hi]
+        r = np.repeat(np.arange(stop - start), np.diff(indptr[start : stop + 1]))
+    else:
+        at = np.arange(matrix.shape[0])[rows] if isinstance(rows, slice) else np.asarray(rows)
+        lo = indptr[at]
+        n = indptr[at + 1] - lo
+        r = np.repeat(np.arange(len(at)), n)
+        pos = np.arange(len(r)) + np.repeat(lo - (np.cumsum(n) - n), n)
+        c, d = indices[pos], data[pos]
+    if isinstance(cols, slice) and cols == slice(None):
+        return r, np.asarray(c, dtype=np.intp), d
+    if isinstance(cols, slice) and cols.step in (None, 1):
+        c0, c1, _ = cols.indices(matrix.shape[1])
+        keep = (c >= c0) & (c < c1)
+        return r[keep], np.asarray(c[keep], dtype=np.intp) - c0, d[keep]
+    want = np.arange(matrix.shape[1])[cols] if isinstance(cols, slice) else np.asarray(cols)
+    if len(want) > 1 and not bool(np.all(want[1:] > want[:-1])):
+        sub = matrix[rows][:, want].tocsr()  # repeated or unordered columns: scipy does it
+        return np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr)), sub.indices, sub.data
+    p = np.minimum(np.searchsorted(want, c), max(len(want) - 1, 0))
+    keep = want[p] == c if len(want) else np.zeros(len(c), dtype=bool)
+    return r[keep], p[keep], d[keep]
+
+
 class Term:
     """A matrix (mentors x mentees) that can be evaluated by blocks or at given pairs."""
 
@@ -545,14 +589,10 @@ class SparseTerm(Term):
     def add_into(
         self, out: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray, coef: float
     ) -> None:
-        sub = self._rows(rows)
-        if not (isinstance(cols, slice) and cols == slice(None)):
-            sub = sub[:, cols].tocsr()
-        if sub.nnz == 0:
-            return
-        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-        # duplicates were summed, so each (r, c) appears once and += is safe
-        out[r, sub.indices] += coef * sub.data
+        r, c, data = block_entries(self.matrix, rows, cols)
+        if len(r):
+            # duplicates were summed, so each (r, c) appears once and += is safe
+            out[r, c] += coef * data
 
     def pairs(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
         if len(r) == 0:
@@ -846,14 +886,15 @@ class ForbidPairs(MaskTerm):
         self.shape = m.shape
 
     def apply(self, mask: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
-        sub = (
-            self.matrix if (isinstance(rows, slice) and rows == slice(None)) else self.matrix[rows]
-        )
-        if not (isinstance(cols, slice) and cols == slice(None)):
-            sub = sub[:, cols].tocsr()
-        if sub.nnz:
-            r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-            mask[r, sub.indices] = False
+        r, c = self.entries(rows, cols)
+        mask[r, c] = False
+
+    def entries(
+        self, rows: slice | np.ndarray, cols: slice | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``(row, column)`` of the forbidden pairs within the block ``rows x cols``."""
+        r, c, _ = block_entries(self.matrix, rows, cols)
+        return r, c
 
     def transpose(self) -> ForbidPairs:
         return ForbidPairs(self.matrix.T.tocsr())

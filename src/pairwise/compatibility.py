@@ -705,6 +705,7 @@ class CompatibilityModel:
         top_k: int | None = None,
         block_size: int | None = None,
         client: Any = None,
+        row_top_k: int | Sequence[int] | np.ndarray | None = None,
     ) -> Compatibility:
         """Build the compatibility of mentors (rows) x mentees (columns).
 
@@ -725,6 +726,14 @@ class CompatibilityModel:
             address such as ``"tcp://10.0.0.5:8786"``; needs ``pairwise[dask]``).
             The encoded rosters are shipped to every worker once and the
             result is exactly the local one. Default: this machine.
+        row_top_k : int or sequence of int, optional
+            With ``top_k``: also keep each mentor's ``row_top_k`` best allowed
+            mentees (one number, or one per mentor; ties go to the mentee listed
+            first), found in the same blockwise pass (memory
+            ``O(n_mentors * max(row_top_k))``). The two-sided candidates are what
+            a capacity-starved programme needs: with far fewer places than
+            mentees, the best pairs for the mentors are rarely among each
+            mentee's own ``top_k``.
 
         Returns
         -------
@@ -741,6 +750,7 @@ class CompatibilityModel:
         _check_roster(mentees, "mentees")
         _check_whole(top_k, "top_k", "e.g. top_k=50, or None for the dense matrix.")
         _check_whole(block_size, "block_size", "leave it None (automatic) or use e.g. 256.")
+        row_k = _row_top_k(row_top_k, top_k, len(mentors))
         cache = EncodingCache(at=self.at)
         active_c, active_r, notes = self._active(mentors, mentees)
         crit_terms, score_terms, total_weight = _criterion_terms(active_c, mentors, mentees, cache)
@@ -748,11 +758,11 @@ class CompatibilityModel:
         shape = (len(mentors), len(mentees))
         plan = _Plan(shape, score_terms, mask_terms)
         if client is not None:
-            scores, allowed = _score_on_cluster(client, plan, top_k, block_size)
+            scores, allowed = _score_on_cluster(client, plan, top_k, block_size, row_k)
         elif top_k is None:
             scores, allowed = dense_matrices(plan, block_size)
         else:
-            scores, allowed = top_k_matrix(plan, int(top_k), block_size), None
+            scores, allowed = top_k_matrix(plan, int(top_k), block_size, row_k), None
         context = _Context(
             mentors=mentors,
             mentees=mentees,
@@ -823,7 +833,11 @@ class CompatibilityModel:
 
 
 def _score_on_cluster(
-    client: Any, plan: _Plan, top_k: int | None, block_size: int | None
+    client: Any,
+    plan: _Plan,
+    top_k: int | None,
+    block_size: int | None,
+    row_k: np.ndarray | None = None,
 ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None]:
     """``(scores, allowed)`` with the plan's blocks evaluated on a Dask cluster."""
     from ._dask import connect, dense_matrices_on, top_k_matrix_on
@@ -831,7 +845,32 @@ def _score_on_cluster(
     with connect(client) as cluster:
         if top_k is None:
             return dense_matrices_on(cluster, plan, block_size)
-        return top_k_matrix_on(cluster, plan, int(top_k), block_size), None
+        return top_k_matrix_on(cluster, plan, int(top_k), block_size, row_k), None
+
+
+def _row_top_k(value: Any, top_k: int | None, n_rows: int) -> np.ndarray | None:
+    """``row_top_k`` as one whole number >= 0 per mentor (None: not asked)."""
+    if value is None:
+        return None
+    fix = "Fix: e.g. row_top_k=2, one number per mentor, or None."
+    if top_k is None:
+        raise InputError(
+            f"`row_top_k` needs `top_k` (the sparse form); got row_top_k={value!r} with "
+            "top_k=None. Fix: pass top_k=50 as well, or drop row_top_k."
+        )
+    arr = np.asarray(value)
+    if arr.ndim > 1 or (arr.ndim == 1 and len(arr) != n_rows):
+        raise InputError(
+            f"`row_top_k` must be one number or one per mentor ({n_rows}); got shape "
+            f"{arr.shape}. {fix}"
+        )
+    if arr.dtype.kind not in "iub" and not (
+        arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+    ):
+        raise InputError(f"`row_top_k` must hold whole numbers; got {value!r}. {fix}")
+    if np.any(arr < 0):
+        raise InputError(f"`row_top_k` must be >= 0; got {arr.min()!r}. {fix}")
+    return np.broadcast_to(arr.astype(np.int64), (n_rows,)).copy()
 
 
 def _required_message(key: str, missing: Sequence[str]) -> str:

@@ -58,6 +58,10 @@ RosterLike = Roster | pd.DataFrame | str | os.PathLike[str]
 #: Above this many candidate pairs, ``top_k = 0`` ("auto") switches to the sparse form.
 AUTO_SPARSE_PAIRS = 25_000_000
 AUTO_TOP_K = 50
+#: With kept candidates and fewer places (total capacity) than mentees, each mentor
+#: also keeps its ``ceil(MENTOR_TOP_FACTOR * capacity)`` best mentees: the pairs a
+#: capacity-starved optimum uses are often not among the mentees' own top k.
+MENTOR_TOP_FACTOR = 2.0
 
 #: Seconds kept back from the run's budget for what follows the search: the
 #: solver's own bound and reasons, the rule checks and the result tables. Measured
@@ -225,7 +229,10 @@ class Program:
         mentors per mentee); k > 0 = always the sparse top-k form. Pairs
         solved on top-k candidates are checked against every dropped pair
         (LP duals): the result's ``certified`` / ``optimal_over`` say whether
-        it is optimal over all pairs or over the kept candidates only.
+        it is optimal over all pairs or over the kept candidates only. When
+        the mentors' places (total capacity) are fewer than the mentees, each
+        mentor also keeps its ``ceil(2 x capacity)`` best mentees as candidates
+        (:data:`MENTOR_TOP_FACTOR`), found in the same pass.
     groups_options : GroupOptions
     rename : mapping
         Input column -> pairwise column, applied when rosters are loaded.
@@ -300,7 +307,12 @@ class Program:
         top_k = self.top_k
         if top_k == 0 and len(rows) * len(cols) > AUTO_SPARSE_PAIRS:
             top_k = AUTO_TOP_K
-        return model.score(rows, cols, top_k=top_k or None, client=client)
+        row_top_k = None
+        if top_k and model is self.model:
+            cap = np.maximum(self._capacity(rows), 0)
+            if int(cap.sum()) < len(cols):  # places < mentees: two-sided candidates
+                row_top_k = np.ceil(MENTOR_TOP_FACTOR * cap).astype(np.int64)
+        return model.score(rows, cols, top_k=top_k or None, client=client, row_top_k=row_top_k)
 
     def _required_pairs(
         self, compat: Compatibility, m: Roster, e: Roster, cap: np.ndarray

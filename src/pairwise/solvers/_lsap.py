@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pairwise.errors import SolverError
-from pairwise.solvers import _ortools
+from pairwise.solvers import _ortools, _sparse_assign
 from pairwise.solvers._ortools import Scaling, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_choice
@@ -574,23 +574,9 @@ def ortools_full(
     # Large solves run where Ctrl-C and the run's deadline can stop them (the solver
     # holds the GIL); DeadlineExceeded goes to the caller, which keeps a fallback.
     mate = _ortools.run_cancellable(
-        _lsa_mates, n, tails.astype(np.int64), heads.astype(np.int64), costs, arcs=int(costs.size)
+        _sparse_assign.lsa_mates, n, tails, heads, costs, arcs=int(costs.size)
     )
     return np.arange(n, dtype=np.int64), mate, scaling
-
-
-def _lsa_mates(n: int, tails: np.ndarray, heads: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """OR-Tools' ``SimpleLinearSumAssignment`` on the arcs: the column of each of the n rows."""
-    solver = _ortools.linear_sum_assignment().SimpleLinearSumAssignment()
-    solver.add_arcs_with_cost(tails, heads, costs)
-    status = solver.solve()
-    if status != solver.OPTIMAL:
-        raise SolverError(
-            f"the assignment solver stopped with status {status.name} on a problem that has "
-            f"a full matching; this should not happen. Fix: report it with the input, or pass "
-            f"a dense matrix."
-        )
-    return np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64, count=n)
 
 
 # --------------------------------------------------------------------------

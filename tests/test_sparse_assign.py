@@ -1,8 +1,8 @@
-"""Sparse solve paths: arc order for OR-Tools' assignment, priority tiers folded into one flow.
+"""Sparse solve paths: arc order for OR-Tools' assignment, priority tier counts by maximum flow.
 
 Oracles: an exact CP-SAT model (lexicographic count, priority, total in three
 stages), SciPy's sparse full matching, brute force on tiny cases, and the
-earlier two-stage flow (tier counts, then the total) it replaces.
+min-cost flows that computed the tier counts before.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def test_sparse_one_to_one_matches_cp_sat(inst):
         assert res.status == "optimal" and res.tolerance == 0.0
 
 
-# --------------------------------------------------------------------------- priority folded
+# --------------------------------------------------------------------------- priority
 
 
 @SOME
@@ -156,8 +156,6 @@ def test_priority_one_to_many_matches_cp_sat(inst):
     assert got == want
     loads = np.bincount(res.rows, minlength=n)
     assert np.all(loads <= cap) and np.all(loads >= low)
-    if "priority" in res.options and want[0]:
-        assert res.method in ("priority+min_cost_flow", "min_cost_flow")
 
 
 @SOME
@@ -174,58 +172,36 @@ def test_priority_one_to_many_dense_matches_brute_force(inst, data):
     assert keys_equal(matching_key(scores, res.rows, res.cols, priority=prio), best)
 
 
-def _two_stage(n, m, r, c, s, cap, low, prio):
-    """The flow the folded solve replaces: tier counts first, then the total."""
-    count = _flow.max_count(n, m, r, c, cap, low)
-    tier = _flow.priority_tiers(prio)
-    best = _flow.tier_counts(n, m, r, c, cap, low, count, tier)
-    return _flow.mcf_assign(n, m, r, c, s, cap, low, count, tier, best)
+def _tier_counts_by_min_cost_flow(n, m, r, c, cap, low, count, tier):
+    """Each tier maximum as a min-cost flow holding the earlier ones (the general method)."""
+    k_tiers = int(tier.max()) + 1
+    best = np.zeros(k_tiers - 1, np.int64)
+    for k in range(k_tiers - 1):
+        chain = np.zeros(k_tiers, np.int64)
+        chain[k] = -1
+        solved = _flow.solve_network(
+            n, m, r, c, cap, low, count, arc_costs=np.zeros(r.size, np.int64), tier=tier,
+            lower=best, chain_costs=chain,
+        )  # fmt: skip
+        best[k] = -int(solved[0].optimal_cost())
+    return best
 
 
 @SOME
 @given(sparse_rosters(max_n=10, max_m=16, levels=7))
-def test_priority_assign_equals_the_two_stage_flow(inst):
-    n, m, r, c, s, cap, prio, low = inst
-    count = _flow.max_count(n, m, r, c, cap, low)
+def test_tier_counts_by_maximum_flow_equal_the_min_cost_flows(inst):
+    n, m, r, c, _, cap, prio, _ = inst
+    zero = np.zeros(n, np.int64)
+    count = _flow.max_count(n, m, r, c, cap, zero)
     tier = _flow.priority_tiers(prio)
     if count is None or count == 0 or tier is None:
         return
-    folded = _flow.priority_assign(n, m, r, c, s, cap, low, count, tier)
-    assert folded is not None
-    fr, fc, scaling = folded
-    tr, tc, _ = _two_stage(n, m, r, c, s, cap, low, prio)
-    key = r * m + c
-
-    def k(rows, cols):
-        vals = s[np.searchsorted(key, rows * m + cols)]
-        return (rows.size, np.bincount(tier[cols], minlength=3).tolist(), round(vals.sum() * 7))
-
-    assert k(fr, fc) == k(tr, tc)
-    assert scaling.exact
+    got = _flow.tier_counts(n, m, r, c, cap, zero, count, tier)
+    want = _tier_counts_by_min_cost_flow(n, m, r, c, cap, zero, count, tier)
+    assert got.tolist() == want.tolist()
 
 
-def test_priority_assign_falls_back_when_the_costs_do_not_fit(monkeypatch):
-    # Scores with 53 significant bits: within a cost range of 2**40 no exact grid
-    # leaves room for the tier bonus.
-    monkeypatch.setattr(_ortools, "mcf_cost_limit", lambda n_nodes: 2**40)
-    rng = np.random.default_rng(3)
-    n, m = 4, 7
-    r, c = np.nonzero(rng.random((n, m)) < 0.7)
-    s = rng.random(r.size)
-    prio = np.array([2.0, 1, 1, 2, 1, 1, 2])
-    cap = np.array([2, 1, 2, 1])
-    tier = _flow.priority_tiers(prio)
-    count = _flow.max_count(n, m, r, c, cap, 0 * cap)
-    assert _flow.priority_assign(n, m, r, c, s, cap, 0 * cap, count, tier) is None
-    S = sp.csr_matrix((s, (r, c)), shape=(n, m))
-    res = one_to_many(S, cap, priority=prio)
-    scores = S.toarray()
-    best = brute_force_assignment(scores, S.toarray() != 0, capacity=cap, priority=prio)
-    assert keys_equal(matching_key(scores, res.rows, res.cols, priority=prio), best)
-    assert res.method == "priority+min_cost_flow"
-
-
-def test_priority_assign_at_the_deadline_keeps_a_maximum_flow(monkeypatch):
+def test_priority_at_the_deadline_keeps_a_maximum_flow(monkeypatch):
     def stop(*args, **kwargs):
         raise _ortools.DeadlineExceeded
 

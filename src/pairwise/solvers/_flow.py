@@ -23,7 +23,6 @@ __all__ = [
     "max_count",
     "mcf_assign",
     "min_load_reasons",
-    "priority_assign",
     "priority_tiers",
     "solve_capacitated",
     "solve_network",
@@ -233,12 +232,23 @@ def tier_counts(
     cover are the bases of a matroid (any two such flows differ by cycles, which
     exchange one covered mentee for another), so one basis reaches every one
     of these maxima at once and it is exactly a basis of greatest total
-    priority, for any positive priority values in this order. Each maximum
-    is one min-cost flow with unit costs (exact, small integers), holding
-    the earlier tiers at their maxima.
+    priority, for any positive priority values in this order. Without
+    ``min_load`` each maximum is the rank of the mentees of tiers ``0..k``:
+    one maximum flow on their arcs. With ``min_load`` each is one min-cost
+    flow with unit costs (exact, small integers), holding the earlier tiers
+    at their maxima.
     """
     k_tiers = int(tier.max()) + 1
     best = np.zeros(k_tiers - 1, np.int64)
+    if not np.any(min_load):
+        # Without lower bounds, the most mentees of tiers 0..k in a basis is the rank of
+        # that set in the matroid: a maximum flow on their arcs alone (several times
+        # cheaper than a min-cost flow).
+        for k in range(k_tiers - 1):
+            own = tier[c] <= k
+            got = max_count(n, m, r[own], c[own], capacity, min_load)
+            best[k] = min(count, int(got or 0))
+        return best
     zero = np.zeros(r.size, np.int64)
     for k in range(k_tiers - 1):
         chain = np.zeros(k_tiers, np.int64)
@@ -311,68 +321,6 @@ def mcf_assign(
     return r[used], c[used], scaling
 
 
-def _folded_costs(
-    values: np.ndarray, tier: np.ndarray, c: np.ndarray, count: int, limit: int
-) -> tuple[np.ndarray, Scaling] | None:
-    """Arc costs putting every tier before the total score, in one cost; None when out of range.
-
-    Mentee ``j`` of tier ``t`` (of ``K``) earns a bonus ``(K - 1 - t) * D`` on top
-    of its scaled score, with ``D = count * P + 1`` (``P`` the largest scaled
-    score after the shift): more than any two totals of ``count`` scores can
-    differ. The matched sets form a matroid (see :func:`tier_counts`), so a
-    greatest sum of bonuses, ``D`` times the sum over ``k`` of the matched
-    mentees of tiers ``0..k``, holds every one of these counts at its maximum
-    at once; the scores then decide among such plans. Exact integers only:
-    None when no exact grid keeps the largest cost within ``limit``.
-    """
-    k_tiers = int(tier.max()) + 1
-    terms = count * (k_tiers - 1) + 1
-    scaling = integer_scale(values, limit=limit - k_tiers, terms=terms, shift=True)
-    if not scaling.exact:
-        return None
-    ints = scaling.integers(values)
-    ints -= min(0, int(ints.min()))
-    step = count * int(ints.max()) + 1
-    if (k_tiers - 1) * step + int(ints.max()) > limit:
-        return None
-    return -(ints + step * (k_tiers - 1 - tier[c])), scaling
-
-
-def priority_assign(
-    n: int,
-    m: int,
-    r: np.ndarray,
-    c: np.ndarray,
-    values: np.ndarray,
-    capacity: np.ndarray,
-    min_load: np.ndarray,
-    count: int,
-    tier: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, Scaling] | None:
-    """Priority tiers, then the best total, in one min-cost flow; None when the costs do not fit.
-
-    The same plan as :func:`tier_counts` followed by :func:`mcf_assign`
-    (exactly ``count`` mentees matched, each count of tiers ``0..k`` at its
-    maximum, then the best total), found by one solve on lexicographic
-    integer costs (:func:`_folded_costs`) instead of one solve per tier.
-    Raises :class:`~pairwise.solvers._ortools.DeadlineExceeded` at the deadline.
-    """
-    limit = _ortools.mcf_cost_limit(n + m + 2)
-    folded = _folded_costs(values, tier, c, count, limit)
-    if folded is None:
-        return None
-    arc_costs, scaling = folded
-    used = _ortools.run_cancellable(
-        _mcf_used,
-        (n, m, r, c, capacity, min_load, count),
-        arc_costs,
-        None,
-        None,
-        arcs=int(r.size + n + m),
-    )
-    return r[used], c[used], scaling
-
-
 def _mcf_used(
     shape: tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
     arc_costs: np.ndarray,
@@ -429,22 +377,6 @@ def solve_capacitated(
     if count == 0:
         return empty(), None
     tier = priority_tiers(priority)
-    if tier is not None and not fair:
-        values = s * weights[c] if weights is not None else s
-        try:
-            folded = priority_assign(n, m, r, c, values, capacity, min_load, count, tier)
-        except _ortools.DeadlineExceeded:
-            if not np.any(min_load):
-                rows, cols = _max_flow_pairs(n, m, r, c, capacity)
-                return Solved(rows, cols, "max_flow (time limit)", stopped_by_time_limit=True), (
-                    None
-                )
-            # no cheap fallback meets the lower bounds: finish the exact solve
-            with _ortools.no_deadline():
-                folded = priority_assign(n, m, r, c, values, capacity, min_load, count, tier)
-        if folded is not None:
-            rows, cols, scaling = folded
-            return Solved(rows, cols, "priority+min_cost_flow", scaling), None
     best = None if tier is None else tier_counts(n, m, r, c, capacity, min_load, count, tier)
     threshold: float | None = None
     if fair:

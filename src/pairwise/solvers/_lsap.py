@@ -12,7 +12,8 @@ penalty, to blocks that each need a full matching of their smaller side:
   the whole matrix, and SciPy's dense solver as the fallback, all in floating
   point; a mask keeping few pairs of off-lattice scores goes to the sparse path;
 * sparse blocks (:func:`ortools_full`): OR-Tools' cost-scaling assignment on
-  integer costs (:func:`pairwise.solvers._ortools.integer_scale`);
+  integer costs (:func:`pairwise.solvers._ortools.integer_scale`), arcs in the
+  order it runs fastest (:mod:`pairwise.solvers._sparse_assign`);
 * ``objective="fair"``: :func:`bottleneck` finds the largest score threshold
   that keeps the maximum cardinality.
 

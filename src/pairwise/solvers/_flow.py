@@ -232,12 +232,23 @@ def tier_counts(
     cover are the bases of a matroid (any two such flows differ by cycles, which
     exchange one covered mentee for another), so one basis reaches every one
     of these maxima at once and it is exactly a basis of greatest total
-    priority, for any positive priority values in this order. Each maximum
-    is one min-cost flow with unit costs (exact, small integers), holding
-    the earlier tiers at their maxima.
+    priority, for any positive priority values in this order. Without
+    ``min_load`` each maximum is the rank of the mentees of tiers ``0..k``:
+    one maximum flow on their arcs. With ``min_load`` each is one min-cost
+    flow with unit costs (exact, small integers), holding the earlier tiers
+    at their maxima.
     """
     k_tiers = int(tier.max()) + 1
     best = np.zeros(k_tiers - 1, np.int64)
+    if not np.any(min_load):
+        # Without lower bounds, the most mentees of tiers 0..k in a basis is the rank of
+        # that set in the matroid: a maximum flow on their arcs alone (several times
+        # cheaper than a min-cost flow).
+        for k in range(k_tiers - 1):
+            own = tier[c] <= k
+            got = max_count(n, m, r[own], c[own], capacity, min_load)
+            best[k] = min(count, int(got or 0))
+        return best
     zero = np.zeros(r.size, np.int64)
     for k in range(k_tiers - 1):
         chain = np.zeros(k_tiers, np.int64)

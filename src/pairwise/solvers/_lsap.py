@@ -14,7 +14,8 @@ penalty, to blocks that each need a full matching of their smaller side:
   the whole matrix, and SciPy's dense solver as the fallback, all in floating
   point; a mask keeping few pairs of off-lattice scores goes to the sparse path;
 * sparse blocks (:func:`ortools_full`): OR-Tools' cost-scaling assignment on
-  integer costs (:func:`pairwise.solvers._ortools.integer_scale`);
+  integer costs (:func:`pairwise.solvers._ortools.integer_scale`), arcs in the
+  order it runs fastest (:mod:`pairwise.solvers._sparse_assign`);
 * ``objective="fair"``: :func:`bottleneck` finds the largest score threshold
   that keeps the maximum cardinality.
 
@@ -34,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pairwise.errors import SolverError
-from pairwise.solvers import _lapjv, _ortools
+from pairwise.solvers import _lapjv, _ortools, _sparse_assign
 from pairwise.solvers._ortools import Scaling, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_choice
@@ -593,23 +594,9 @@ def ortools_full(
     # Large solves run where Ctrl-C and the run's deadline can stop them (the solver
     # holds the GIL); DeadlineExceeded goes to the caller, which keeps a fallback.
     mate = _ortools.run_cancellable(
-        _lsa_mates, n, tails.astype(np.int64), heads.astype(np.int64), costs, arcs=int(costs.size)
+        _sparse_assign.lsa_mates, n, tails, heads, costs, arcs=int(costs.size)
     )
     return np.arange(n, dtype=np.int64), mate, scaling
-
-
-def _lsa_mates(n: int, tails: np.ndarray, heads: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """OR-Tools' ``SimpleLinearSumAssignment`` on the arcs: the column of each of the n rows."""
-    solver = _ortools.linear_sum_assignment().SimpleLinearSumAssignment()
-    solver.add_arcs_with_cost(tails, heads, costs)
-    status = solver.solve()
-    if status != solver.OPTIMAL:
-        raise SolverError(
-            f"the assignment solver stopped with status {status.name} on a problem that has "
-            f"a full matching; this should not happen. Fix: report it with the input, or pass "
-            f"a dense matrix."
-        )
-    return np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64, count=n)
 
 
 # --------------------------------------------------------------------------

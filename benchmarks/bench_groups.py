@@ -184,6 +184,12 @@ def scale_run(n_leaders: int, n_proteges: int, seed: int, time_limit: float) -> 
         "placed": len(result.groups),
         "groups": int(result.groups["group"].nunique()) if len(result.groups) else 0,
         "violations": list(result.violations),
+        "unplaced": {
+            str(k): int(v)
+            for k, v in result.unmatched[result.unmatched["role"] != "leader"]["reason"]
+            .value_counts()
+            .items()
+        },
         "objective": result.objective,
         "bound": result.bound,
         "gap": result.gap,
@@ -248,6 +254,8 @@ def scale_main(seed: int, json_path: Any, time_limit: float = SCALE_LIMIT) -> in
             f"placed {r['placed']} of {r['proteges']}, {len(r['violations'])} broken, "
             f"bound {'yes' if r['bound'] is not None else 'no'})"
         )
+        for reason, n in r.get("unplaced", {}).items():
+            print(f"  not placed: {n} x {reason}")
     common.write_json(json_path, {"scale": rows}, settings={"seed": seed, "limit": time_limit})
     return 0
 

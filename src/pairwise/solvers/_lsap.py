@@ -15,7 +15,9 @@ penalty, to blocks that each need a full matching of their smaller side:
   point; a mask keeping few pairs of off-lattice scores goes to the sparse path;
 * sparse blocks (:func:`ortools_full`): OR-Tools' cost-scaling assignment on
   integer costs (:func:`pairwise.solvers._ortools.integer_scale`), arcs in the
-  order it runs fastest (:mod:`pairwise.solvers._sparse_assign`);
+  order it runs fastest (:mod:`pairwise.solvers._sparse_assign`); scores off every
+  exact grid: large blocks on the rounded grid, kept only when LP duals prove the
+  answer optimal for the scores, else SciPy's sparse LAPJV in floating point;
 * ``objective="fair"``: :func:`bottleneck` finds the largest score threshold
   that keeps the maximum cardinality.
 
@@ -36,6 +38,7 @@ import scipy.sparse as sp
 
 from pairwise.errors import SolverError
 from pairwise.solvers import _lapjv, _ortools, _sparse_assign
+from pairwise.solvers._duals import matching_duals
 from pairwise.solvers._ortools import Scaling, integer_scale
 from pairwise.solvers._result import MatchingResult, Status
 from pairwise.solvers._validation import ScoreProblem, check_choice
@@ -87,6 +90,12 @@ _SPARSE_SHARE = 0.3
 # Without a deadline, a floating-point sparse solve forks only beyond this many times
 # FORK_ARCS arcs (up to about 0.5 s of SciPy's LAPJV on scores with few ties).
 _FLOAT_FORK_FACTOR = 8
+# Sparse blocks of scores off every exact grid with at least this many arcs are first
+# solved by OR-Tools on the rounded grid, and the answer kept only when LP duals prove it
+# optimal for the scores themselves (else SciPy's float solver runs as before). Measured
+# on 100,000 x 100,000 with 50 uniform scores per row: OR-Tools 3.3 s + duals 6.8 s
+# against SciPy's LAPJV 24 s; at 20,000 (1M arcs) 1.5 s against 1.2 s, hence the cut.
+_ROUNDED_FIRST_ARCS = 2_000_000
 # Seconds a deadline must leave for the compiled lattice solver to be loaded (or compiled)
 # before a killable solve: numba's first compilation takes about 10 s, 16 s under load.
 _WARM_SECONDS = 30.0
@@ -571,8 +580,10 @@ def ortools_full(
     (see :func:`_square_arcs`); the integer scale is chosen on the real arcs'
     values only, after subtracting their minimum (every full matching has the
     same number of real arcs). When no integer grid holds the scores exactly,
-    SciPy's sparse LAPJV solves the block in floating point instead
-    (``scaling`` None), so the answer is optimal for the scores given.
+    a large block is first solved on the rounded grid and kept when LP duals
+    prove it optimal for the scores (:func:`_rounded_then_proved`); otherwise
+    SciPy's sparse LAPJV solves the block in floating point (``scaling`` None
+    in both cases), so the answer is optimal for the scores given.
     """
     if n > m:
         cc, rr, scaling = ortools_full(m, n, c, r, values)
@@ -581,6 +592,10 @@ def ortools_full(
     n_left = n if n == m else (m if (m - n) * m <= r.size + m else n + m)
     scaling = integer_scale(values, limit=_ortools.lsa_cost_limit(n_left), shift=True)
     if not scaling.exact:
+        if values.size >= _ROUNDED_FIRST_ARCS:
+            proved = _rounded_then_proved(n, m, r, c, values, scaling)
+            if proved is not None:
+                return np.arange(n, dtype=np.int64), proved, None
         # Scores off every grid that fits have few ties, where SciPy's sparse LAPJV is
         # quick (0.06 s on 250,000 arcs): without a deadline, moderate sizes run
         # in-process (a fork costs 30-50 ms here; Ctrl-C waits for the solve's end).
@@ -597,6 +612,36 @@ def ortools_full(
         _sparse_assign.lsa_mates, n, tails, heads, costs, arcs=int(costs.size)
     )
     return np.arange(n, dtype=np.int64), mate, scaling
+
+
+def _rounded_then_proved(
+    n: int, m: int, r: np.ndarray, c: np.ndarray, values: np.ndarray, scaling: Scaling
+) -> np.ndarray | None:
+    """A full matching of the n rows that is optimal for ``values``, or None (n <= m).
+
+    OR-Tools solves the block on the rounded grid ``scaling`` (fast); the
+    answer is kept only when LP duals on the float ``values``
+    (:func:`pairwise.solvers._duals.matching_duals`: rows as the side every
+    matching fills, columns with room for one) prove it optimal to within
+    floating-point tolerance. When the rounding hid a better matching the
+    duals do not close and the caller solves in floating point. Both steps run
+    where Ctrl-C and the run's deadline can stop them.
+    """
+    tails, heads, vals, _ = _square_arcs(n, m, r, c, values)
+    costs = np.zeros(vals.size, dtype=np.int64)
+    costs[: values.size] = to_cost(values, scaling)
+    size = int(costs.size)
+    mate = _ortools.run_cancellable(_sparse_assign.lsa_mates, n, tails, heads, costs, arcs=size)
+    duals = _ortools.run_cancellable(
+        matching_duals,
+        (m, n),
+        (c, r, values),
+        (mate, np.arange(n, dtype=np.int64)),
+        np.ones(m, dtype=np.int64),
+        np.ones(n, dtype=np.int64),
+        arcs=size,
+    )
+    return mate if duals.feasible else None
 
 
 # --------------------------------------------------------------------------

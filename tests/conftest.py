@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -136,3 +136,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         missing = _missing_optional(source, importlib.util.find_spec)
         if missing:
             item.add_marker(pytest.mark.skip(reason=f"doctest needs {', '.join(missing)}"))
+
+
+HAS_DASK = importlib.util.find_spec("distributed") is not None
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A 2-process Dask LocalCluster client for the module (skips without distributed)."""
+    if not HAS_DASK:
+        pytest.skip("needs pairwise[dask] (distributed)")
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as connected,
+    ):
+        yield connected

@@ -349,3 +349,21 @@ def networkx_peers(scores, allowed=None, *, scale=10**6):
                 graph.add_edge(i, j, weight=round(scores[i, j] * scale))
     pairs = nx.max_weight_matching(graph, maxcardinality=True)
     return (len(pairs), float(sum(scores[a, b] for a, b in pairs)))
+
+
+def hr_like_scores(
+    n: int, m: int, seed: int, *, skills: int = 6, functions: int = 4, zones: int = 3
+) -> np.ndarray:
+    """Weighted criteria rounded to quarter points (skill coverage, cross-function, time zone).
+
+    Many ties; with few ``skills``, ``functions`` and ``zones`` also repeated rows.
+    """
+    rng = np.random.default_rng(seed)
+    wants = rng.random((m, skills)) < (0.3 if skills <= 6 else 0.25)
+    offers = rng.random((n, skills)) < 0.4
+    coverage = (offers.astype(float) @ wants.T) / np.maximum(wants.sum(axis=1), 1)
+    cross = rng.integers(0, functions, (n, 1)) != rng.integers(0, functions, (1, m))
+    zone_a = rng.integers(-zones, zones + 1, (n, 1))
+    tz_gap = np.abs(zone_a - rng.integers(-zones, zones + 1, (1, m)))
+    points = 3.0 * coverage + cross + np.clip(1.0 - tz_gap / 6.0, 0.0, 1.0)
+    return np.round(points * 4.0) / 4.0

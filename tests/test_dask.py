@@ -13,7 +13,6 @@ import importlib.util
 import itertools
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,25 +31,6 @@ from pairwise.roster import load_roster
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="needs pairwise[dask] (distributed)")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    if not HAS_DASK:
-        pytest.skip("needs pairwise[dask] (distributed)")
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster, set_as_default=False) as connected,
-    ):
-        yield connected
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 from pairwise._benchdata import data_dir
 from pairwise.solvers import _lapjv, _lsap
 from pairwise.solvers.assignment import one_to_one
-from reference import scipy_assignment
+from reference import hr_like_scores, scipy_assignment
 
 SOME = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -159,18 +159,6 @@ def test_compiled_kernels_match_scipy(T):
     _check_mate(T, mate)
 
 
-def _hr_like(n: int, m: int, seed: int) -> np.ndarray:
-    """Weighted criteria rounded to quarter points: many ties, some repeated rows."""
-    rng = np.random.default_rng(seed)
-    wants = rng.random((m, 6)) < 0.3
-    skills = rng.random((n, 6)) < 0.4
-    coverage = (skills.astype(float) @ wants.T) / np.maximum(wants.sum(axis=1), 1)
-    cross = rng.integers(0, 4, (n, 1)) != rng.integers(0, 4, (1, m))
-    tz_gap = np.abs(rng.integers(-3, 4, (n, 1)) - rng.integers(-3, 4, (1, m)))
-    points = 3.0 * coverage + cross + np.clip(1.0 - tz_gap / 6.0, 0.0, 1.0)
-    return np.round(points * 4.0) / 4.0
-
-
 def _check_one_to_one(S, allowed=None):
     res = one_to_one(S, allowed)
     count, total = scipy_assignment(S, allowed)
@@ -188,7 +176,7 @@ def _check_one_to_one(S, allowed=None):
 )
 def test_one_to_one_lattice_path_with_numba(seed, shape, shift):
     _numba()
-    res = _check_one_to_one(_hr_like(*shape, seed) + shift)
+    res = _check_one_to_one(hr_like_scores(*shape, seed) + shift)
     assert res.method in {"lsa-lattice", "row-max", "transport"}
 
 
@@ -196,14 +184,14 @@ def test_one_to_one_lattice_path_with_numba(seed, shape, shift):
 @given(seed=st.integers(0, 2**16), share=st.sampled_from([0.4, 0.9]))
 def test_one_to_one_lattice_path_with_forbidden_pairs(seed, share):
     _numba()
-    S = _hr_like(250, 260, seed)
+    S = hr_like_scores(250, 260, seed)
     allowed = np.random.default_rng(seed).random(S.shape) < share
     _check_one_to_one(S, allowed)
 
 
 @pytest.mark.parametrize("shape", [(230, 230), (220, 280), (280, 220)])
 def test_without_numba_the_scipy_path_gives_the_same_total(monkeypatch, shape):
-    S = _hr_like(*shape, 5)
+    S = hr_like_scores(*shape, 5)
     with_numba = one_to_one(S)
     monkeypatch.setitem(_lapjv._COMPILED, "kernels", None)
     assert _lapjv.lattice(S) is None
@@ -214,7 +202,7 @@ def test_without_numba_the_scipy_path_gives_the_same_total(monkeypatch, shape):
 
 def test_dense_full_uses_the_compiled_solver():
     _numba()
-    S = _hr_like(300, 320, 7)
+    S = hr_like_scores(300, 320, 7)
     mate, method = _lsap.dense_full(S, None, 0)
     assert method == "lsa-lattice"
     _check_mate(S, mate)
@@ -282,7 +270,7 @@ def test_warm_loads_every_kernel():
 def test_deadline_solve_in_a_child_matches_scipy():
     """With a time limit the dense solve runs in a forked child, which inherits the kernels."""
     _numba()
-    S = _hr_like(700, 700, 3)  # above run_cancellable's fork threshold
+    S = hr_like_scores(700, 700, 3)  # above run_cancellable's fork threshold
     res = one_to_one(S, time_limit=600)
     assert res.method in {"lsa-lattice", "row-max"}
     assert res.objective == pytest.approx(_best(S), abs=1e-9)

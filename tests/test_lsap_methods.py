@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pairwise.solvers import _lsap
 from pairwise.solvers.assignment import one_to_one
-from reference import scipy_assignment
+from reference import hr_like_scores, scipy_assignment
 
 SOME = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -28,33 +28,21 @@ def _check(S, allowed=None):
     return res
 
 
-def _hr_like(n: int, m: int, seed: int) -> np.ndarray:
-    """Weighted criteria rounded to quarter points: many ties, no repeated rows."""
-    rng = np.random.default_rng(seed)
-    wants = rng.random((m, 12)) < 0.25
-    skills = rng.random((n, 12)) < 0.4
-    coverage = (skills.astype(float) @ wants.T) / np.maximum(wants.sum(axis=1), 1)
-    cross = rng.integers(0, 6, (n, 1)) != rng.integers(0, 6, (1, m))
-    tz_gap = np.abs(rng.integers(-8, 9, (n, 1)) - rng.integers(-8, 9, (1, m)))
-    points = 3.0 * coverage + cross + np.clip(1.0 - tz_gap / 6.0, 0.0, 1.0)
-    return np.round(points * 4.0) / 4.0
-
-
 @SOME
 @given(seed=st.integers(0, 2**16), shape=st.sampled_from([(260, 260), (230, 300), (300, 240)]))
 def test_lattice_scores_match_scipy(seed: int, shape: tuple[int, int]) -> None:
-    _check(_hr_like(*shape, seed))
+    _check(hr_like_scores(*shape, seed, skills=12, functions=6, zones=8))
 
 
 def test_lattice_scores_use_the_dense_solver() -> None:
-    res = _check(_hr_like(400, 400, 1))
+    res = _check(hr_like_scores(400, 400, 1, skills=12, functions=6, zones=8))
     assert res.method in {"lsa-lattice", "row-max"}
-    assert _lsap._few_levels(_hr_like(300, 300, 2))
+    assert _lsap._few_levels(hr_like_scores(300, 300, 2, skills=12, functions=6, zones=8))
     assert not _lsap._few_levels(np.random.default_rng(0).random((300, 300)))
 
 
 def test_lattice_recogniser_ignores_forbidden_cells() -> None:
-    S = _hr_like(300, 300, 3)
+    S = hr_like_scores(300, 300, 3, skills=12, functions=6, zones=8)
     S[::2] = -np.inf
     assert _lsap._few_levels(S)
     assert not _lsap._few_levels(np.full((300, 300), -np.inf))

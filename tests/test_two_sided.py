@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
 
@@ -174,25 +173,6 @@ def test_programme_adds_mentor_candidates_only_when_places_are_short(org_rosters
         assert compat.scores.nnz > plain.scores.nnz
     else:
         assert compat.scores.nnz == plain.scores.nnz
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    if not HAS_DASK:
-        pytest.skip("needs pairwise[dask] (distributed)")
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster, set_as_default=False) as connected,
-    ):
-        yield connected
 
 
 @pytest.mark.parametrize(("block_size", "pool"), [(None, False), (7, False), (None, True)])

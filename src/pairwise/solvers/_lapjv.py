@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from pairwise.solvers import _ortools
-from pairwise.solvers._ortools import integer_scale
+from pairwise.solvers._ortools import sample_lattice
 
 __all__ = [
     "PLAIN",
@@ -389,13 +389,10 @@ def warm() -> bool:
 
 def _lattice_scale(T: np.ndarray) -> tuple[float, float] | None:
     """``(scale, shift)`` of a lattice of few levels guessed from a sample of ``T``; else None."""
-    flat = T.reshape(-1)
-    step = max(1, flat.size // _SAMPLE)
-    sample = flat[::step][:_SAMPLE]
-    sample = sample[np.isfinite(sample)]
-    if sample.size < 1:
+    found = sample_lattice(T, size=_SAMPLE, levels=_MAX_LEVELS)
+    if found is None:
         return None
-    scaling = integer_scale(sample, limit=_MAX_LEVELS, max_peak=_MAX_LEVELS, shift=True)
+    sample, scaling = found
     if not scaling.exact or scaling.scale > _MAX_STEP:
         return None
     scale = float(scaling.scale)

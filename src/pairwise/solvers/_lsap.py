@@ -488,13 +488,11 @@ def _few_levels(T: np.ndarray) -> bool:
     answer): scores built from a few weighted criteria are multiples of a
     small step ``1 / q`` with a short range.
     """
-    flat = T.reshape(-1)  # any shape: a matrix or the scores of arcs
-    step = max(1, flat.size // _LATTICE_SAMPLE)
-    sample = flat[::step][:_LATTICE_SAMPLE]
-    sample = sample[np.isfinite(sample)]
-    if sample.size < 2:
+    # any shape: a matrix or the scores of arcs
+    found = _ortools.sample_lattice(T, size=_LATTICE_SAMPLE, levels=_LATTICE_LEVELS, min_size=2)
+    if found is None:
         return False
-    scaling = integer_scale(sample, limit=_LATTICE_LEVELS, max_peak=_LATTICE_LEVELS, shift=True)
+    scaling = found[1]
     return scaling.exact and scaling.scale <= _SMALL_LATTICE_STEP
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "no_deadline",
     "past",
     "run_cancellable",
+    "sample_lattice",
     "solve_cp",
     "solve_cp_small",
     "wall_deadline",
@@ -213,6 +214,31 @@ def _dyadic_exponent(values: np.ndarray) -> int | None:
     low = mant & -mant  # lowest set bit, a power of two
     tz = np.frexp(low.astype(np.float64))[1] - 1
     return int(np.max(53 - exp.astype(np.int64) - tz))
+
+
+def sample_lattice(
+    values: np.ndarray, *, size: int, levels: int, min_size: int = 1
+) -> tuple[np.ndarray, Scaling] | None:
+    """A lattice of at most ``levels`` levels guessed from an even sample of ``values``.
+
+    The finite values among ``size`` evenly spaced ones (any shape) and their
+    :func:`integer_scale` with ``shift``; None when fewer than ``min_size``
+    are finite. A cheap recogniser: callers verify every value before they
+    rely on the grid.
+
+    Examples
+    --------
+    >>> sample, scaling = sample_lattice(np.array([[0.25, 0.5], [1.0, np.inf]]), size=8, levels=16)
+    >>> sample.tolist(), scaling.scale, scaling.exact
+    ([0.25, 0.5, 1.0], 4.0, True)
+    """
+    flat = np.asarray(values).reshape(-1)
+    step = max(1, flat.size // size)
+    sample = flat[::step][:size]
+    sample = sample[np.isfinite(sample)]
+    if sample.size < min_size:
+        return None
+    return sample, integer_scale(sample, limit=levels, max_peak=levels, shift=True)
 
 
 def integer_scale(

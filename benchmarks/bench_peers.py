@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     common.add_json_option(p, __file__)
     args = p.parse_args(argv)
     if args.child is not None:
+        common.limit_blas_threads()  # as in the parent: one BLAS thread (stdout is the JSON)
         limit = args.time_limit or None
         print(json.dumps(_scale_child(args.child, args.levels, limit, args.phases)))
         return 0

@@ -367,3 +367,17 @@ def hr_like_scores(
     tz_gap = np.abs(zone_a - rng.integers(-zones, zones + 1, (1, m)))
     points = 3.0 * coverage + cross + np.clip(1.0 - tz_gap / 6.0, 0.0, 1.0)
     return np.round(points * 4.0) / 4.0
+
+
+def check_one_to_one_against_scipy(S, allowed=None):
+    """``one_to_one(S, allowed)`` with SciPy's count and total, exact status and bound."""
+    import pytest
+
+    from pairwise.solvers.assignment import one_to_one
+
+    res = one_to_one(S, allowed)
+    count, total = scipy_assignment(S, allowed)
+    assert res.n_matched == count
+    assert res.objective == pytest.approx(total, rel=1e-10, abs=1e-9)
+    assert res.status == "optimal" and res.bound == res.objective
+    return res

@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 from pairwise._benchdata import data_dir
 from pairwise.solvers import _lapjv, _lsap
 from pairwise.solvers.assignment import one_to_one
-from reference import hr_like_scores, scipy_assignment
+from reference import check_one_to_one_against_scipy, hr_like_scores
 
 SOME = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -159,15 +159,6 @@ def test_compiled_kernels_match_scipy(T):
     _check_mate(T, mate)
 
 
-def _check_one_to_one(S, allowed=None):
-    res = one_to_one(S, allowed)
-    count, total = scipy_assignment(S, allowed)
-    assert res.n_matched == count
-    assert res.objective == pytest.approx(total, rel=1e-10, abs=1e-9)
-    assert res.status == "optimal" and res.bound == res.objective
-    return res
-
-
 @FEW
 @given(
     seed=st.integers(0, 2**16),
@@ -176,7 +167,7 @@ def _check_one_to_one(S, allowed=None):
 )
 def test_one_to_one_lattice_path_with_numba(seed, shape, shift):
     _numba()
-    res = _check_one_to_one(hr_like_scores(*shape, seed) + shift)
+    res = check_one_to_one_against_scipy(hr_like_scores(*shape, seed) + shift)
     assert res.method in {"lsa-lattice", "row-max", "transport"}
 
 
@@ -186,7 +177,7 @@ def test_one_to_one_lattice_path_with_forbidden_pairs(seed, share):
     _numba()
     S = hr_like_scores(250, 260, seed)
     allowed = np.random.default_rng(seed).random(S.shape) < share
-    _check_one_to_one(S, allowed)
+    check_one_to_one_against_scipy(S, allowed)
 
 
 @pytest.mark.parametrize("shape", [(230, 230), (220, 280), (280, 220)])
@@ -195,7 +186,7 @@ def test_without_numba_the_scipy_path_gives_the_same_total(monkeypatch, shape):
     with_numba = one_to_one(S)
     monkeypatch.setitem(_lapjv._COMPILED, "kernels", None)
     assert _lapjv.lattice(S) is None
-    without = _check_one_to_one(S)
+    without = check_one_to_one_against_scipy(S)
     assert without.method in {"lsa-lattice", "row-max"}
     assert without.objective == pytest.approx(with_numba.objective, abs=1e-9)
 

@@ -14,28 +14,21 @@ from hypothesis import strategies as st
 
 from pairwise.solvers import _lsap
 from pairwise.solvers.assignment import one_to_one
-from reference import hr_like_scores, scipy_assignment
+from reference import check_one_to_one_against_scipy, hr_like_scores
 
 SOME = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _check(S, allowed=None):
-    res = one_to_one(S, allowed)
-    count, total = scipy_assignment(S, allowed)
-    assert res.n_matched == count
-    assert res.objective == pytest.approx(total, rel=1e-10, abs=1e-9)
-    assert res.status == "optimal" and res.bound == res.objective
-    return res
 
 
 @SOME
 @given(seed=st.integers(0, 2**16), shape=st.sampled_from([(260, 260), (230, 300), (300, 240)]))
 def test_lattice_scores_match_scipy(seed: int, shape: tuple[int, int]) -> None:
-    _check(hr_like_scores(*shape, seed, skills=12, functions=6, zones=8))
+    check_one_to_one_against_scipy(hr_like_scores(*shape, seed, skills=12, functions=6, zones=8))
 
 
 def test_lattice_scores_use_the_dense_solver() -> None:
-    res = _check(hr_like_scores(400, 400, 1, skills=12, functions=6, zones=8))
+    res = check_one_to_one_against_scipy(
+        hr_like_scores(400, 400, 1, skills=12, functions=6, zones=8)
+    )
     assert res.method in {"lsa-lattice", "row-max"}
     assert _lsap._few_levels(hr_like_scores(300, 300, 2, skills=12, functions=6, zones=8))
     assert not _lsap._few_levels(np.random.default_rng(0).random((300, 300)))
@@ -58,7 +51,7 @@ def test_sparse_masks_match_scipy(seed: int, share: float, shape: tuple[int, int
     rng = np.random.default_rng(seed)
     S = rng.random(shape)
     allowed = rng.random(shape) < share
-    res = _check(S, allowed)
+    res = check_one_to_one_against_scipy(S, allowed)
     assert res.method.endswith("lsa-sparse") or res.method.endswith("lsa-ortools")
 
 
@@ -68,7 +61,7 @@ def test_sparse_mask_with_unmatchable_people() -> None:
     allowed = rng.random(S.shape) < 0.05
     allowed[:, :30] = False  # 30 mentees nobody may take
     allowed[:10] = False  # 10 mentors who may take nobody
-    res = _check(S, allowed)
+    res = check_one_to_one_against_scipy(S, allowed)
     assert "lsa-sparse" in res.method
     assert np.all(allowed[res.rows, res.cols]) and not np.isin(np.arange(10), res.rows).any()
 
@@ -77,7 +70,7 @@ def test_dense_mask_on_a_lattice_stays_dense() -> None:
     rng = np.random.default_rng(5)
     S = rng.integers(0, 9, (300, 300)) / 4.0
     allowed = rng.random(S.shape) < 0.25
-    res = _check(S, allowed)
+    res = check_one_to_one_against_scipy(S, allowed)
     assert "lsa-sparse" not in res.method
 
 
@@ -105,7 +98,7 @@ def test_row_max_precheck_rejects_popular_columns() -> None:
     S = rng.integers(0, 5, (300, 300)).astype(float)
     S[:, :5] = 10.0
     assert _lsap._row_max_certificate(S) is None
-    res = _check(S)
+    res = check_one_to_one_against_scipy(S)
     assert res.method != "row-max"
 
 

@@ -191,6 +191,20 @@ def test_sparse_top_k_equals_dense_top_k(org, k: int, block_size) -> None:
             assert set(sure) <= set(rows)
 
 
+@settings(max_examples=30, deadline=None)
+@given(organisation(), st.sampled_from([None, 2]), st.integers(0, 2**32 - 1))
+def test_candidate_counts_equal_the_per_column_counts(org, k, seed) -> None:
+    # every column at once, as the results table reads them: the same as one at a time
+    m, e = org
+    compat = MODEL.score(m, e, top_k=k)
+    capacity = np.random.default_rng(seed).integers(0, 3, compat.shape[0])
+    n_cand, n_open = compat.candidate_counts(capacity)
+    for j in range(compat.shape[1]):
+        rows = compat.candidate_rows(j)
+        assert n_cand[j] == len(rows) == compat.n_candidates(col=j)
+        assert n_open[j] == int(np.count_nonzero(capacity[rows] > 0))
+
+
 def test_top_k_block_handles_ties_and_short_rows() -> None:
     rng = np.random.default_rng(0)
     for n_rows, n, k in [(7, 1000, 5), (3, 40, 39), (4, 30, 50), (5, 200, 1)]:

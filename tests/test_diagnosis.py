@@ -95,8 +95,13 @@ def test_max_matching_equals_brute_force_and_networkx(case) -> None:
     if allowed.shape[1] <= 4:
         assert value == brute_matching(allowed, cap)
     assert D.max_matching(sp.csr_matrix(allowed), cap) == value
-    flow = D._Network(allowed)._flow(np.clip(cap, 0, allowed.shape[1]))  # the other engine
+    network = D._Network(allowed)
+    flow = network._flow(np.clip(cap, 0, allowed.shape[1]))  # the other engine
     assert flow == value or not allowed.any()
+    # the flow network is built once and re-weighted: a second count with other capacities
+    more = np.clip(cap + 1, 0, allowed.shape[1])
+    assert network._flow(more) == nx_matching(allowed, more) or not allowed.any()
+    assert network._flow(np.clip(cap, 0, allowed.shape[1])) == flow
 
 
 # ---------------------------------------------------------------------------
@@ -443,3 +448,21 @@ def test_group_together_relaxation_is_recounted() -> None:
         )
         meet = D._placeable(relaxed, opts.min_size, 72)
         assert nx_matching(allowed[:, meet], cap) == f.matched == base + f.gain
+
+
+@SOME
+@given(masks(max_rows=5, max_cols=6))
+def test_smallest_uniform_with_the_base_count_equals_a_fresh_search(case) -> None:
+    # the search answers from the caller's count and its own memo: same answer as counting all
+    allowed, cap = case
+    most = int(np.count_nonzero(allowed[cap > 0].any(axis=0))) if (cap > 0).any() else 0
+    base = D.max_matching(allowed, cap)
+    if most <= base:
+        return
+    fresh = D._smallest_uniform(allowed, cap, most)
+    assert D._smallest_uniform(allowed, cap, most, base) == fresh
+    c, plus_one = fresh
+    open_ = cap > 0
+    assert D.max_matching(allowed, np.where(open_, np.maximum(cap, c), 0)) == most
+    assert c == 1 or D.max_matching(allowed, np.where(open_, np.maximum(cap, c - 1), 0)) < most
+    assert plus_one == D.max_matching(allowed, np.where(open_, cap + 1, 0))

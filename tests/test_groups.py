@@ -17,6 +17,7 @@ from pairwise.diversity import (
     make_rules,
 )
 from pairwise.errors import InfeasibleError, InputError
+from pairwise.solvers import groups as groups_module
 from pairwise.solvers.groups import learning_groups
 from reference import brute_force_groups
 
@@ -177,6 +178,44 @@ def test_large_instance_meets_every_rule_and_reports_gap():
     assert res.bound is not None and res.gap is not None
     assert 0 <= res.gap < 0.05
     assert res.scale > 0
+
+
+def _seatable(res, fit, allowed, attrs) -> list[int]:
+    """Protégés left out although an allowed open group has room and keeps every rule."""
+    lab = res.labels
+    size = np.bincount(lab[lab >= 0], minlength=fit.shape[0])
+    found = []
+    for p in np.flatnonzero(lab < 0):
+        # an open group with room (default sizes 5-7)
+        for g in np.flatnonzero(allowed[:, p] & (size > 0) & (size < 7)):
+            trial = lab.copy()
+            trial[p] = g
+            if not violations(trial, fit=fit, allowed=allowed, attributes=attrs, **RULES):
+                found.append(int(p))
+                break
+    return found
+
+
+def test_protégés_left_waiting_by_a_cut_search_are_seated(monkeypatch):
+    # A work budget that ends inside a pass can leave protégés waiting beside a group with
+    # room that takes them with every rule kept (seen at 500 x 3,000): they are seated.
+    fit, allowed, attrs = organisation(40, 250, seed=7)
+    real = groups_module._lns
+
+    def cut_lns(search, *args, **kwargs):
+        real(search, *args, **kwargs)
+        sizes = np.bincount(search.lab[search.lab >= 0], minlength=search.L)
+        roomy = np.flatnonzero(sizes > 5)  # leaving keeps the default min_size
+        for g in roomy[:3]:
+            search.relocate(int(np.flatnonzero(search.lab == g)[0]), -1)
+
+    monkeypatch.setattr(groups_module, "_lns", cut_lns)
+    res = learning_groups(
+        fit, allowed=allowed, attributes=attrs, time_limit=4, max_iterations=60, **RULES
+    )
+    assert violations(res, fit=fit, allowed=allowed, attributes=attrs, **RULES) == []
+    assert _seatable(res, fit, allowed, attrs) == []
+    assert res.n_assigned == 250
 
 
 def test_same_seed_same_groups():

@@ -82,6 +82,69 @@ def test_plain_kernels_match_scipy(T):
     _check_mate(T, mate)
 
 
+def _reference_costs(T: np.ndarray, scale: float, shift: float):
+    """The cost pass written plainly, cell by cell: (top, forbidden, C, row_low) or a refusal."""
+    n, m = T.shape
+    C = np.zeros((n, m), np.int64)
+    row_low = np.full(n, -1, np.int64)
+    top, forbidden = 0, 0
+    for i in range(n):
+        costs = []
+        for j in range(m):
+            t = float(T[i, j])
+            if t == -np.inf:
+                C[i, j] = -1
+                forbidden += 1
+                continue
+            y = t * scale
+            r = float(np.rint(y))
+            c = shift - r
+            if not (abs(y - r) <= _lapjv._ULPS * 2.220446049250313e-16 * abs(y)):
+                return -1, forbidden  # off the grid (NaN and +inf too)
+            if not (0 <= c < _lapjv._INT32_MAX):
+                return -1, forbidden
+            C[i, j] = int(c)
+            costs.append(int(c))
+        row_low[i] = min(costs) if costs else -1
+        top = max([top, *costs])
+    return top, forbidden, C, row_low
+
+
+@SOME
+@given(
+    T=lattice_matrices(max_n=5),
+    odd=st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from([np.nan, np.inf, 0.3, -1e12, 1e12])),
+        max_size=2,
+    ),
+    shift=st.sampled_from([0.0, 3.0, 40.0, 2.0**31]),
+)
+def test_cost_pass_equals_a_plain_reference(T, odd, shift) -> None:
+    # the branch-free pass: same refusals, costs, forbidden count and row minima
+    T = T.copy()
+    for at, value in odd:
+        if T.size:
+            T.flat[at % T.size] = value
+    C = np.zeros(T.shape, np.int32)
+    row_low = np.zeros(T.shape[0], np.int32)
+    with np.errstate(invalid="ignore"):  # NaN and inf cells, in plain Python
+        got = _lapjv.PLAIN.lattice_costs(T, 4.0, shift, C, row_low)
+    want = _reference_costs(T, 4.0, shift)
+    if want[0] == -1:
+        assert got[0] == -1
+        return
+    assert got == want[:2]
+    np.testing.assert_array_equal(C, want[2])
+    np.testing.assert_array_equal(row_low, want[3])
+    kernels = _lapjv.compiled_kernels()
+    if kernels is not None:  # the compiled pass too
+        C2 = np.zeros(T.shape, np.int32)
+        low2 = np.zeros(T.shape[0], np.int32)
+        assert kernels.lattice_costs(T, 4.0, shift, C2, low2) == got
+        np.testing.assert_array_equal(C2, C)
+        np.testing.assert_array_equal(low2, row_low)
+
+
 def test_empty_and_single_row():
     empty = _lapjv.lattice_assignment(np.zeros((0, 3)), _lapjv.PLAIN)
     assert empty is not None and empty.shape == (0,)

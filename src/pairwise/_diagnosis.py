@@ -190,6 +190,7 @@ class _Network:
             ),
             shape=(m, n),
         )
+        self._graph: sp.csr_matrix | None = None  # the flow network, built on first use
 
     def value(self, capacity: Sequence[int] | np.ndarray) -> int:
         """The most mentees matched with mentor ``i`` taking at most ``capacity[i]``."""
@@ -205,16 +206,21 @@ class _Network:
         return self._flow(cap)
 
     def _flow(self, cap: np.ndarray) -> int:
-        m, n = self.m, self.n
-        size = m + n + 2
-        indptr = np.concatenate(
-            [self.csr.indptr, self.n_edges + np.arange(1, n + 1), [self.n_edges + n + m] * 2]
-        ).astype(np.int32)
-        indices = np.concatenate(
-            [m + self.csr.indices, np.full(n, m + n + 1), np.arange(m)]
-        ).astype(np.int32)
-        data = np.concatenate([np.ones(self.n_edges + n, dtype=np.int32), cap.astype(np.int32)])
-        graph = sp.csr_matrix((data, indices, indptr), shape=(size, size))
+        if self._graph is None:
+            # Laid out once: only the source's edge weights (the capacities, last) change.
+            m, n = self.m, self.n
+            size = m + n + 2
+            indptr = np.concatenate(
+                [self.csr.indptr, self.n_edges + np.arange(1, n + 1), [self.n_edges + n + m] * 2]
+            ).astype(np.int32)
+            indices = np.concatenate(
+                [m + self.csr.indices, np.full(n, m + n + 1), np.arange(m)]
+            ).astype(np.int32)
+            data = np.ones(self.n_edges + n + m, dtype=np.int32)
+            self._graph = sp.csr_matrix((data, indices, indptr), shape=(size, size))
+        graph = self._graph
+        graph.data[self.n_edges + self.n :] = cap
+        size = graph.shape[0]
         return int(maximum_flow(graph, size - 2, size - 1, method="dinic").flow_value)
 
 
@@ -256,18 +262,28 @@ def _reachable(allowed: np.ndarray | sp.spmatrix, cap: np.ndarray) -> int:
 
 
 def _smallest_uniform(
-    allowed: np.ndarray | sp.spmatrix, cap: np.ndarray, target: int
+    allowed: np.ndarray | sp.spmatrix, cap: np.ndarray, target: int, base: int | None = None
 ) -> tuple[int, int]:
     """The smallest ``c`` with ``max_matching(allowed, max(cap, c)) == target`` (open mentors).
 
     Doubling then bisection on the flow value (monotone in ``c``). Returns
     ``c`` and the flow value with one more place for each open mentor.
+    ``base`` (the value at ``cap`` itself, when the caller has it) answers
+    every ``c`` up to the smallest open capacity without a count, and each
+    count is made once (with equal open capacities, one more place each is
+    one of the counts of the search).
     """
     network = _Network(allowed)
     open_ = cap > 0
+    floor = int(cap[open_].min()) if open_.any() else 0
+    counted: dict[int, int] = {}
 
     def value(c: int) -> int:
-        return network.value(np.where(open_, np.maximum(cap, c), 0))
+        if base is not None and c <= floor:
+            return base
+        if c not in counted:
+            counted[c] = network.value(np.where(open_, np.maximum(cap, c), 0))
+        return counted[c]
 
     hi = 1
     while value(hi) < target:
@@ -279,7 +295,10 @@ def _smallest_uniform(
             hi = mid
         else:
             lo = mid + 1
-    plus_one = network.value(np.where(open_, cap + 1, 0))
+    if open_.any() and floor == int(cap[open_].max()):
+        plus_one = value(floor + 1)  # equal open capacities: cap + 1 is a uniform capacity
+    else:
+        plus_one = network.value(np.where(open_, cap + 1, 0))
     return lo, plus_one
 
 
@@ -487,7 +506,7 @@ def _capacity_findings(
     most = _reachable(graph.base, cap)
     if most <= base:
         return []
-    c, plus_one = _smallest_uniform(graph.base, cap, most)
+    c, plus_one = _smallest_uniform(graph.base, cap, most, base)
     where = (
         f" (among the {compat.top_k} best-fitting {_plural(words.rows)} kept per {words.cols})"
         if compat.is_sparse

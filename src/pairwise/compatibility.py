@@ -271,6 +271,24 @@ class Compatibility:
             return int(self._mask[:, col].sum())
         return int(self._mask[row].sum())
 
+    def candidate_counts(self, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per column: how many rows it may be paired with, and how many of them have ``capacity``.
+
+        The counts :meth:`n_candidates` gives one column at a time, for every
+        column at once (``capacity[i] > 0`` marks an open row).
+        """
+        open_row = np.asarray(capacity) > 0
+        if self.is_sparse:
+            csc = self._csc
+            per_col = np.diff(csc.indptr)
+            col_of = np.repeat(np.arange(self.shape[1]), per_col)
+            is_open = open_row[csc.indices]
+            return per_col.astype(np.int64), np.bincount(
+                col_of[is_open], minlength=self.shape[1]
+            ).astype(np.int64)
+        mask = self._mask
+        return mask.sum(axis=0).astype(np.int64), mask[open_row].sum(axis=0).astype(np.int64)
+
     def without_columns(
         self, cols: np.ndarray
     ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None]:

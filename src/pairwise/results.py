@@ -935,21 +935,20 @@ def _unmatched_mentees(
     """A row per mentee in no pair, with the first reason that applies."""
     matched = np.zeros(len(mentees), dtype=bool)
     matched[cols] = True
+    n_cand, n_open = compat.candidate_counts(capacity)
     out = []
-    for j in np.flatnonzero(~matched):
-        candidates = compat.candidate_rows(int(j))
-        open_candidates = candidates[capacity[candidates] > 0]
+    for j in np.flatnonzero(~matched).tolist():
         if j in fixed_reasons:
-            reason = fixed_reasons[int(j)]
-        elif len(candidates) == 0:
-            reason = compat.why_no_partner(int(j))
-        elif len(open_candidates) == 0:
+            reason = fixed_reasons[j]
+        elif n_cand[j] == 0:
+            reason = compat.why_no_partner(j)
+        elif n_open[j] == 0:
             reason = (
-                f"no allowed mentor takes mentees: all {len(candidates)} allowed "
+                f"no allowed mentor takes mentees: all {n_cand[j]} allowed "
                 "mentor(s) have capacity 0"
             )
         else:
-            reason = compat.why_candidates_full(len(candidates), len(open_candidates))
+            reason = compat.why_candidates_full(int(n_cand[j]), int(n_open[j]))
         out.append({"id": str(mentees.id_view[j]), "role": "mentee", "reason": reason})
     return out
 

@@ -85,29 +85,29 @@ def _lattice_costs(
     """
     n, m = T.shape
     eps = _ULPS * 2.220446049250313e-16
-    top = 0.0
+    top = 0
     forbidden = 0
+    # Branch-free cells with integer reductions only, so that the compiled loop vectorises:
+    # a forbidden cell is selected out of every test and reduction instead of skipped.
     for i in range(n):
-        on_grid = True
-        row_top = 0.0
-        low = np.inf
+        bad = 0
+        row_top = 0
+        low = _INT32_MAX
         for j in range(m):
             t = T[i, j]
-            y = t * scale
+            forbid = t == -np.inf
+            y = (0.0 if forbid else t) * scale
             r = np.rint(y)
             c = shift - r
-            if t == -np.inf:
-                C[i, j] = -1
-                forbidden += 1
-                continue
-            on_grid &= abs(y - r) <= eps * abs(y)
-            on_grid &= c >= 0.0
-            row_top = max(row_top, c)
-            low = min(low, c)
-            ci = np.int32(c) if c < _INT32_MAX else np.int32(0)
-            C[i, j] = ci
+            fits = (abs(y - r) <= eps * abs(y)) & (c >= 0.0) & (c < _INT32_MAX)
+            bad += 1 - (fits | forbid)
+            ci = int(c) if fits else 0
+            row_top = max(row_top, ci)
+            low = min(low, _INT32_MAX if forbid else ci)
+            C[i, j] = -1 if forbid else ci
+            forbidden += forbid
         row_low[i] = low if low < _INT32_MAX else -1
-        if not on_grid or row_top >= _INT32_MAX:
+        if bad:
             return -1, forbidden
         top = max(top, row_top)
     return int(top), forbidden

@@ -602,8 +602,11 @@ def ortools_full(
         mate = _ortools.run_cancellable(_sparse_float_full, n, m, r, c, values, arcs=fork_size)
         return np.arange(n, dtype=np.int64), mate, None
     tails, heads, vals, n_left = _square_arcs(n, m, r, c, values)
-    costs = np.zeros(vals.size, dtype=np.int64)  # dummy arcs (after the real ones) cost 0
-    costs[: values.size] = to_cost(values, scaling)
+    if vals.size == values.size:
+        costs = to_cost(values, scaling)
+    else:
+        costs = np.zeros(vals.size, dtype=np.int64)  # dummy arcs (after the real ones) cost 0
+        costs[: values.size] = to_cost(values, scaling)
     # Large solves run where Ctrl-C and the run's deadline can stop them (the solver
     # holds the GIL); DeadlineExceeded goes to the caller, which keeps a fallback.
     mate = _ortools.run_cancellable(

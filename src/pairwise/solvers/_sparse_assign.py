@@ -54,10 +54,17 @@ def order_arcs(
     top = int(costs.max())
     span = top - int(costs.min()) + 1
     if span * (int(tails.max()) + 1) < _KEY_LIMIT:
-        key = tails * span + (top - costs)
+        # one buffer for the key (tail, then dearest first), built in place
+        key = np.multiply(tails, span)
+        key += top
+        key -= costs
         order = np.argsort(key, kind="stable")
+        del key
     else:
         order = np.lexsort((-costs, tails))
+    if not np.any(tails[1:] < tails[:-1]):
+        # already grouped by tail (a CSR matrix's rows): the order moves arcs within a tail only
+        return tails, heads[order], costs[order]
     return tails[order], heads[order], costs[order]
 
 

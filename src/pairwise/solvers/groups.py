@@ -61,7 +61,7 @@ from ._groups_flow import _bound, _construct, bound_source
 from ._groups_problem import METHODS as METHODS
 from ._groups_problem import _Problem, _validate
 from ._groups_reasons import _PreCheck, _precheck, _reasons
-from ._groups_search import _Budget, _local_search, _objective, _Search
+from ._groups_search import _Budget, _local_search, _objective, _Search, _seat_waiting
 from ._result import GroupingResult, Status
 
 if TYPE_CHECKING:
@@ -448,6 +448,9 @@ def _heuristic(
         raise SolverError("local search ended with broken composition rules")
     stall_limit = max(20, 2 * int(viable.sum())) if stall_free else 10**9
     _lns(search, budget, rng, seed, stall_limit=stall_limit, ideal=ideal)
+    # A budget that ends inside a pass can leave protégés waiting beside a group with room
+    # that takes them with every rule kept: seat them (one evaluation each, rules kept).
+    _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
     return search.lab.copy(), search.proven
 
 

@@ -128,6 +128,33 @@ def test_one_to_many_priority_matches_brute_force(inst, objective, data):
     assert np.all(np.bincount(res.rows, minlength=n) >= low)
 
 
+@SOME
+@given(score_matrices(max_rows=3, max_cols=5), st.data())
+def test_a_solve_cut_at_the_deadline_still_places_priority_first(inst, data):
+    # the fallback when the time limit stops the min-cost flow: scores are not optimised,
+    # but the count and the priority of the matched mentees still equal the optimum's
+    from pairwise.solvers import _flow, _ortools
+
+    def cut(*args, **kwargs):
+        raise _ortools.DeadlineExceeded
+
+    n, m = inst["scores"].shape
+    prio = _priority(data.draw, m)
+    cap = np.asarray(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    scores = np.nan_to_num(inst["scores"])
+    best = brute_force_assignment(scores, inst["allowed"], capacity=cap, priority=prio)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_flow, "mcf_assign", cut)
+        res = one_to_many(inst["scores"], cap, inst["allowed"], priority=prio)
+    got = matching_key(scores, res.rows, res.cols, priority=prio)
+    assert got[:2] == pytest.approx(best[:2])
+    assert np.all(np.bincount(res.rows, minlength=n) <= cap)
+    allowed = np.ones((n, m), bool) if inst["allowed"] is None else inst["allowed"]
+    assert allowed[res.rows, res.cols].all()
+    if len(np.unique(prio)) > 1 and res.n_matched:
+        assert res.stopped_by_time_limit and res.method == "priority+max_flow (time limit)"
+
+
 # --------------------------------------------------------------------------- validation
 
 

@@ -350,6 +350,37 @@ def _max_flow_pairs(
     return r[used], c[used]
 
 
+def _priority_flow_pairs(
+    n: int,
+    m: int,
+    r: np.ndarray,
+    c: np.ndarray,
+    capacity: np.ndarray,
+    min_load: np.ndarray,
+    count: int,
+    tier: np.ndarray,
+    best: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fallback at the deadline with priority tiers: ``count`` mentees, every tier at its most.
+
+    A flow with zero costs on the tier network of :func:`solve_network`
+    (scores not optimised); run where Ctrl-C can stop it.
+    """
+    zero = np.zeros(r.size, np.int64)
+
+    def used(args: tuple[Any, ...]) -> np.ndarray:
+        solved = solve_network(*args, arc_costs=zero, tier=tier, lower=best)
+        if solved is None:
+            raise SolverError("internal: the priority counts are infeasible (please report)")
+        flow, pair_arcs, _ = solved
+        return np.asarray(flow.flows(pair_arcs) > 0)
+
+    keep = _ortools.run_cancellable(
+        used, (n, m, r, c, capacity, min_load, count), arcs=int(r.size + n + m)
+    )
+    return r[keep], c[keep]
+
+
 def solve_capacitated(
     problem: ScoreProblem,
     weights: np.ndarray | None,
@@ -394,11 +425,21 @@ def solve_capacitated(
                 rows, cols, scaling = mcf_assign(
                     n, m, r, c, values, capacity, min_load, count, tier, best
                 )
-        else:
+        elif tier is None:
             rows, cols = _max_flow_pairs(n, m, r, c, capacity)
             return Solved(rows, cols, "max_flow (time limit)", stopped_by_time_limit=True), (
                 threshold
             )
+        else:
+            # priority comes before any score: a plain maximum flow would leave priority
+            # mentees out that could be matched; a flow with zero costs holding every tier
+            # at its maximum keeps both counts exact (still stoppable by Ctrl-C)
+            with _ortools.no_deadline():
+                rows, cols = _priority_flow_pairs(
+                    n, m, r, c, capacity, min_load, count, tier, best
+                )
+            method = "priority+max_flow (time limit)"
+            return Solved(rows, cols, method, stopped_by_time_limit=True), threshold
     method = "min_cost_flow" if tier is None else "priority+min_cost_flow"
     method = method if threshold is None else f"bottleneck+{method}"
     return Solved(rows, cols, method, scaling), threshold

@@ -466,3 +466,25 @@ def test_smallest_uniform_with_the_base_count_equals_a_fresh_search(case) -> Non
     assert D.max_matching(allowed, np.where(open_, np.maximum(cap, c), 0)) == most
     assert c == 1 or D.max_matching(allowed, np.where(open_, np.maximum(cap, c - 1), 0)) < most
     assert plus_one == D.max_matching(allowed, np.where(open_, cap + 1, 0))
+
+
+def test_budget_skips_a_measurement_that_would_end_past_the_deadline():
+    import time
+
+    budget = D._Budget(time.perf_counter() + 0.5)
+    assert not budget.spent()  # nothing measured yet: go
+    time.sleep(0.3)  # one measurement took 0.3 s: another would end after the deadline
+    assert budget.spent() and budget.skipped == 1
+    assert D._Budget(None).spent() is False
+    assert [f.kind for f in budget.findings()] == ["cut"]
+
+
+def test_budget_once_short_stays_short():
+    # after a skip the estimate is kept: a later check right after it does not start work
+    import time
+
+    budget = D._Budget(time.perf_counter() + 0.5)
+    assert not budget.spent()
+    time.sleep(0.3)
+    assert budget.spent()
+    assert budget.spent() and budget.skipped == 2

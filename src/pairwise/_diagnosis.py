@@ -303,17 +303,28 @@ def _smallest_uniform(
 
 
 class _Budget:
-    """The time a diagnosis may take: measurements past ``deadline`` are skipped and counted."""
+    """The time a diagnosis may take: measurements past ``deadline`` are skipped and counted.
+
+    A measurement is not started when the last one (the time since the previous
+    check) would not fit before the deadline: at scale one re-count takes
+    seconds, and the files still have to be written after the diagnosis.
+    """
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.skipped = 0
+        self._last: float | None = None
+        self._step = 0.0
 
     def spent(self) -> bool:
-        """True (a measurement skipped) once ``time.perf_counter()`` is past the deadline."""
-        if self.deadline is not None and time.perf_counter() >= self.deadline:
+        """True (a measurement skipped) once the next one would end past the deadline."""
+        now = time.perf_counter()
+        if self._last is not None:
+            self._step = now - self._last  # the last measurement started then
+        if self.deadline is not None and now + self._step >= self.deadline:
             self.skipped += 1
             return True
+        self._last = now
         return False
 
     def findings(self) -> list[Finding]:

@@ -202,10 +202,19 @@ def test_tier_counts_by_maximum_flow_equal_the_min_cost_flows(inst):
 
 
 def test_priority_at_the_deadline_keeps_a_maximum_flow(monkeypatch):
-    def stop(*args, **kwargs):
-        raise _ortools.DeadlineExceeded
+    # the min-cost flow is cut; the fallback flow (still stoppable by Ctrl-C) keeps the
+    # most mentees and, before any score, the priority mentee
+    real = _ortools.run_cancellable
+    cut: list[object] = []
+
+    def stop_first(fn, *args, **kwargs):
+        if not cut:
+            cut.append(fn)
+            raise _ortools.DeadlineExceeded
+        return real(fn, *args, **kwargs)
 
     S = sp.csr_matrix(np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 2.0]]))
-    monkeypatch.setattr(_ortools, "run_cancellable", stop)
+    monkeypatch.setattr(_ortools, "run_cancellable", stop_first)
     res = one_to_many(S, [1, 1], priority=[2.0, 1.0, 1.0])
     assert res.stopped_by_time_limit and res.n_matched == 2
+    assert 0 in res.cols.tolist()

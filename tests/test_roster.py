@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import doctest
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pairwise.roster as roster_module
 from pairwise.errors import InputError
@@ -50,6 +53,46 @@ def assert_sentence(err: InputError, *parts: str) -> None:
 # ---------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------
+
+
+_CELLS = {
+    "level": ["3", "5", "", "x", "4.0", " 2 "],
+    "timezone": ["Europe/Berlin", "", "Mars/Base", "UTC"],
+    "work_hours": ["09:00-17:00", "", "9-5", "nine"],
+    "capacity": ["2", "", "-1", "1"],
+    "remote_ok": ["yes", "no", "", "perhaps"],
+    "skills": ["Python;SQL", "", "SQL", " ; "],
+    "site": ["Berlin", "", " London "],
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_each_distinct_value_is_parsed_once_with_the_same_result(data) -> None:
+    # the by-value parse (one parse per distinct cell) against the cell-by-cell one:
+    # the same table, or the same error naming the same lines
+    n = data.draw(st.integers(1, 12))
+    names = list(_CELLS)
+    lines = [",".join(["id", *names])]
+    for i in range(n):
+        cells = [data.draw(st.sampled_from(_CELLS[c])) for c in names]
+        lines.append(",".join([f"P{i}", *cells]))
+    frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False)
+
+    def outcome(source: object) -> object:
+        try:
+            return load_roster(source).frame  # type: ignore[arg-type]
+        except InputError as err:
+            return str(err)
+
+    by_value = outcome(frame)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(roster_module, "_distinct", lambda column: None)
+        by_cell = outcome(frame)
+    if isinstance(by_cell, str):
+        assert by_value == by_cell
+    else:
+        pd.testing.assert_frame_equal(by_value, by_cell)  # type: ignore[arg-type]
 
 
 def test_interface_constants() -> None:

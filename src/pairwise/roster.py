@@ -515,7 +515,7 @@ def _read_file(path: Path, shown: str) -> tuple[pd.DataFrame, list[str], str]:
     try:
         for record in reader:
             start, previous = previous + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
+            if not "".join(record).strip():
                 continue  # blank lines and rows of empty cells carry nothing
             if header is None:
                 header = [cell.strip() for cell in record]
@@ -912,15 +912,17 @@ def _parse_columns(
     values: list[Any]
     for order, name in enumerate(raw.columns):
         cells = raw[name].tolist()
-        blank = [_is_blank(v) for v in cells]
+        distinct = _distinct(raw[name])
+        blank = [_is_blank(v) for v in cells] if distinct is None else distinct.blank_cells()
         if all(blank):
             blank_columns.append(name)
+        parse_cells = functools.partial(_parse_cells, distinct=distinct)
         if name == "id":
             values = _parse_ids(cells, blank, labels, shown, order, problems)
             columns[name] = pd.Series(values, index=index, dtype=object)
         elif name in _TYPED:
             parse, default, dtype = _TYPED[name]
-            values = _parse_cells(
+            values = parse_cells(
                 cells, blank, parse, default, name, labels, shown, order, problems
             )
             columns[name] = pd.Series(
@@ -930,15 +932,49 @@ def _parse_columns(
             )
         elif name in list_set:
             parse_list = functools.partial(_parse_list, split=list_split)
-            values = _parse_cells(cells, blank, parse_list, (), name, labels, shown, order, [])
+            values = parse_cells(cells, blank, parse_list, (), name, labels, shown, order, [])
             columns[name] = pd.Series(values, index=index, dtype=object)
         elif name in _TEXT_COLUMNS:
-            values = _parse_cells(cells, blank, _parse_text, None, name, labels, shown, order, [])
+            values = parse_cells(cells, blank, _parse_text, None, name, labels, shown, order, [])
             columns[name] = pd.Series(values, index=index, dtype=object)
         else:
             # extra columns are the caller's business: keep them exactly as read
             columns[name] = raw[name].copy()
     return pd.DataFrame(columns, index=index), problems, blank_columns
+
+
+@dataclass(frozen=True)
+class _Distinct:
+    """A column as codes into its distinct values (``-1``: missing), to parse each value once."""
+
+    codes: np.ndarray
+    values: list[Any]
+    blank: np.ndarray  # per distinct value
+
+    def blank_cells(self) -> list[bool]:
+        return np.where(self.codes < 0, True, self.blank[self.codes]).tolist()
+
+
+def _distinct(column: pd.Series) -> _Distinct | None:
+    """The column's distinct values when all its cells are of one kind, else None.
+
+    A CSV column holds text only; a DataFrame's column may mix types (``1``,
+    ``1.0`` and ``True`` compare equal but parse apart), which keeps the
+    cell-by-cell path.
+    """
+    if column.dtype == object:
+        if pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):
+            return None
+    elif not (
+        pd.api.types.is_integer_dtype(column.dtype)
+        or pd.api.types.is_float_dtype(column.dtype)
+        or pd.api.types.is_bool_dtype(column.dtype)
+    ) or isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return None
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    values = np.asarray(uniques).tolist()
+    blank = np.array([_is_blank(v) for v in values], dtype=bool)
+    return _Distinct(np.asarray(codes, dtype=np.int64), values, blank)
 
 
 def _parse_cells(
@@ -951,7 +987,10 @@ def _parse_cells(
     shown: str,
     order: int,
     problems: list[tuple[int, int, str]],
+    distinct: _Distinct | None = None,
 ) -> list[Any]:
+    if distinct is not None:
+        return _parse_distinct(distinct, parse, default, name, labels, shown, order, problems)
     cache: dict[Any, Any] = {}
     failed = object()
     out: list[Any] = []
@@ -973,6 +1012,39 @@ def _parse_cells(
                     cache[key] = parsed
         out.append(parsed)
     return out
+
+
+def _parse_distinct(
+    distinct: _Distinct,
+    parse: Callable[[Any], Any],
+    default: Any,
+    name: str,
+    labels: list[str],
+    shown: str,
+    order: int,
+    problems: list[tuple[int, int, str]],
+) -> list[Any]:
+    """:func:`_parse_cells` by distinct value: each parsed once, each bad cell still reported."""
+    parsed = np.empty(len(distinct.values) + 1, dtype=object)
+    parsed[-1] = default  # code -1: a missing cell
+    failed: list[tuple[int, _CellError]] = []
+    for k, value in enumerate(distinct.values):
+        if distinct.blank[k]:
+            parsed[k] = default
+            continue
+        try:
+            parsed[k] = parse(value)
+        except _CellError as err:
+            parsed[k] = default
+            failed.append((k, err))
+    if failed:
+        found = [
+            (int(i), order, err.sentence(name, f"{shown}, {labels[int(i)]}"))
+            for k, err in failed
+            for i in np.flatnonzero(distinct.codes == k)
+        ]
+        problems.extend(sorted(found, key=lambda p: p[0]))
+    return parsed[distinct.codes].tolist()
 
 
 def _parse_ids(

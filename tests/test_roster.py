@@ -95,6 +95,24 @@ def test_each_distinct_value_is_parsed_once_with_the_same_result(data) -> None:
         pd.testing.assert_frame_equal(by_value, by_cell)  # type: ignore[arg-type]
 
 
+def test_missing_columns_parse_by_value_as_cell_by_cell() -> None:
+    # columns with no value at all (None, NaN) and a numeric one, from a DataFrame
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "site": [None, None, None],
+            "level": [np.nan, np.nan, np.nan],
+            "capacity": [1.0, np.nan, 2.0],
+            "remote_ok": [True, False, True],
+        }
+    )
+    by_value = load_roster(frame).frame
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(roster_module, "_distinct", lambda column: None)
+        by_cell = load_roster(frame).frame
+    pd.testing.assert_frame_equal(by_value, by_cell)
+
+
 def test_interface_constants() -> None:
     assert LIST_COLUMNS == ("languages", "skills", "wants", "goals", "preferences")
     assert PROTECTED_COLUMNS == ("gender", "ethnicity")

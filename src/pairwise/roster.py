@@ -952,7 +952,7 @@ class _Distinct:
     blank: np.ndarray  # per distinct value
 
     def blank_cells(self) -> list[bool]:
-        return np.where(self.codes < 0, True, self.blank[self.codes]).tolist()
+        return np.append(self.blank, True)[self.codes].tolist()  # code -1: missing, blank
 
 
 def _distinct(column: pd.Series) -> _Distinct | None:

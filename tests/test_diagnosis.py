@@ -488,3 +488,14 @@ def test_budget_once_short_stays_short():
     time.sleep(0.3)
     assert budget.spent()
     assert budget.spent() and budget.skipped == 2
+
+
+def test_budget_estimate_survives_back_to_back_checks(monkeypatch):
+    # checks with nothing measured between them must not shrink the estimate of a re-count
+    times = [0.0, 3.0, 3.0, 4.0]
+    monkeypatch.setattr(D.time, "perf_counter", lambda: times.pop(0))
+    budget = D._Budget(6.5)
+    assert not budget.spent()  # t = 0: go
+    assert not budget.spent()  # t = 3: that re-count took 3 s, and 3 + 3 < 6.5
+    assert not budget.spent()  # t = 3 again, back to back: still 3 + 3 < 6.5
+    assert budget.spent()  # t = 4: a re-count like the first would end at 7, past 6.5

@@ -145,6 +145,16 @@ def test_cost_pass_equals_a_plain_reference(T, odd, shift) -> None:
         np.testing.assert_array_equal(low2, row_low)
 
 
+def test_forbidden_cells_never_raise_the_largest_cost() -> None:
+    # a forbidden cell reads as a score of 0 inside the branch-free pass: it must not count
+    T = np.array([[1.0, -np.inf], [0.5, 1.0]])
+    for kernels in filter(None, [_lapjv.PLAIN, _lapjv.compiled_kernels()]):
+        C = np.zeros(T.shape, np.int32)
+        low = np.zeros(2, np.int32)
+        assert kernels.lattice_costs(T, 2.0, 6.0, C, low) == _reference_costs(T, 2.0, 6.0)[:2]
+        assert kernels.lattice_costs(T, 2.0, 6.0, C, low) == (5, 1)
+
+
 def test_empty_and_single_row():
     empty = _lapjv.lattice_assignment(np.zeros((0, 3)), _lapjv.PLAIN)
     assert empty is not None and empty.shape == (0,)

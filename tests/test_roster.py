@@ -113,6 +113,33 @@ def test_missing_columns_parse_by_value_as_cell_by_cell() -> None:
     pd.testing.assert_frame_equal(by_value, by_cell)
 
 
+@pytest.mark.parametrize(
+    "column, cells",
+    [
+        ("site", ["ab", "ab\x00c", "ab"]),  # older pandas hashes text only up to a NUL
+        ("priority", [0.0, -0.0, 1.0]),  # equal when grouped, quoted apart in errors
+        ("level", [-0.0, 0.0, "x"]),
+    ],
+)
+def test_values_the_grouping_could_merge_parse_as_cell_by_cell(column, cells) -> None:
+    frame = pd.DataFrame({"id": ["a", "b", "c"], column: cells})
+
+    def outcome() -> object:
+        try:
+            return load_roster(frame).frame
+        except InputError as err:
+            return str(err)
+
+    by_value = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(roster_module, "_distinct", lambda column: None)
+        by_cell = outcome()
+    if isinstance(by_cell, str):
+        assert by_value == by_cell
+    else:
+        pd.testing.assert_frame_equal(by_value, by_cell)  # type: ignore[arg-type]
+
+
 def test_interface_constants() -> None:
     assert LIST_COLUMNS == ("languages", "skills", "wants", "goals", "preferences")
     assert PROTECTED_COLUMNS == ("gender", "ethnicity")

@@ -305,9 +305,10 @@ def _smallest_uniform(
 class _Budget:
     """The time a diagnosis may take: measurements past ``deadline`` are skipped and counted.
 
-    A measurement is not started when the last one (the time since the previous
-    check) would not fit before the deadline: at scale one re-count takes
-    seconds, and the files still have to be written after the diagnosis.
+    A measurement is not started when the longest one so far (the longest time
+    between two starts) would not fit before the deadline: at scale one
+    re-count takes seconds, and the files still have to be written after the
+    diagnosis.
     """
 
     def __init__(self, deadline: float | None) -> None:
@@ -320,7 +321,9 @@ class _Budget:
         """True (a measurement skipped) once the next one would end past the deadline."""
         now = time.perf_counter()
         if self._last is not None:
-            self._step = now - self._last  # the last measurement started then
+            # the longest stretch between two starts so far: checks can come back to
+            # back (then the last stretch says nothing of the next re-count's length)
+            self._step = max(self._step, now - self._last)
         if self.deadline is not None and now + self._step >= self.deadline:
             self.skipped += 1
             return True

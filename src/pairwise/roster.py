@@ -965,6 +965,9 @@ def _distinct(column: pd.Series) -> _Distinct | None:
     if column.dtype == object:
         if pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):
             return None
+        # pandas before 3.1 hashes text only up to a NUL character ("ab" == "ab\x00c")
+        if column.str.contains("\x00", regex=False).any():
+            return None
     elif not (
         pd.api.types.is_integer_dtype(column.dtype)
         or pd.api.types.is_float_dtype(column.dtype)
@@ -990,7 +993,9 @@ def _parse_cells(
     distinct: _Distinct | None = None,
 ) -> list[Any]:
     if distinct is not None:
-        return _parse_distinct(distinct, parse, default, name, labels, shown, order, problems)
+        return _parse_distinct(
+            distinct, cells, parse, default, name, labels, shown, order, problems
+        )
     cache: dict[Any, Any] = {}
     failed = object()
     out: list[Any] = []
@@ -1016,6 +1021,7 @@ def _parse_cells(
 
 def _parse_distinct(
     distinct: _Distinct,
+    cells: list[Any],
     parse: Callable[[Any], Any],
     default: Any,
     name: str,
@@ -1027,23 +1033,25 @@ def _parse_distinct(
     """:func:`_parse_cells` by distinct value: each parsed once, each bad cell still reported."""
     parsed = np.empty(len(distinct.values) + 1, dtype=object)
     parsed[-1] = default  # code -1: a missing cell
-    failed: list[tuple[int, _CellError]] = []
+    failed: list[int] = []
     for k, value in enumerate(distinct.values):
         if distinct.blank[k]:
             parsed[k] = default
             continue
         try:
             parsed[k] = parse(value)
-        except _CellError as err:
+        except _CellError:
             parsed[k] = default
-            failed.append((k, err))
+            failed.append(k)
     if failed:
-        found = [
-            (int(i), order, err.sentence(name, f"{shown}, {labels[int(i)]}"))
-            for k, err in failed
-            for i in np.flatnonzero(distinct.codes == k)
-        ]
-        problems.extend(sorted(found, key=lambda p: p[0]))
+        # each bad cell parsed again on its own: its message quotes the cell as written
+        # (values the grouping holds equal, such as 0.0 and -0.0, may read apart)
+        rows = np.flatnonzero(np.isin(distinct.codes, failed))
+        for i in rows.tolist():
+            try:
+                parse(cells[i])
+            except _CellError as err:
+                problems.append((i, order, err.sentence(name, f"{shown}, {labels[i]}")))
     return parsed[distinct.codes].tolist()
 
 

@@ -615,7 +615,9 @@ def _reopen_closed(search: _Search) -> bool:
     return formed
 
 
-def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:
+def _seat_waiting(
+    search: _Search, *, lam_w: float, lam: float, deadline: float | None = None
+) -> None:
     """Seat unassigned protégés in open groups with room where no rule breaks.
 
     The repair after a search cut before every rule held: closing the
@@ -626,7 +628,9 @@ def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:
     even past the wall clock's deadline (one vectorised evaluation per waiting
     protégé, far less than the result reserve's share per person): the
     repair is part of the answer, and stopping it would leave people waiting
-    beside empty seats.
+    beside empty seats. With ``deadline`` (a ``time.perf_counter()`` value) it
+    stops there instead: the finishing touch after a search that did meet
+    every rule.
     """
     room = np.flatnonzero(
         (search.size[: search.L] > 0) & (search.size[: search.L] < search.maxp[: search.L])
@@ -637,6 +641,8 @@ def _seat_waiting(search: _Search, *, lam_w: float, lam: float) -> None:
     waiting = np.flatnonzero((search.lab < 0) & search.prob.cand[room].any(axis=0))
     order = waiting[np.argsort(-search.wt[waiting], kind="stable")]
     for p in order:
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
         gain, b = search.best_move(int(p), lam, lam_w)
         if b < 0 or not np.isfinite(gain):
             continue

@@ -102,7 +102,7 @@ def _lattice_costs(
             fits = (abs(y - r) <= eps * abs(y)) & (c >= 0.0) & (c < _INT32_MAX)
             bad += 1 - (fits | forbid)
             ci = int(c) if fits else 0
-            row_top = max(row_top, ci)
+            row_top = max(row_top, 0 if forbid else ci)
             low = min(low, _INT32_MAX if forbid else ci)
             C[i, j] = -1 if forbid else ci
             forbidden += forbid

@@ -450,7 +450,7 @@ def _heuristic(
     _lns(search, budget, rng, seed, stall_limit=stall_limit, ideal=ideal)
     # A budget that ends inside a pass can leave protégés waiting beside a group with room
     # that takes them with every rule kept: seat them (one evaluation each, rules kept).
-    _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0)
+    _seat_waiting(search, lam_w=lam_w, lam=4.0 * lam0, deadline=budget.deadline)
     return search.lab.copy(), search.proven
 
 

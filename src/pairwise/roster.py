@@ -912,7 +912,8 @@ def _parse_columns(
     values: list[Any]
     for order, name in enumerate(raw.columns):
         cells = raw[name].tolist()
-        distinct = _distinct(raw[name])
+        parsed = name == "id" or name in _TYPED or name in list_set or name in _TEXT_COLUMNS
+        distinct = _distinct(raw[name]) if parsed else None  # extra columns stay as read
         blank = [_is_blank(v) for v in cells] if distinct is None else distinct.blank_cells()
         if all(blank):
             blank_columns.append(name)
